@@ -28,3 +28,130 @@ def shared_media() -> Path:
 @pytest.fixture(scope="session")
 def ground_truth(shared_media: Path) -> dict:
     return json.loads((shared_media / "ground_truth.json").read_text())
+
+
+# --- Django / services fixtures ----------------------------------------------
+
+
+@pytest.fixture
+def make_artist(db):
+    """Create an artist user and return ``(user, token)``."""
+    from music.services import artist_create_with_user
+
+    counter = {"n": 0}
+
+    def _make(username: str | None = None):
+        counter["n"] += 1
+        artist, token = artist_create_with_user(username=username or f"artist{counter['n']}")
+        return artist.user, token
+
+    return _make
+
+
+@pytest.fixture
+def user_and_token(make_artist):
+    return make_artist("alice")
+
+
+@pytest.fixture
+def user(user_and_token):
+    return user_and_token[0]
+
+
+@pytest.fixture
+def other_user(make_artist):
+    return make_artist("bob")[0]
+
+
+@pytest.fixture
+def api(user_and_token):
+    """An API client authenticated with alice's token."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {user_and_token[1]}")
+    return client
+
+
+@pytest.fixture
+def anon_api():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def redis_conn():
+    """The real Redis of the test run, flushed before each test that uses it."""
+    import django_rq
+
+    conn = django_rq.get_connection("heavy")
+    conn.flushdb()
+    from django.core.cache import cache
+
+    cache.clear()
+    yield conn
+    conn.flushdb()
+
+
+@pytest.fixture
+def worker_env(transactional_db, redis_conn, settings, tmp_path):
+    """Environment for a real worker subprocess that shares the test database."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "fala_clip.settings.test"
+    env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env["WORKER_LOCK_DIR"] = str(tmp_path / "locks")
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    settings.WORKER_LOCK_DIR = tmp_path / "locks"
+    return env
+
+
+@pytest.fixture
+def start_worker(worker_env):
+    """Start ``manage.py worker QUEUE`` as a real process; all are stopped after the test."""
+    import signal
+    import subprocess
+    import sys
+
+    procs: list[subprocess.Popen] = []
+
+    def _start(queue: str = "heavy", *, burst: bool = False, extra_env: dict | None = None):
+        args = [sys.executable, str(REPO_ROOT / "manage.py"), "worker", queue]
+        if burst:
+            args.append("--burst")
+        proc = subprocess.Popen(
+            args,
+            env={**worker_env, **(extra_env or {})},
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield _start
+    for proc in procs:
+        # RQ work-horses call setsid(), so kill them by parentage, not group.
+        for pid in [*_child_pids(proc.pid), proc.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait(timeout=10)
+
+
+def _child_pids(parent: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            pids.append(int(stat.parent.name))
+    return pids

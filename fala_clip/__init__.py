@@ -1,0 +1,1 @@
+"""fala-clip: long videos in, short vertical clips out."""

@@ -1,0 +1,187 @@
+"""Base settings, read from the environment (django-environ).
+
+Every knob a deployment may turn is an environment variable documented in the
+README's configuration table.  Defaults give the embedded local mode used by
+``make demo``: SQLite, the filesystem and in-process execution.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_rq",
+    "django_prometheus",
+    "fala_clip",
+    "jobs",
+    "music",
+    "video",
+    "suggestions",
+    "rendering",
+    "learning",
+    "metrics",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "fala_clip.urls"
+WSGI_APPLICATION = "fala_clip.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- data -------------------------------------------------------------------
+VAR_DIR = Path(env.str("FALA_VAR_DIR", default=str(BASE_DIR / "var")))
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'fala.sqlite3'}")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# REDIS_URL unset means the embedded local mode: no queues, the cache is local
+# memory and jobs run in-process (``manage.py clip`` / ``make demo``).
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- queues -----------------------------------------------------------------
+# ``heavy``: analysis and rendering, one worker process per host.
+# ``default``: light work (cleanup, reconciliation, feedback).
+RQ_QUEUES = {
+    "heavy": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": env.int("HEAVY_JOB_TIMEOUT_S", default=3600)},
+    "default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 600},
+}
+HEAVY_WORKERS_PER_HOST = env.int("HEAVY_WORKERS_PER_HOST", default=1)
+WORKER_LOCK_DIR = Path(env.str("WORKER_LOCK_DIR", default="/tmp/fala-clip-locks"))
+# How often a worker runs maintenance (reconciler, registry cleaning).  Short so
+# that an abandoned job is noticed within about two minutes.
+WORKER_MAINTENANCE_INTERVAL_S = env.int("WORKER_MAINTENANCE_INTERVAL_S", default=30)
+# A running job's work-horse writes a heartbeat this often; a job whose
+# heartbeat is older than JOB_STALE_AFTER_S is considered abandoned.
+JOB_HEARTBEAT_INTERVAL_S = env.int("JOB_HEARTBEAT_INTERVAL_S", default=15)
+JOB_STALE_AFTER_S = env.int("JOB_STALE_AFTER_S", default=75)
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=2)
+# Jobs left ``queued`` this long without an RQ job are re-enqueued.
+JOB_REQUEUE_AFTER_S = env.int("JOB_REQUEUE_AFTER_S", default=60)
+# Kind -> dotted path of the handler the runner calls.
+JOB_HANDLERS: dict[str, str] = {
+    "clip_pipeline": "video.pipeline.run_clip_pipeline",
+}
+
+# --- media and storage ------------------------------------------------------
+WORK_DIR = Path(env.str("WORK_DIR", default=str(VAR_DIR / "work")))
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_URL = "/media/"
+STATIC_URL = "/static/"
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
+
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    # S3 (or any S3-compatible server such as MinIO) through django-storages.
+    AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+    AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="us-east-1")
+    AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="")
+    AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="")
+    AWS_QUERYSTRING_AUTH = True  # signed download URLs
+    AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=3600)
+    AWS_DEFAULT_ACL = None
+    AWS_S3_FILE_OVERWRITE = False
+    _default_storage = {"BACKEND": "storages.backends.s3.S3Storage"}
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=2 * 1024**3)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+# Workspaces of done jobs are removed at once by the pipeline; failed ones are
+# kept this long for debugging, then removed by the cleaner.
+WORKSPACE_RETENTION_S = env.int("WORKSPACE_RETENTION_S", default=24 * 3600)
+
+# --- API --------------------------------------------------------------------
+UPLOAD_RATE_LIMIT = env.str("UPLOAD_RATE_LIMIT", default="30/h")
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_VIEW = "fala_clip.api.ratelimit.ratelimited_view"
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "fala_clip.api.pagination.Pagination",
+    "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "fala_clip.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "fala-clip API",
+    "DESCRIPTION": "Turn an artist's long video (and optional track) into short vertical clips.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"rq.worker": {"level": "INFO"}},
+}
+
+# Run jobs in-process right after commit instead of on RQ (embedded mode).
+JOBS_EAGER = env.bool("JOBS_EAGER", default=not REDIS_URL)
+CLEANUP_INTERVAL_S = env.int("CLEANUP_INTERVAL_S", default=3600)

@@ -1,0 +1,17 @@
+"""Settings for the test suite: real PostgreSQL and Redis from the environment."""
+
+from .base import *  # noqa: F403
+from .base import JOB_HANDLERS, VAR_DIR, env
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+WORK_DIR = VAR_DIR / "test-work"
+MEDIA_ROOT = str(VAR_DIR / "test-media")
+WORKER_LOCK_DIR = VAR_DIR / "test-locks"
+# Handlers only the tests use (they live in tests/, like a test URLconf).
+JOB_HANDLERS = {
+    **JOB_HANDLERS,
+    "test_span": "tests.jobs.handlers.record_span",
+    "test_sleep": "tests.jobs.handlers.sleep_forever",
+    "test_flaky": "tests.jobs.handlers.flaky",
+}
+JOB_HEARTBEAT_INTERVAL_S = env.int("JOB_HEARTBEAT_INTERVAL_S", default=2)

@@ -1,0 +1,29 @@
+"""``manage.py scheduler``: periodic maintenance through RQ's cron scheduler.
+
+Registered jobs (all on the ``default`` queue, served by the default worker):
+
+* ``jobs.reconciler.scheduled_reconcile`` every ``WORKER_MAINTENANCE_INTERVAL_S``
+* ``jobs.cleaner.scheduled_cleanup`` every ``CLEANUP_INTERVAL_S`` (default hourly)
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the periodic scheduler (reconciler, cleaner)."
+
+    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+        import django_rq
+        from rq.cron import CronScheduler
+
+        conn = django_rq.get_connection("default")
+        scheduler = CronScheduler(connection=conn, logging_level="INFO")
+        scheduler.register(
+            "jobs.reconciler.scheduled_reconcile", "default", interval=settings.WORKER_MAINTENANCE_INTERVAL_S
+        )
+        scheduler.register("jobs.cleaner.scheduled_cleanup", "default", interval=settings.CLEANUP_INTERVAL_S)
+        self.stdout.write("scheduler started: reconcile + cleanup")
+        scheduler.start()

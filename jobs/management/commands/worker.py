@@ -1,0 +1,37 @@
+"""``manage.py worker heavy|default [--burst]``: run one RQ worker.
+
+The heavy queue is guarded: at most ``HEAVY_WORKERS_PER_HOST`` (default 1)
+heavy workers per host; another one exits with status 2 and a clear message.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.management.base import BaseCommand, CommandError
+
+from jobs.worker import HeavyWorkerLimitReached, acquire_heavy_slot, build_worker
+
+
+class Command(BaseCommand):
+    help = "Run an RQ worker for the heavy or default queue (heavy: one per host)."
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("queue", choices=["heavy", "default"])
+        parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+        parser.add_argument("--name", default=None)
+
+    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+        slot = None
+        if opts["queue"] == "heavy":
+            try:
+                slot = acquire_heavy_slot()
+            except HeavyWorkerLimitReached as exc:
+                raise CommandError(str(exc), returncode=2) from exc
+        logging.basicConfig(level=logging.INFO)
+        worker = build_worker(opts["queue"], name=opts["name"])
+        try:
+            worker.work(burst=opts["burst"], with_scheduler=False, logging_level="INFO")
+        finally:
+            if slot is not None:
+                slot.close()

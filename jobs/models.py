@@ -1,0 +1,99 @@
+"""Jobs: the durable record of every piece of background work.
+
+PostgreSQL is the source of truth for a job's state; RQ only carries the
+work.  Every state change goes through ``jobs.services.job_transition``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    ANALYZING = "analyzing"
+    RENDERING = "rendering"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class JobKind(models.TextChoices):
+    MUSIC_ANALYSIS = "music_analysis"
+    CLIP_PIPELINE = "clip_pipeline"
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.DONE, JobStatus.FAILED})
+ACTIVE_STATUSES = frozenset({JobStatus.ANALYZING, JobStatus.RENDERING})
+
+
+class Job(models.Model):
+    """One unit of background work (a music analysis or a clip pipeline)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=40)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    queue = models.CharField(max_length=20, default="heavy")
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    stage = models.CharField(max_length=40, blank=True, default="")
+    progress = models.JSONField(default=dict, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    stage_timings = models.JSONField(default=dict, blank=True)
+    error_code = models.CharField(max_length=60, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=2)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    analyzing_at = models.DateTimeField(null=True, blank=True)
+    rendering_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    workspace_removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "jobs"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"]), models.Index(fields=["status", "updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} [{self.status}]"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class JobEvent(models.Model):
+    """An append-only entry of a job's event log (transitions, stages, errors)."""
+
+    class Type(models.TextChoices):
+        TRANSITION = "transition"
+        STAGE = "stage"
+        PROGRESS = "progress"
+        RETRY = "retry"
+        ERROR = "error"
+        INFO = "info"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(auto_now_add=True)
+    type = models.CharField(max_length=16, choices=Type.choices)
+    from_status = models.CharField(max_length=16, blank=True, default="")
+    to_status = models.CharField(max_length=16, blank=True, default="")
+    stage = models.CharField(max_length=40, blank=True, default="")
+    message = models.TextField(blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "job_events"
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.type} {self.from_status}->{self.to_status} {self.stage}"

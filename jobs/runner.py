@@ -1,0 +1,165 @@
+"""The runner: the one RQ entry point every job goes through.
+
+It moves the Job through its states, hands the handler a :class:`JobContext`
+(stages with timings, progress, events), keeps a heartbeat while the handler
+runs, records errors and retries only retryable ones.  Handlers are looked up
+by kind in ``settings.JOB_HANDLERS``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils.module_loading import import_string
+
+from jobs import services
+from jobs.errors import ConcurrentTransition, IllegalTransition, JobError
+from jobs.models import ACTIVE_STATUSES, Job, JobEvent, JobStatus
+
+log = logging.getLogger(__name__)
+
+
+class JobContext:
+    """What a handler gets: its job, and ways to report stages and progress."""
+
+    def __init__(self, job: Job):
+        self.job = job
+
+    @contextlib.contextmanager
+    def stage(self, name: str, message: str = "") -> Iterator[None]:
+        """Run a step: sets ``stage``, logs an event, records its wall time."""
+        services.job_set_stage(job=self.job, stage=name, message=message)
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            services.job_record_stage_timing(job=self.job, stage=name, seconds=time.perf_counter() - t0)
+
+    def progress(self, *, log_event: bool = False, **values: Any) -> None:
+        services.job_set_progress(job=self.job, log_event=log_event, **values)
+
+    def transition(self, to: str, **kwargs: Any) -> None:
+        self.job = services.job_transition(job=self.job, to=to, **kwargs)
+
+    def log(self, message: str, **data: Any) -> None:
+        services.job_log(job=self.job, message=message, data=data)
+
+    def result(self, **values: Any) -> None:
+        services.job_set_result(job=self.job, **values)
+
+
+class _Heartbeat(threading.Thread):
+    """Writes ``heartbeat_at`` while the handler runs (own DB connection)."""
+
+    def __init__(self, job_id: Any, interval: float):
+        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
+        self.job_id = job_id
+        self.interval = interval
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.wait(self.interval):
+                try:
+                    services.job_heartbeat(job_id=self.job_id)
+                except Exception:  # a missed beat is not fatal; the next one may work
+                    log.exception("heartbeat failed for job %s", self.job_id)
+        finally:
+            connection.close()
+
+
+def run_job(job_id: str) -> None:
+    """RQ entry point.  Never raises: the outcome lives in PostgreSQL."""
+    close_old_connections()
+    try:
+        job = Job.objects.get(pk=job_id)
+    except Job.DoesNotExist:
+        log.warning("job %s vanished before it ran", job_id)
+        return
+    if job.status != JobStatus.QUEUED:
+        # Duplicate delivery, or a job already handled elsewhere: do nothing.
+        log.info("job %s is %s, not queued; skipping", job.pk, job.status)
+        return
+    try:
+        job = services.job_transition(job=job, to=JobStatus.ANALYZING, count_attempt=True, message="started")
+    except IllegalTransition:
+        log.info("job %s was claimed by someone else", job_id)
+        return
+
+    ctx = JobContext(job)
+    beat = _Heartbeat(job.pk, settings.JOB_HEARTBEAT_INTERVAL_S)
+    beat.start()
+    try:
+        handler = import_string(settings.JOB_HANDLERS[job.kind])
+        handler(ctx)
+        ctx.job.refresh_from_db()
+        if ctx.job.status in ACTIVE_STATUSES:
+            ctx.transition(JobStatus.DONE, message="finished")
+    except Exception as exc:  # noqa: BLE001 - every failure must be recorded
+        _handle_failure(ctx.job, exc)
+    finally:
+        beat.stop_event.set()
+        beat.join(timeout=5)
+
+
+def _handle_failure(job: Job, exc: BaseException) -> None:
+    job.refresh_from_db()
+    if job.status not in ACTIVE_STATUSES:
+        log.warning("job %s failed after leaving the active states: %r", job.pk, exc)
+        return
+    if isinstance(exc, JobError):
+        code, message, retryable = exc.code, exc.message, exc.retryable
+    else:
+        code, message, retryable = "internal_error", f"{type(exc).__name__}: {exc}", False
+        log.error("job %s crashed:\n%s", job.pk, "".join(traceback.format_exception(exc)))
+    services.job_log(job=job, message=message, type=JobEvent.Type.ERROR, data={"code": code})
+    if retryable and job.attempts < job.max_attempts:
+        job_retry(job=job, reason=f"{code}: {message}")
+    else:
+        with contextlib.suppress(ConcurrentTransition):
+            services.job_fail(job=job, code=code, message=message)
+
+
+def job_retry(*, job: Job, reason: str) -> Job:
+    """Put an active job back on its queue (its steps resume from what they stored)."""
+    from jobs.dispatch import job_enqueue
+
+    job = services.job_transition(job=job, to=JobStatus.QUEUED, message=f"retry: {reason}", data={"retry": True})
+    job_enqueue(job=job)
+    return job
+
+
+def job_handle_abandoned(*, job_id: Any, reason: str) -> Job | None:
+    """A job whose worker died: retry it if attempts remain, else fail it.
+
+    Called from the heavy worker the moment a work-horse dies, and by the
+    reconciler for jobs whose heartbeat went stale (whole worker lost).
+    """
+    try:
+        job = Job.objects.get(pk=job_id)
+    except Job.DoesNotExist:
+        return None
+    if job.status not in ACTIVE_STATUSES:
+        return job
+    try:
+        if job.attempts < job.max_attempts:
+            services.job_log(job=job, message=f"worker lost: {reason}", type=JobEvent.Type.ERROR)
+            return job_retry(job=job, reason=f"worker_lost: {reason}")
+        return services.job_fail(job=job, code="worker_lost", message=f"The worker running this job died: {reason}")
+    except ConcurrentTransition:
+        return Job.objects.get(pk=job_id)
+
+
+def on_horse_killed(rq_job: Any, retpid: int, ret_val: int, rusage: Any) -> None:
+    """RQ ``work_horse_killed_handler``: runs in the worker when a horse dies."""
+    close_old_connections()
+    job_id = str(rq_job.id).split("_a")[0]
+    job_handle_abandoned(job_id=job_id, reason=f"work-horse {retpid} exited with status {ret_val}")

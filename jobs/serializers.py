@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from jobs.models import Job, JobEvent, JobStatus
+
+
+class JobEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobEvent
+        fields = ["id", "created_at", "type", "from_status", "to_status", "stage", "message", "data"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    timestamps = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "stage",
+            "progress",
+            "attempts",
+            "max_attempts",
+            "error",
+            "timestamps",
+            "stage_timings",
+            "result",
+            "links",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_timestamps(self, job: Job) -> dict[str, Any]:
+        return {s: getattr(job, f"{s}_at") for s in JobStatus.values}
+
+    def get_error(self, job: Job) -> dict[str, str] | None:
+        if not job.error_code:
+            return None
+        return {"code": job.error_code, "message": job.error_message}
+
+    def get_links(self, job: Job) -> dict[str, str]:
+        links: dict[str, str] = {"self": f"/jobs/{job.pk}"}
+        for key, value in (job.result or {}).items():
+            if key.endswith("_url") and isinstance(value, str):
+                links[key[:-4]] = value
+        return links
+
+
+class JobDetailSerializer(JobSerializer):
+    events = JobEventSerializer(many=True, read_only=True)
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "events"]
+
+
+class JobListQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+    kind = serializers.CharField(required=False, max_length=40)

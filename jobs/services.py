@@ -1,0 +1,157 @@
+"""Writes to jobs: creation, the state machine, stages, progress, failure.
+
+Every status change goes through :func:`job_transition`, which checks the
+allowed source state and applies the change with a conditional
+``UPDATE … WHERE status = <current>`` so that two concurrent transitions of
+one job cannot both win.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from jobs.errors import ConcurrentTransition, IllegalTransition
+from jobs.models import Job, JobEvent, JobKind, JobStatus
+
+log = logging.getLogger(__name__)
+
+S = JobStatus
+
+# Allowed transitions.  ``→ queued`` from an active state is a retry only.
+_COMMON: dict[str, frozenset[str]] = {
+    S.QUEUED: frozenset({S.ANALYZING, S.FAILED}),
+    S.ANALYZING: frozenset({S.RENDERING, S.DONE, S.FAILED, S.QUEUED}),
+    S.RENDERING: frozenset({S.DONE, S.FAILED, S.QUEUED}),
+    S.DONE: frozenset(),
+    S.FAILED: frozenset(),
+}
+# Music analysis never renders: analyzing → done.
+_MUSIC: dict[str, frozenset[str]] = {**_COMMON, S.ANALYZING: frozenset({S.DONE, S.FAILED, S.QUEUED})}
+
+
+def allowed_transitions(kind: str, status: str) -> frozenset[str]:
+    table = _MUSIC if kind == JobKind.MUSIC_ANALYSIS else _COMMON
+    return table.get(status, frozenset())
+
+
+def job_create(
+    *,
+    owner: Any,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    queue: str = "heavy",
+    max_attempts: int | None = None,
+) -> Job:
+    """Create a queued job (the caller enqueues it with ``jobs.dispatch.job_enqueue``)."""
+    if kind not in settings.JOB_HANDLERS:
+        raise ValueError(f"unknown job kind {kind!r}")
+    now = timezone.now()
+    job = Job.objects.create(
+        kind=kind,
+        owner=owner,
+        queue=queue,
+        params=params or {},
+        max_attempts=max_attempts if max_attempts is not None else settings.JOB_MAX_ATTEMPTS,
+        queued_at=now,
+    )
+    JobEvent.objects.create(job=job, type=JobEvent.Type.TRANSITION, to_status=S.QUEUED, message="job created")
+    return job
+
+
+def job_transition(
+    *,
+    job: Job,
+    to: str,
+    stage: str | None = None,
+    error_code: str = "",
+    error_message: str = "",
+    message: str = "",
+    data: dict[str, Any] | None = None,
+    count_attempt: bool = False,
+) -> Job:
+    """Move ``job`` from its current (in-memory) status to ``to``.
+
+    Raises :class:`IllegalTransition` when ``to`` is not allowed from the
+    current status, and :class:`ConcurrentTransition` when the row no longer
+    has that status (someone else moved it).  In both cases nothing changes.
+    Returns the refreshed job.
+    """
+    current = job.status
+    if to not in allowed_transitions(job.kind, current):
+        raise IllegalTransition(f"job {job.id}: {current} → {to} is not allowed")
+    now = timezone.now()
+    fields: dict[str, Any] = {"status": to, "updated_at": now, f"{to}_at": now}
+    if stage is not None:
+        fields["stage"] = stage
+    if to == S.FAILED:
+        fields["error_code"] = error_code or "failed"
+        fields["error_message"] = error_message
+    if to == S.QUEUED:
+        fields["heartbeat_at"] = None
+        fields["enqueued_at"] = None
+    if to == S.ANALYZING:
+        fields["heartbeat_at"] = now
+    if count_attempt:
+        fields["attempts"] = F("attempts") + 1
+    with transaction.atomic():
+        updated = Job.objects.filter(pk=job.pk, status=current).update(**fields)
+        if updated != 1:
+            raise ConcurrentTransition(f"job {job.id}: status is no longer {current}; {to} not applied")
+        JobEvent.objects.create(
+            job_id=job.pk,
+            type=JobEvent.Type.TRANSITION,
+            from_status=current,
+            to_status=to,
+            stage=stage or "",
+            message=message or error_message,
+            data={**(data or {}), **({"error_code": fields["error_code"]} if to == S.FAILED else {})},
+        )
+    log.info("job %s %s → %s %s", job.id, current, to, error_code)
+    job.refresh_from_db()
+    return job
+
+
+def job_set_stage(*, job: Job, stage: str, message: str = "", data: dict[str, Any] | None = None) -> None:
+    """Record the fine-grained stage (``transcribing``, ``rendering_variant`` …)."""
+    Job.objects.filter(pk=job.pk).update(stage=stage, updated_at=timezone.now())
+    job.stage = stage
+    JobEvent.objects.create(job_id=job.pk, type=JobEvent.Type.STAGE, stage=stage, message=message, data=data or {})
+
+
+def job_set_progress(*, job: Job, log_event: bool = False, **progress: Any) -> None:
+    """Merge ``progress`` into the job's progress dict (one UPDATE)."""
+    merged = {**(job.progress or {}), **progress}
+    Job.objects.filter(pk=job.pk).update(progress=merged, updated_at=timezone.now(), heartbeat_at=timezone.now())
+    job.progress = merged
+    if log_event:
+        JobEvent.objects.create(job_id=job.pk, type=JobEvent.Type.PROGRESS, stage=job.stage, data=progress)
+
+
+def job_record_stage_timing(*, job: Job, stage: str, seconds: float) -> None:
+    timings = {**(job.stage_timings or {}), stage: round(seconds, 3)}
+    Job.objects.filter(pk=job.pk).update(stage_timings=timings)
+    job.stage_timings = timings
+
+
+def job_set_result(*, job: Job, **result: Any) -> None:
+    merged = {**(job.result or {}), **result}
+    Job.objects.filter(pk=job.pk).update(result=merged, updated_at=timezone.now())
+    job.result = merged
+
+
+def job_heartbeat(*, job_id: Any) -> None:
+    Job.objects.filter(pk=job_id, status__in=[S.ANALYZING, S.RENDERING]).update(heartbeat_at=timezone.now())
+
+
+def job_log(*, job: Job, message: str, type: str = JobEvent.Type.INFO, data: dict[str, Any] | None = None) -> None:
+    JobEvent.objects.create(job_id=job.pk, type=type, stage=job.stage, message=message, data=data or {})
+
+
+def job_fail(*, job: Job, code: str, message: str) -> Job:
+    return job_transition(job=job, to=S.FAILED, error_code=code, error_message=message[:4000])

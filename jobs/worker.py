@@ -1,0 +1,90 @@
+"""Our RQ worker: the per-host heavy-worker guard, fast maintenance, fork hygiene."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from rq import Worker
+
+log = logging.getLogger(__name__)
+
+
+class HeavyWorkerLimitReached(RuntimeError):
+    pass
+
+
+def acquire_heavy_slot(lock_dir: Path | None = None, limit: int | None = None) -> IO[str]:
+    """Take one of the host's ``HEAVY_WORKERS_PER_HOST`` slots or refuse.
+
+    A slot is an exclusive ``flock`` on a file in a local directory: the kernel
+    drops it when the process dies, so a crashed worker never blocks its
+    successor, and two workers on one host can never both hold it.  The
+    returned file must stay open for the life of the worker.
+    """
+    lock_dir = Path(lock_dir or settings.WORKER_LOCK_DIR)
+    limit = settings.HEAVY_WORKERS_PER_HOST if limit is None else limit
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    holders = []
+    for slot in range(limit):
+        path = lock_dir / f"heavy-worker-{slot}.lock"
+        fh = open(path, "a+")  # noqa: SIM115 - held for the worker's lifetime
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holders.append(fh.read().strip() or "?")
+            fh.close()
+            continue
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        return fh
+    raise HeavyWorkerLimitReached(
+        f"refusing to start: this host ({socket.gethostname()}) already runs {limit} heavy worker(s) "
+        f"(HEAVY_WORKERS_PER_HOST={limit}; held by pid {', '.join(holders)}). "
+        "Heavy work is limited to one process per host; add a host to scale out."
+    )
+
+
+class FalaWorker(Worker):
+    """RQ worker that reconciles jobs during maintenance and forks cleanly."""
+
+    def fork_work_horse(self, job: Any, queue: Any) -> None:
+        # The horse must not inherit the parent's DB socket.
+        connections.close_all()
+        super().fork_work_horse(job, queue)
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        from jobs.reconciler import reconcile_jobs
+
+        try:
+            close_old_connections()
+            reconcile_jobs()
+        except Exception:
+            log.exception("reconciler failed during maintenance")
+        finally:
+            connections.close_all()
+
+
+def build_worker(queue_name: str, **kwargs: Any) -> FalaWorker:
+    import django_rq
+
+    from jobs.runner import on_horse_killed
+
+    queue = django_rq.get_queue(queue_name)
+    return FalaWorker(
+        [queue],
+        connection=queue.connection,
+        maintenance_interval=settings.WORKER_MAINTENANCE_INTERVAL_S,
+        work_horse_killed_handler=on_horse_killed,
+        **kwargs,
+    )

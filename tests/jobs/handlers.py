@@ -1,0 +1,36 @@
+"""Job handlers used only by the tests (registered in fala_clip.settings.test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from jobs.errors import RetryableJobError
+from jobs.runner import JobContext
+
+
+def record_span(ctx: JobContext) -> None:
+    """Append this job's start and end times to a file (concurrency test)."""
+    out = Path(ctx.job.params["out"])
+    start = time.time()
+    with ctx.stage("working"):
+        time.sleep(float(ctx.job.params.get("seconds", 0.5)))
+    end = time.time()
+    with out.open("a") as fh:
+        fh.write(json.dumps({"job": str(ctx.job.pk), "pid": os.getpid(), "start": start, "end": end}) + "\n")
+
+
+def sleep_forever(ctx: JobContext) -> None:
+    """Announce the work-horse pid, then block until killed (abandonment test)."""
+    Path(ctx.job.params["pidfile"]).write_text(str(os.getpid()))
+    with ctx.stage("sleeping"):
+        time.sleep(float(ctx.job.params.get("seconds", 600)))
+
+
+def flaky(ctx: JobContext) -> None:
+    """Fail with a retryable error on the first attempt, succeed on the second."""
+    if ctx.job.attempts < 2:
+        raise RetryableJobError("flaky_dependency", "the first attempt always fails")
+    ctx.result(ok=True)
