@@ -1,0 +1,46 @@
+# fala-clip — the two commands a newcomer runs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PIP := $(VENV)/bin/pip
+PIP_FLAGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+REQS := requirements.txt requirements-nodeps.txt requirements-dev.txt
+
+.PHONY: demo test serve lint bench system-deps venv services-stop clean
+
+system-deps:
+	@scripts/system-deps.sh
+
+$(VENV)/.installed: $(REQS)
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(PIP_FLAGS) -r requirements.txt -r requirements-dev.txt
+	$(PIP) install -q --no-deps -r requirements-nodeps.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+## make demo [VIDEO=path MUSIC=path OUT=dir]: the whole pipeline in-process (SQLite, filesystem)
+demo: system-deps venv
+	$(VENV)/bin/python manage.py migrate --noinput -v 0
+	$(VENV)/bin/python manage.py clip $(if $(VIDEO),"$(VIDEO)",--generate-sample) \
+		$(if $(MUSIC),--music "$(MUSIC)",$(if $(VIDEO),,--with-music)) --out "$(or $(OUT),demo-out)"
+
+## make test: ruff + mypy + pytest against real PostgreSQL and Redis
+test: system-deps venv
+	scripts/test.sh
+
+## make serve: web + one heavy worker + default worker + scheduler
+serve: system-deps venv
+	scripts/serve.sh
+
+lint: venv
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && \
+	$(VENV)/bin/mypy fala_clip jobs music video suggestions rendering learning metrics
+
+## make bench: speed figures of DESIGN §10 (not a test)
+bench: system-deps venv
+	$(VENV)/bin/python bench/run_all.py
+
+services-stop:
+	scripts/services.sh stop

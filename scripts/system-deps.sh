@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install the system packages fala-clip needs, only when they are missing:
+# ffmpeg/ffprobe, PostgreSQL (server binaries), Redis.  Needs root (or sudo).
+set -euo pipefail
+need=()
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
+if [ -z "${DATABASE_URL:-}" ]; then
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+  command -v psql >/dev/null || need+=(postgresql-client)
+fi
+if [ -z "${REDIS_URL:-}" ]; then
+  command -v redis-server >/dev/null || need+=(redis-server)
+fi
+command -v redis-cli >/dev/null || need+=(redis-tools)
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "installing system packages: ${need[*]}"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

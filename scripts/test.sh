@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole check: lint, types, then the test suite against real PostgreSQL and
+# Redis (started locally unless DATABASE_URL / REDIS_URL are given).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${DATABASE_URL:-}" ] || [ -z "${REDIS_URL:-}" ]; then
+  services=$(scripts/services.sh start)
+  [ -n "${DATABASE_URL:-}" ] && services=$(echo "$services" | grep -v DATABASE_URL)
+  [ -n "${REDIS_URL:-}" ] && services=$(echo "$services" | grep -v REDIS_URL)
+  eval "$services"
+fi
+export DJANGO_SETTINGS_MODULE=fala_clip.settings.test
+echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
+echo "== mypy"; .venv/bin/mypy fala_clip jobs music video suggestions rendering learning metrics
+echo "== migrations"; .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
+echo "== pytest"; .venv/bin/python -m pytest -p no:cacheprovider "$@"
