@@ -9,4 +9,5 @@ urlpatterns = [
     path("django-rq/", include("django_rq.urls")),
     path("", include("django_prometheus.urls")),
     path("", include("jobs.urls")),
+    path("", include("music.urls")),
 ]

@@ -36,6 +36,9 @@ class Job(models.Model):
     kind = models.CharField(max_length=40)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
     queue = models.CharField(max_length=20, default="heavy")
+    music_asset = models.ForeignKey(
+        "music.MusicAsset", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
     stage = models.CharField(max_length=40, blank=True, default="")
     progress = models.JSONField(default=dict, blank=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -24,3 +26,125 @@ class Artist(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class MusicAsset(models.Model):
+    """An uploaded track.  Unique per owner by content (sha256): re-uploads reuse it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="music_assets")
+    artist = models.ForeignKey(Artist, on_delete=models.CASCADE, related_name="tracks")
+    title = models.CharField(max_length=200)
+    declared_genre = models.CharField(max_length=60, blank=True, default="")
+    language = models.CharField(max_length=8, blank=True, default="")
+    sha256 = models.CharField(max_length=64)
+    file = models.CharField(max_length=500, help_text="storage name of the original")
+    original_filename = models.CharField(max_length=255, blank=True, default="", help_text="display only")
+    size_bytes = models.BigIntegerField()
+    format = models.CharField(max_length=60)
+    duration = models.FloatField()
+    probe = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "music_assets"
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["owner", "sha256"], name="music_asset_unique_per_owner")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class MusicAnalysis(models.Model):
+    """The cached analysis of one track (computed once, reused on re-upload)."""
+
+    asset = models.OneToOneField(MusicAsset, on_delete=models.CASCADE, related_name="analysis")
+    duration = models.FloatField()
+    tempo = models.FloatField(null=True)
+    meter = models.PositiveSmallIntegerField(default=4)
+    onset_curve = models.JSONField(default=dict)
+    energy_curve = models.JSONField(default=dict)
+    sections = models.JSONField(default=list)
+    activity = models.JSONField(default=dict)
+    transcription = models.JSONField(default=dict)
+    language = models.CharField(max_length=8, blank=True, default="")
+    genre_declared = models.CharField(max_length=60, blank=True, default="")
+    genre_inferred = models.CharField(max_length=60, blank=True, default="")
+    genre_score = models.FloatField(default=0.0)
+    genre_top_k = models.JSONField(default=list)
+    genre_method = models.CharField(max_length=200, blank=True, default="")
+    timings = models.JSONField(default=dict)
+    versions = models.JSONField(default=dict)
+    schema_version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "music_analysis"
+
+    def __str__(self) -> str:
+        return f"analysis of {self.asset_id}"
+
+    @property
+    def effective_genre(self) -> str:
+        """Inferred when confident, else declared (the suggestion engine's input)."""
+        if self.genre_inferred and self.genre_inferred != "unknown":
+            return self.genre_inferred
+        return self.genre_declared or "unknown"
+
+
+class MusicBeat(models.Model):
+    """One beat of a track (row per beat: queried by time ranges when cutting)."""
+
+    analysis = models.ForeignKey(MusicAnalysis, on_delete=models.CASCADE, related_name="beats")
+    index = models.PositiveIntegerField()
+    time = models.FloatField()
+    bar_position = models.PositiveSmallIntegerField(help_text="1..meter; 1 is the downbeat")
+    is_downbeat = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "music_beats"
+        ordering = ["analysis", "index"]
+        constraints = [models.UniqueConstraint(fields=["analysis", "index"], name="music_beat_unique_index")]
+
+    def __str__(self) -> str:
+        return f"beat {self.index} @ {self.time:.3f}"
+
+
+class MusicEmbedding(models.Model):
+    """A vector describing a track: ``audio`` (descriptor) or ``lyrics`` (text)."""
+
+    class Kind(models.TextChoices):
+        AUDIO = "audio"
+        LYRICS = "lyrics"
+
+    asset = models.ForeignKey(MusicAsset, on_delete=models.CASCADE, related_name="embeddings")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    model = models.CharField(max_length=200)
+    dim = models.PositiveIntegerField()
+    vector = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "music_embeddings"
+        constraints = [models.UniqueConstraint(fields=["asset", "kind"], name="music_embedding_unique_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.dim}d of {self.asset_id}"
+
+
+class GenreClassifierVersion(models.Model):
+    """A genre classifier trained on the catalogue's declared genres."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    n_samples = models.PositiveIntegerField()
+    catalogue_fingerprint = models.CharField(max_length=64, db_index=True)
+    genres = models.JSONField(default=list)
+    method = models.CharField(max_length=200)
+    blob = models.BinaryField()
+
+    class Meta:
+        db_table = "music_genre_classifiers"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"genre classifier {self.pk} ({self.n_samples} tracks)"

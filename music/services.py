@@ -1,12 +1,29 @@
-"""Writes for the music domain."""
+"""Writes for the music domain: artists, uploads, analysis results."""
 
 from __future__ import annotations
 
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
 
-from music.models import Artist
+from fala_clip.api.errors import ServiceError
+from fala_clip.media.uploads import receive_upload
+from fala_clip.storage import storage_key, store_file
+from jobs.models import Job
+from music.models import (
+    Artist,
+    GenreClassifierVersion,
+    MusicAnalysis,
+    MusicAsset,
+    MusicBeat,
+    MusicEmbedding,
+)
 
 
 @transaction.atomic
@@ -26,3 +43,197 @@ def artist_create_with_user(
     artist, _ = Artist.objects.get_or_create(user=user, defaults={"name": name or username})
     token, _ = Token.objects.get_or_create(user=user)
     return artist, token.key
+
+
+# --- uploads -------------------------------------------------------------------
+
+
+log = logging.getLogger(__name__)
+
+_EXT = {"mp3": "mp3", "wav": "wav", "flac": "flac", "ogg": "ogg", "matroska": "mka", "webm": "webm"}
+
+
+@dataclass
+class MusicUploadResult:
+    asset: MusicAsset
+    job: Job | None
+    reused: bool
+
+
+def _gate_error(exc: Any) -> ServiceError:
+    status = 413 if exc.code == "too_large" else 400
+    return ServiceError(exc.code, exc.message, exc.details, status_code=status)
+
+
+def audio_limits() -> Any:
+    from fala_clip.media.probe import AUDIO_LIMITS
+
+    return AUDIO_LIMITS.with_overrides(
+        max_duration_s=settings.MUSIC_MAX_DURATION_S,
+        max_bytes=settings.MUSIC_MAX_BYTES,
+        max_streams=settings.MEDIA_MAX_STREAMS,
+        min_duration_s=1.0,
+    )
+
+
+def music_upload(
+    *, owner: Any, uploaded: Any, title: str, declared_genre: str = "", language: str = ""
+) -> MusicUploadResult:
+    """Accept a track: dedupe by sha256, gate with ffprobe, store, enqueue analysis.
+
+    Nothing is stored when the gate rejects the file.  The same file again
+    from the same owner returns the existing asset and enqueues nothing.
+    """
+    from fala_clip.media.probe import MediaRejected, gate_audio
+    from jobs.dispatch import job_enqueue
+    from jobs.services import job_create
+
+    artist, _ = Artist.objects.get_or_create(user=owner, defaults={"name": owner.get_username()})
+    received = receive_upload(uploaded, max_bytes=settings.MUSIC_MAX_BYTES)
+    try:
+        existing = MusicAsset.objects.filter(owner=owner, sha256=received.sha256).first()
+        if existing is not None:
+            return MusicUploadResult(asset=existing, job=None, reused=True)
+        try:
+            meta = gate_audio(received.path, audio_limits())
+        except MediaRejected as exc:
+            raise _gate_error(exc) from exc
+        asset_id = uuid.uuid4()
+        fmt = meta["format"].split(",")[0]
+        ext = _EXT.get(fmt, "m4a" if fmt in ("mov", "mp4", "m4a") else "bin")
+        name = store_file(received.path, storage_key("music", owner.pk, asset_id, f"original.{ext}"))
+        try:
+            with transaction.atomic():
+                asset = MusicAsset.objects.create(
+                    id=asset_id,
+                    owner=owner,
+                    artist=artist,
+                    title=title,
+                    declared_genre=declared_genre.strip().lower(),
+                    language=language,
+                    sha256=received.sha256,
+                    file=name,
+                    original_filename=(getattr(uploaded, "name", "") or "")[:255],
+                    size_bytes=received.size,
+                    format=meta["format"],
+                    duration=meta["duration"],
+                    probe=meta,
+                )
+                job = job_create(owner=owner, kind="music_analysis", params={"music_id": str(asset.pk)})
+                Job.objects.filter(pk=job.pk).update(music_asset=asset)
+                job_enqueue(job=job)
+        except IntegrityError:
+            # A concurrent upload of the same file won the race: reuse it.
+            from fala_clip.storage import delete_stored
+
+            delete_stored(name)
+            return MusicUploadResult(asset=MusicAsset.objects.get(owner=owner, sha256=received.sha256), job=None, reused=True)
+        return MusicUploadResult(asset=asset, job=job, reused=False)
+    finally:
+        received.discard()
+
+
+# --- analysis results ------------------------------------------------------------
+
+
+def music_analysis_save(*, asset: MusicAsset, result: dict[str, Any], genre: dict[str, Any]) -> MusicAnalysis:
+    """Persist one analysis (rows for beats and embeddings) atomically."""
+    tr = result.get("transcription") or {}
+    with transaction.atomic():
+        MusicAnalysis.objects.filter(asset=asset).delete()
+        MusicEmbedding.objects.filter(asset=asset).delete()
+        analysis = MusicAnalysis.objects.create(
+            asset=asset,
+            duration=result["duration"],
+            tempo=result.get("tempo"),
+            meter=result.get("meter") or 4,
+            onset_curve=result.get("onset_curve") or {},
+            energy_curve=result.get("energy_curve") or {},
+            sections=result.get("sections") or [],
+            activity=result.get("activity") or {},
+            transcription=tr,
+            language=tr.get("language") or asset.language or "",
+            genre_declared=asset.declared_genre,
+            genre_inferred=genre.get("inferred", "unknown"),
+            genre_score=genre.get("score", 0.0),
+            genre_top_k=genre.get("top_k", []),
+            genre_method=str(genre.get("method", ""))[:200],
+            timings=result.get("timings") or {},
+            versions={**(result.get("versions") or {}), "genre": {"name": genre.get("method", ""), "params": {}}},
+            schema_version=result.get("schema_version", 1),
+        )
+        downbeats = {round(t, 4) for t in result.get("downbeats") or []}
+        positions = result.get("beat_positions") or []
+        MusicBeat.objects.bulk_create(
+            [
+                MusicBeat(
+                    analysis=analysis,
+                    index=i,
+                    time=t,
+                    bar_position=positions[i] if i < len(positions) else 1,
+                    is_downbeat=round(t, 4) in downbeats,
+                )
+                for i, t in enumerate(result.get("beats") or [])
+            ],
+            batch_size=1000,
+        )
+        for kind, emb in (result.get("embeddings") or {}).items():
+            if emb:
+                MusicEmbedding.objects.create(
+                    asset=asset, kind=kind, model=str(emb.get("model", ""))[:200], dim=emb["dim"], vector=emb["vector"]
+                )
+    return analysis
+
+
+def genre_catalogue(*, exclude_asset: MusicAsset | None = None) -> tuple[list[list[float]], list[str], str]:
+    """Audio embeddings of every analysed track with a declared genre (all artists)."""
+    import hashlib
+
+    qs = MusicEmbedding.objects.filter(kind=MusicEmbedding.Kind.AUDIO).exclude(asset__declared_genre="")
+    if exclude_asset is not None:
+        qs = qs.exclude(asset=exclude_asset)
+    rows = list(qs.order_by("asset_id").values_list("asset_id", "asset__declared_genre", "vector"))
+    fingerprint = hashlib.sha256("|".join(f"{a}:{g}" for a, g, _ in rows).encode()).hexdigest()
+    return [r[2] for r in rows], [r[1] for r in rows], fingerprint
+
+
+def genre_classifier_train(*, force: bool = False) -> GenreClassifierVersion:
+    """Train (or reuse) the classifier for the current catalogue."""
+    from music.analysis.genre import GenreClassifier
+
+    vectors, genres, fingerprint = genre_catalogue()
+    if not force:
+        current = GenreClassifierVersion.objects.filter(catalogue_fingerprint=fingerprint).first()
+        if current is not None:
+            return current
+    clf = GenreClassifier().fit(vectors, genres)
+    return GenreClassifierVersion.objects.create(
+        n_samples=len(vectors),
+        catalogue_fingerprint=fingerprint,
+        genres=clf.classes_,
+        method=clf.method[:200],
+        blob=clf.to_bytes(),
+    )
+
+
+def genre_infer(*, asset: MusicAsset, audio_vector: list[float] | None, y16k: Any = None) -> dict[str, Any]:
+    """Genre inferred from the audio: the transformers model when configured, else
+    the catalogue classifier (retrained when the catalogue changed)."""
+    from music.analysis.genre import GenreClassifier
+
+    if settings.GENRE_MODEL and y16k is not None:
+        from music.analysis.genre import transformers_genre
+
+        return transformers_genre(y16k, settings.GENRE_MODEL)
+    if audio_vector is None:
+        return {"inferred": "unknown", "score": 0.0, "top_k": [], "method": "no audio embedding"}
+    version = genre_classifier_train()
+    clf = GenreClassifier.from_bytes(bytes(version.blob))
+    try:
+        out = clf.predict(audio_vector)
+    except ValueError as exc:  # embedding dimension changed: retrain from scratch
+        log.warning("genre classifier mismatch (%s); retraining", exc)
+        clf = GenreClassifier.from_bytes(bytes(genre_classifier_train(force=True).blob))
+        out = clf.predict(audio_vector)
+    out["classifier_version"] = version.pk
+    return out

@@ -108,7 +108,8 @@ JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=2)
 JOB_REQUEUE_AFTER_S = env.int("JOB_REQUEUE_AFTER_S", default=60)
 # Kind -> dotted path of the handler the runner calls.
 JOB_HANDLERS: dict[str, str] = {
-    "clip_pipeline": "video.pipeline.run_clip_pipeline",
+    "music_analysis": "music.jobs.analyze_music",
+    "clip_pipeline": "video.jobs.clip_pipeline",
 }
 
 # --- media and storage ------------------------------------------------------
@@ -186,3 +187,22 @@ LOGGING = {
 # Run jobs in-process right after commit instead of on RQ (embedded mode).
 JOBS_EAGER = env.bool("JOBS_EAGER", default=not REDIS_URL)
 CLEANUP_INTERVAL_S = env.int("CLEANUP_INTERVAL_S", default=3600)
+
+# Caps of the ffprobe gate (DESIGN §4).
+MUSIC_MAX_DURATION_S = env.float("MUSIC_MAX_DURATION_S", default=15 * 60)
+MUSIC_MAX_BYTES = env.int("MUSIC_MAX_BYTES", default=200 * 1024**2)
+VIDEO_MAX_DURATION_S = env.float("VIDEO_MAX_DURATION_S", default=60 * 60)
+VIDEO_MAX_BYTES = env.int("VIDEO_MAX_BYTES", default=4 * 1024**3)
+VIDEO_MAX_WIDTH = env.int("VIDEO_MAX_WIDTH", default=4096)
+VIDEO_MAX_HEIGHT = env.int("VIDEO_MAX_HEIGHT", default=4096)
+VIDEO_MAX_FPS = env.float("VIDEO_MAX_FPS", default=120)
+MEDIA_MAX_STREAMS = env.int("MEDIA_MAX_STREAMS", default=8)
+
+# Models (DESIGN §5).  WHISPER_MODEL: a faster-whisper name or path; empty =
+# the bundled multilingual base.  MODEL_CACHE_DIR holds joined model files.
+WHISPER_MODEL = env.str("WHISPER_MODEL", default="")
+WHISPER_BEAM_SIZE = env.int("WHISPER_BEAM_SIZE", default=1)
+MODEL_CACHE_DIR = Path(env.str("MODEL_CACHE_DIR", default=str(VAR_DIR / "models")))
+GENRE_MODEL = env.str("GENRE_MODEL", default="")  # transformers audio-classification model path
+CLIP_MODEL = env.str("CLIP_MODEL", default="")  # transformers CLIP model path (visual embeddings)
+SHOT_DETECTOR = env.str("SHOT_DETECTOR", default="fast")  # fast | transnetv2

@@ -1,12 +1,15 @@
 """Settings for the test suite: real PostgreSQL and Redis from the environment."""
 
+from pathlib import Path
+
 from .base import *  # noqa: F403
 from .base import JOB_HANDLERS, VAR_DIR, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-WORK_DIR = VAR_DIR / "test-work"
-MEDIA_ROOT = str(VAR_DIR / "test-media")
-WORKER_LOCK_DIR = VAR_DIR / "test-locks"
+# Worker subprocesses started by the tests get these through the environment.
+WORK_DIR = Path(env.str("WORK_DIR", default=str(VAR_DIR / "test-work")))
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "test-media"))
+WORKER_LOCK_DIR = Path(env.str("WORKER_LOCK_DIR", default=str(VAR_DIR / "test-locks")))
 # Handlers only the tests use (they live in tests/, like a test URLconf).
 JOB_HANDLERS = {
     **JOB_HANDLERS,

@@ -1,0 +1,1 @@
+"""Media helpers: the ffprobe gate and ffmpeg wrappers (plain Python, no Django)."""

@@ -1,0 +1,63 @@
+"""Receiving uploads: stream to a private temp file while hashing, with a cap."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from fala_clip.api.errors import ServiceError
+
+
+@dataclass
+class ReceivedFile:
+    path: Path
+    sha256: str
+    size: int
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def incoming_dir() -> Path:
+    d = Path(settings.WORK_DIR) / "incoming"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def receive_upload(uploaded: Any, *, max_bytes: int) -> ReceivedFile:
+    """Copy an uploaded file to ``WORK_DIR/incoming/<uuid>`` (never the client's name)."""
+    if uploaded.size is not None and uploaded.size > max_bytes:
+        raise ServiceError(
+            "too_large",
+            f"The file is {uploaded.size} bytes; the limit is {max_bytes}.",
+            {"size": uploaded.size, "max_bytes": max_bytes},
+            status_code=413,
+        )
+    if not uploaded.size:
+        raise ServiceError("empty_media", "The uploaded file is empty.")
+    dest = incoming_dir() / uuid.uuid4().hex
+    digest = hashlib.sha256()
+    size = 0
+    with dest.open("wb") as fh:
+        for chunk in uploaded.chunks(1024 * 1024):
+            size += len(chunk)
+            if size > max_bytes:
+                fh.close()
+                dest.unlink(missing_ok=True)
+                raise ServiceError("too_large", f"The file exceeds {max_bytes} bytes.", {"max_bytes": max_bytes}, status_code=413)
+            digest.update(chunk)
+            fh.write(chunk)
+    return ReceivedFile(path=dest, sha256=digest.hexdigest(), size=size)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,100 @@
+"""POST /music, GET /music, GET /music/{id}, GET /music/{id}/analysis."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fala_clip.api.pagination import Pagination
+from fala_clip.api.ratelimit import upload_ratelimit
+from jobs.serializers import JobSerializer
+from music import selectors, services
+from music.models import MusicAnalysis, MusicAsset
+from music.serializers import MusicAnalysisSerializer, MusicAssetSerializer, MusicUploadSerializer
+
+
+def _get_own(request: Request, music_id: str) -> MusicAsset:
+    try:
+        return selectors.music_get(owner=request.user, music_id=music_id)
+    except MusicAsset.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+class MusicListCreateApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(responses=MusicAssetSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.music_list(owner=request.user), request, view=self)
+        return paginator.get_paginated_response(MusicAssetSerializer(page, many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": MusicUploadSerializer},
+        responses={
+            202: inline_serializer(
+                "MusicAccepted",
+                {"music": MusicAssetSerializer(), "job": JobSerializer(), "reused": serializers.BooleanField()},
+            ),
+            200: inline_serializer(
+                "MusicReused",
+                {
+                    "music": MusicAssetSerializer(),
+                    "analysis": MusicAnalysisSerializer(allow_null=True),
+                    "reused": serializers.BooleanField(),
+                },
+            ),
+        },
+    )
+    @upload_ratelimit
+    def post(self, request: Request) -> Response:
+        """Upload a track; the same file again returns the cached asset (200, reused)."""
+        data = MusicUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.music_upload(
+            owner=request.user,
+            uploaded=data.validated_data["file"],
+            title=data.validated_data["title"],
+            declared_genre=data.validated_data["declared_genre"],
+            language=data.validated_data["language"],
+        )
+        body = {"music": MusicAssetSerializer(result.asset).data, "reused": result.reused}
+        if result.reused:
+            analysis = MusicAnalysis.objects.filter(asset=result.asset).first()
+            body["analysis"] = MusicAnalysisSerializer(analysis).data if analysis else None
+            return Response(body, status=status.HTTP_200_OK)
+        body["job"] = JobSerializer(result.job).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class MusicDetailApi(APIView):
+    @extend_schema(responses=MusicAssetSerializer)
+    def get(self, request: Request, music_id: str) -> Response:
+        return Response(MusicAssetSerializer(_get_own(request, music_id)).data)
+
+
+class MusicAnalysisApi(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            "MusicAnalysisResponse",
+            {"status": serializers.CharField(), "job_id": serializers.UUIDField(allow_null=True),
+             "analysis": MusicAnalysisSerializer(allow_null=True)},
+        )
+    )
+    def get(self, request: Request, music_id: str) -> Response:
+        asset = _get_own(request, music_id)
+        analysis = MusicAnalysis.objects.filter(asset=asset).first()
+        job = selectors.music_latest_job(asset=asset)
+        return Response(
+            {
+                "status": "done" if analysis else (job.status if job else "missing"),
+                "job_id": str(job.pk) if job else None,
+                "error": {"code": job.error_code, "message": job.error_message} if job and job.error_code else None,
+                "analysis": MusicAnalysisSerializer(analysis).data if analysis else None,
+            }
+        )
