@@ -40,3 +40,10 @@ def stored_url(name: str) -> str:
 def delete_stored(name: str) -> None:
     if name:
         default_storage.delete(name)
+
+
+def is_remote_storage() -> bool:
+    """True when storage hands out its own (signed) URLs, e.g. S3."""
+    from django.core.files.storage import FileSystemStorage
+
+    return not isinstance(get_storage(), FileSystemStorage)

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("django_prometheus.urls")),
     path("", include("jobs.urls")),
     path("", include("music.urls")),
+    path("", include("video.urls")),
 ]

@@ -39,6 +39,9 @@ class Job(models.Model):
     music_asset = models.ForeignKey(
         "music.MusicAsset", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
+    video_ingest = models.ForeignKey(
+        "video.VideoIngest", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
     stage = models.CharField(max_length=40, blank=True, default="")
     progress = models.JSONField(default=dict, blank=True)

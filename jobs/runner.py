@@ -21,6 +21,7 @@ from django.db import close_old_connections, connection
 from django.utils.module_loading import import_string
 
 from jobs import services
+from jobs.cleaner import remove_job_workspace
 from jobs.errors import ConcurrentTransition, IllegalTransition, JobError
 from jobs.models import ACTIVE_STATUSES, Job, JobEvent, JobStatus
 
@@ -103,6 +104,8 @@ def run_job(job_id: str) -> None:
         ctx.job.refresh_from_db()
         if ctx.job.status in ACTIVE_STATUSES:
             ctx.transition(JobStatus.DONE, message="finished")
+            # Delivered: every result is in the database or storage.
+            remove_job_workspace(job=ctx.job)
     except Exception as exc:  # noqa: BLE001 - every failure must be recorded
         _handle_failure(ctx.job, exc)
     finally:

@@ -23,6 +23,18 @@ log = logging.getLogger(__name__)
 
 S = JobStatus
 
+#: In-process observers of job updates, called with ``(job, what, data)``; the
+#: ``clip`` command uses one to draw its progress bar.  Never used for logic.
+LISTENERS: list[Any] = []
+
+
+def _notify(job: Job, what: str, data: dict[str, Any]) -> None:
+    for listener in LISTENERS:
+        try:
+            listener(job, what, data)
+        except Exception:  # a display problem must never break a job
+            log.exception("job listener failed")
+
 # Allowed transitions.  ``→ queued`` from an active state is a retry only.
 _COMMON: dict[str, frozenset[str]] = {
     S.QUEUED: frozenset({S.ANALYZING, S.FAILED}),
@@ -114,6 +126,7 @@ def job_transition(
         )
     log.info("job %s %s → %s %s", job.id, current, to, error_code)
     job.refresh_from_db()
+    _notify(job, "transition", {"from": current, "to": to})
     return job
 
 
@@ -122,6 +135,7 @@ def job_set_stage(*, job: Job, stage: str, message: str = "", data: dict[str, An
     Job.objects.filter(pk=job.pk).update(stage=stage, updated_at=timezone.now())
     job.stage = stage
     JobEvent.objects.create(job_id=job.pk, type=JobEvent.Type.STAGE, stage=stage, message=message, data=data or {})
+    _notify(job, "stage", {"stage": stage})
 
 
 def job_set_progress(*, job: Job, log_event: bool = False, **progress: Any) -> None:
@@ -129,6 +143,7 @@ def job_set_progress(*, job: Job, log_event: bool = False, **progress: Any) -> N
     merged = {**(job.progress or {}), **progress}
     Job.objects.filter(pk=job.pk).update(progress=merged, updated_at=timezone.now(), heartbeat_at=timezone.now())
     job.progress = merged
+    _notify(job, "progress", merged)
     if log_event:
         JobEvent.objects.create(job_id=job.pk, type=JobEvent.Type.PROGRESS, stage=job.stage, data=progress)
 

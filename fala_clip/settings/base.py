@@ -206,3 +206,17 @@ MODEL_CACHE_DIR = Path(env.str("MODEL_CACHE_DIR", default=str(VAR_DIR / "models"
 GENRE_MODEL = env.str("GENRE_MODEL", default="")  # transformers audio-classification model path
 CLIP_MODEL = env.str("CLIP_MODEL", default="")  # transformers CLIP model path (visual embeddings)
 SHOT_DETECTOR = env.str("SHOT_DETECTOR", default="fast")  # fast | transnetv2
+
+# URL ingest (DESIGN §4).  DOWNLOAD_ALLOW_HOSTS lets specific host[:port]
+# through the private-address guard (tests use a local server).
+DOWNLOAD_ALLOW_HOSTS = env.list("DOWNLOAD_ALLOW_HOSTS", default=[])
+DOWNLOAD_TIMEOUT_S = env.float("DOWNLOAD_TIMEOUT_S", default=600)
+
+# Suggestions (DESIGN §6).  Providers of weight-profile layers (learning centers).
+PROFILE_LAYER_PROVIDERS: list[str] = env.list("PROFILE_LAYER_PROVIDERS", default=[])
+MIN_START_GAP_S = env.float("MIN_START_GAP_S", default=5.0)
+
+# Rendering (DESIGN §7).
+RENDER_PRESET = env.str("RENDER_PRESET", default="veryfast")
+RENDER_CRF = env.int("RENDER_CRF", default=20)
+RENDER_LOUDNESS_LUFS = env.float("RENDER_LOUDNESS_LUFS", default=-14.0)

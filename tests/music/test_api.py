@@ -184,7 +184,7 @@ def test_analyze_music_runs_through_a_real_worker(api, click_wav, start_worker, 
     job = api.get(f"/jobs/{job_id}").json()
     assert job["status"] == "done", out[-3000:]
     stages = [e["stage"] for e in job["events"] if e["type"] == "stage"]
-    assert stages[:2] == ["fetching", "decoding"] and "transcribing" in stages and stages[-1] == "saving"
+    assert stages[:2] == ["fetching_music", "decoding"] and "transcribing" in stages and stages[-1] == "saving_music"
     assert [e["to_status"] for e in job["events"] if e["type"] == "transition"] == ["queued", "analyzing", "done"]
     music_id = resp.json()["music"]["id"]
     body = api.get(f"/music/{music_id}/analysis").json()

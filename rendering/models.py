@@ -1,0 +1,44 @@
+"""Rendered variants: one row per clip model rendered for a job."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class RenderedVariant(models.Model):
+    """A rendered clip (file in storage) with its checks, timings and log."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RENDERING = "rendering"
+        DONE = "done"
+        FAILED = "failed"
+
+    ingest = models.ForeignKey("video.VideoIngest", on_delete=models.CASCADE, related_name="renders")
+    job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="renders")
+    clip_model = models.ForeignKey("suggestions.ClipModel", on_delete=models.CASCADE, related_name="renders")
+    index = models.PositiveSmallIntegerField(help_text="1-based position in the job's render order")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    file = models.CharField(max_length=500, blank=True, default="")
+    duration = models.FloatField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    av_offset_s = models.FloatField(null=True, blank=True, help_text="audio start − video start, measured")
+    verify = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    log = models.JSONField(default=list, blank=True)
+    settings = models.JSONField(default=dict, blank=True)
+    error_code = models.CharField(max_length=60, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "rendered_variants"
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "clip_model"], name="render_unique_per_job_clip")]
+
+    def __str__(self) -> str:
+        return f"render {self.index} of {self.job_id} [{self.status}]"

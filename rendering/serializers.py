@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from fala_clip.storage import is_remote_storage, stored_url
+from rendering.models import RenderedVariant
+
+
+class RenderedVariantSerializer(serializers.ModelSerializer):
+    template = serializers.CharField(source="clip_model.template", read_only=True)
+    clip_model_id = serializers.IntegerField(read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RenderedVariant
+        fields = ["id", "index", "clip_model_id", "template", "status", "duration", "width", "height", "size_bytes",
+                  "av_offset_s", "download_url", "verify", "timings", "log", "error_code", "error_message",
+                  "started_at", "finished_at", "job_id"]
+
+    def get_download_url(self, v: RenderedVariant) -> str | None:
+        if v.status != RenderedVariant.Status.DONE or not v.file:
+            return None
+        if is_remote_storage():
+            return stored_url(v.file)  # time-limited signed URL
+        return f"/renders/{v.pk}/download"  # served by us, owner only

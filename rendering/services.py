@@ -1,0 +1,120 @@
+"""Rendering the clip models of a job, strictly one after another.
+
+Each variant: one ffmpeg run from its edit decision list, progress parsed
+into the job, A/V sync verified, the file stored in Django storage as soon as
+it is done.  A retried job skips the variants already stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from fala_clip.media.workspace import Workspace
+from fala_clip.storage import storage_key, store_file
+from jobs.errors import JobError
+from rendering.models import RenderedVariant
+
+log = logging.getLogger(__name__)
+
+ASPECT_SIZES = {"9:16": (1080, 1920), "1:1": (1080, 1080), "4:5": (1080, 1350)}
+
+
+def render_settings(options: dict[str, Any]) -> dict[str, Any]:
+    width, height = ASPECT_SIZES[options.get("aspect", "9:16")]
+    return {
+        "width": width,
+        "height": height,
+        "mode": "letterbox" if options.get("reframe") == "letterbox" else "crop",
+        "preset": settings.RENDER_PRESET,
+        "crf": settings.RENDER_CRF,
+        "loudness_target": settings.RENDER_LOUDNESS_LUFS,
+    }
+
+
+def render_all_variants(*, ctx: Any, ingest: Any, clip_models: list[Any], source_path: Path, workspace: Workspace) -> None:
+    """Render every clip model in rank order; the job is done when all are stored."""
+    from rendering.engine import RenderError, render_variant
+
+    total = len(clip_models)
+    rows = []
+    for i, cm in enumerate(clip_models, start=1):
+        row, _ = RenderedVariant.objects.get_or_create(
+            job=ctx.job, clip_model=cm, defaults={"ingest": ingest, "index": i}
+        )
+        rows.append(row)
+    completed = sum(1 for r in rows if r.status == RenderedVariant.Status.DONE)
+    ctx.progress(rendering_variant=None, completed_variants=completed, total_variants=total, percent=0.0, log_event=True)
+
+    music_path = None
+    if ingest.music_id:
+        from music.jobs import local_copy
+
+        music_path = str(local_copy(ingest.music.file, workspace.videos, "music" + Path(ingest.music.file).suffix))
+    analysis = ingest.analysis
+    meta = analysis.meta if analysis else ingest.probe
+    st = render_settings(ingest.options or {})
+
+    for row in rows:
+        if row.status == RenderedVariant.Status.DONE:
+            ctx.log(f"variant {row.index} already rendered; skipped")
+            continue
+        ctx.progress(rendering_variant=row.index, completed_variants=completed, total_variants=total, percent=0.0, log_event=True)
+        RenderedVariant.objects.filter(pk=row.pk).update(
+            status=RenderedVariant.Status.RENDERING, started_at=timezone.now(), settings=st
+        )
+        last = {"t": 0.0, "p": -1.0}
+
+        def on_progress(percent: float, _row: RenderedVariant = row) -> None:
+            # Throttle DB writes; always write 100.
+            now = time.monotonic()
+            if percent >= 100.0 or (percent - last["p"] >= 2.0 and now - last["t"] >= 0.5):
+                last.update(t=now, p=percent)
+                ctx.progress(rendering_variant=_row.index, completed_variants=completed, total_variants=total,
+                             percent=round(percent, 1))
+
+        out = workspace.processed / f"variant-{row.index}.mp4"
+        t0 = time.perf_counter()
+        try:
+            result = render_variant(
+                str(source_path),
+                row.clip_model.as_engine_clip(),
+                str(out),
+                meta=meta,
+                music=music_path,
+                faces=analysis.faces if analysis else None,
+                settings=st,
+                on_progress=on_progress,
+            )
+        except RenderError as exc:
+            RenderedVariant.objects.filter(pk=row.pk).update(
+                status=RenderedVariant.Status.FAILED,
+                error_code=exc.code,
+                error_message=str(exc)[:4000],
+                finished_at=timezone.now(),
+            )
+            raise JobError(f"render_{exc.code}", f"variant {row.index} ({row.clip_model.template}): {exc}") from exc
+        name = store_file(out, storage_key("renders", ingest.owner_id, ctx.job.pk, f"variant-{row.index}-{row.clip_model.template}.mp4"))
+        verify = result.verify or {}
+        RenderedVariant.objects.filter(pk=row.pk).update(
+            status=RenderedVariant.Status.DONE,
+            file=name,
+            duration=result.duration,
+            width=result.width,
+            height=result.height,
+            size_bytes=result.size,
+            av_offset_s=verify.get("av_offset_s"),
+            verify=verify,
+            timings={**result.timings, "total": round(time.perf_counter() - t0, 3)},
+            log=result.log[-200:],
+            finished_at=timezone.now(),
+        )
+        out.unlink(missing_ok=True)
+        completed += 1
+        ctx.progress(rendering_variant=row.index, completed_variants=completed, total_variants=total, percent=100.0, log_event=True)
+    ctx.progress(rendering_variant=None, completed_variants=completed, total_variants=total, percent=100.0)

@@ -1,0 +1,143 @@
+"""Catalogue-trained genre classifier and the transformers audio-classification path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from music.analysis.embeddings import audio_embedding
+from music.analysis.genre import GenreClassifier, transformers_genre
+
+from . import synth
+
+STYLES = {"electronic": synth.electronic, "ambient": synth.ambient, "rock": synth.rock}
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> dict[str, list[list[float]]]:
+    """Five 8-s tracks per declared genre, embedded once for the module."""
+    return {
+        g: [audio_embedding(fn(seed, duration=8.0), synth.SR)["vector"] for seed in range(5)]
+        for g, fn in STYLES.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def new_tracks() -> dict[str, list[float]]:
+    """One unseen track per style (seeds not in the catalogue)."""
+    return {g: audio_embedding(fn(100, duration=8.0), synth.SR)["vector"] for g, fn in STYLES.items()}
+
+
+def _pairs(cat: dict, per_genre: int):
+    X = [v for g in cat for v in cat[g][:per_genre]]
+    y = [g for g in cat for _ in range(per_genre)]
+    return X, y
+
+
+@pytest.mark.parametrize("genre", sorted(STYLES))
+def test_small_catalogue_infers_the_new_tracks_style(genre: str, catalogue, new_tracks) -> None:
+    # given three tracks per declared genre
+    X, y = _pairs(catalogue, 3)
+    clf = GenreClassifier().fit(X, y)
+    # when a new track of one style is classified
+    p = clf.predict(new_tracks[genre])
+    # then it is that genre, with a probability score above 0.5
+    assert p["inferred"] == genre
+    assert p["score"] > 0.5
+    assert p["top_k"][0][0] == genre and len(p["top_k"]) == 3
+    assert sum(prob for _, prob in p["top_k"]) == pytest.approx(1.0, abs=1e-3)
+    assert p["n_samples"] == 9
+    assert "uncalibrated" in p["method"]
+
+
+def test_five_per_genre_uses_platt_calibration(catalogue, new_tracks) -> None:
+    X, y = _pairs(catalogue, 5)
+    clf = GenreClassifier().fit(X, y)
+    assert "platt(cv=5)" in clf.method
+    for genre, vec in new_tracks.items():
+        p = clf.predict(vec)
+        assert p["inferred"] == genre and p["score"] > 0.5
+
+
+def test_empty_catalogue_is_unknown_with_zero_score(new_tracks) -> None:
+    p = GenreClassifier().fit([], []).predict(new_tracks["rock"])
+    assert p == {
+        "inferred": "unknown",
+        "score": 0.0,
+        "top_k": [],
+        "method": "untrained: needs >= 2 tracks in >= 2 genres",
+        "n_samples": 0,
+    }
+
+
+def test_too_few_tracks_per_genre_is_unknown(catalogue, new_tracks) -> None:
+    # one rock track and two ambient: only one genre reaches the 2-track floor
+    X = catalogue["rock"][:1] + catalogue["ambient"][:2]
+    p = GenreClassifier().fit(X, ["rock", "ambient", "ambient"]).predict(new_tracks["ambient"])
+    assert p["inferred"] == "unknown" and p["score"] == 0.0 and p["n_samples"] == 3
+
+
+def test_below_confidence_floor_is_unknown_but_keeps_the_score(catalogue, new_tracks) -> None:
+    X, y = _pairs(catalogue, 3)
+    p = GenreClassifier(confidence_floor=0.9999).fit(X, y).predict(new_tracks["rock"])
+    assert p["inferred"] == "unknown"
+    assert 0.5 < p["score"] < 0.9999
+    assert p["top_k"][0][0] == "rock"
+
+
+def test_round_trip_through_bytes(catalogue, new_tracks) -> None:
+    X, y = _pairs(catalogue, 3)
+    clf = GenreClassifier().fit(X, y)
+    again = GenreClassifier.from_bytes(clf.to_bytes())
+    for vec in new_tracks.values():
+        assert again.predict(vec) == clf.predict(vec)
+    with pytest.raises(ValueError):
+        GenreClassifier.from_bytes(__import__("pickle").dumps({"format": "something else"}))
+
+
+def test_vector_of_the_wrong_size_is_refused(catalogue) -> None:
+    X, y = _pairs(catalogue, 3)
+    with pytest.raises(ValueError, match="212"):
+        GenreClassifier().fit(X, y).predict([0.1] * 10)
+
+
+@pytest.fixture(scope="module")
+def tiny_audio_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Wav2Vec2 classifier built from a config, biased towards "rock"."""
+    import torch
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
+
+    torch.manual_seed(0)
+    labels = {0: "samba", 1: "rock", 2: "funk"}
+    cfg = Wav2Vec2Config(
+        vocab_size=32, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+        conv_dim=(8, 8), conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2, classifier_proj_size=8,
+        id2label=labels, label2id={v: k for k, v in labels.items()},
+    )  # fmt: skip
+    model = Wav2Vec2ForSequenceClassification(cfg)
+    with torch.no_grad():  # logits = bias only: softmax([0, 5, 0]) -> rock 0.9867
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([0.0, 5.0, 0.0]))
+    out = tmp_path_factory.mktemp("tiny-w2v2-genre")
+    model.save_pretrained(out)
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True).save_pretrained(out)
+    return out
+
+
+def test_transformers_path_averages_three_windows(tiny_audio_classifier: Path) -> None:
+    y16 = (0.1 * np.random.default_rng(0).standard_normal(16000 * 25)).astype(np.float32)
+    p = transformers_genre(y16, str(tiny_audio_classifier))
+    expected = float(np.exp(5) / (np.exp(5) + 2))
+    assert p["inferred"] == "rock"
+    assert p["score"] == pytest.approx(expected, abs=1e-3)
+    assert [g for g, _ in p["top_k"]][0] == "rock" and {g for g, _ in p["top_k"]} == {"samba", "rock", "funk"}
+    assert p["method"].startswith("transformers audio-classification (3 x 10 s windows)")
+    assert p["model"]["name"] == str(tiny_audio_classifier)
+
+
+def test_transformers_path_refuses_a_hub_id() -> None:
+    with pytest.raises(ValueError, match="local directory"):
+        transformers_genre(np.zeros(16000, np.float32), "MIT/ast-finetuned-audioset-10-10-0.4593")

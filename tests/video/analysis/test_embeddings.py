@@ -1,0 +1,49 @@
+"""Embeddings: EfficientNet-Lite0 1280-d from the shipped weights; CLIP on a tiny local model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from video.analysis.decode import decode_video
+from video.analysis.embeddings import embed_frames
+
+
+@pytest.fixture(scope="module")
+def samples(cuts_video):
+    # one sample per segment of the cuts video (frames 0, 30, 60, 90) + a second one of the first
+    dec = decode_video(cuts_video, sample_fps=25 / 30, with_audio=False)
+    assert len(dec.samples) == 4
+    return np.concatenate([dec.samples, dec.samples[:1]])
+
+
+def test_efficientnet_lite0_vectors(samples):
+    vecs, info = embed_frames(samples)
+    assert vecs.shape == (5, 1280) and vecs.dtype == np.float32
+    assert info["name"] == "efficientnet-lite0" and info["dim"] == 1280 and info["version"]
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    sim = vecs @ vecs.T
+    assert sim[0, 4] == pytest.approx(1.0, abs=1e-5)  # same picture, same vector
+    assert sim[0, 1] < 0.95 and sim[1, 2] < 0.95  # different test patterns differ
+    again, _ = embed_frames(samples[:2])
+    np.testing.assert_allclose(again, vecs[:2], atol=1e-5)
+
+
+def test_clip_path_on_a_tiny_local_model(tmp_path, samples):
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+    torch.manual_seed(0)
+    cfg = CLIPConfig(
+        text_config={"vocab_size": 99, "hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
+                     "num_attention_heads": 4, "max_position_embeddings": 16},
+        vision_config={"image_size": 32, "patch_size": 8, "hidden_size": 32, "intermediate_size": 37,
+                       "num_hidden_layers": 2, "num_attention_heads": 4},
+        projection_dim=24,
+    )
+    CLIPModel(cfg).save_pretrained(tmp_path)
+    vecs, info = embed_frames(samples, clip_model=tmp_path)
+    assert vecs.shape == (5, 24)
+    assert info["dim"] == 24 and info["name"].startswith("clip:")
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(vecs[0], vecs[4], atol=1e-5)

@@ -1,0 +1,77 @@
+"""analyze_video end to end: one JSON-able dict, with and without audio."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from video.analysis.pipeline import STEPS, analyze_video
+
+
+def check_shape(result: dict, n_seconds: int) -> None:
+    assert set(result) == {"meta", "shots", "cuts", "timeline", "impacts", "audio_onsets", "faces", "embeddings",
+                           "timings", "versions"}
+    tl = result["timeline"]
+    assert tl["hop_s"] == 1.0 and tl["seconds"] == n_seconds
+    for key in ("motion", "audio_energy", "speech", "novelty"):
+        assert len(tl[key]) == n_seconds, key
+        assert all(0.0 <= v <= 1.0 for v in tl[key]), key
+    assert len(tl["faces"]) == n_seconds and all(isinstance(v, int) for v in tl["faces"])
+    for step in STEPS:
+        assert step in result["timings"]
+    assert result["timings"]["total"] >= result["timings"]["decode"]
+    for v in result["versions"].values():
+        assert {"name", "version", "params"} <= set(v)
+    json.dumps(result)  # serialisable as is
+
+
+def test_video_without_audio(cuts_video):
+    steps: list[str] = []
+    r = analyze_video(cuts_video, on_step=steps.append)
+    assert steps == list(STEPS)
+    check_shape(r, 5)
+    assert r["meta"] == {"duration": 4.8, "fps": 25.0, "width": 320, "height": 240, "video_codec": "h264",
+                         "audio_codec": None, "has_audio": False, "nb_frames": 120}
+    assert [c["frame"] for c in r["cuts"]] == [30, 60, 90]
+    assert r["timeline"]["audio_energy"] == [0.0] * 5 and r["timeline"]["speech"] == [0.0] * 5
+    assert r["audio_onsets"] == [] and all(i["kind"] == "visual" for i in r["impacts"])
+    emb = r["embeddings"]
+    assert emb["model"] == "efficientnet-lite0" and emb["dim"] == 1280
+    assert emb["count"] == len(emb["times"]) == len(emb["vectors"]) == 5
+    assert all(len(v) == 1280 for v in emb["vectors"])
+    # novelty jumps where the picture changes (cuts at 1.2, 2.4, 3.6 s)
+    assert r["timeline"]["novelty"][0] == 0.0 and max(r["timeline"]["novelty"][1:]) > 0.3
+
+
+def test_flash_video_impact_in_the_pipeline(flash_video):
+    r = analyze_video(flash_video, with_embeddings=False)
+    check_shape(r, 4)
+    assert r["cuts"] == []
+    assert [i["kind"] for i in r["impacts"]] == ["audiovisual"]
+    assert abs(r["impacts"][0]["time"] - 2.0) <= 0.1
+    assert r["timeline"]["audio_energy"][2] > r["timeline"]["audio_energy"][0]
+    assert r["versions"]["novelty"]["name"] == "histogram-tv"
+
+
+def test_big_buck_bunny_end_to_end(shared_media, ground_truth):
+    truth = ground_truth["big_buck_bunny_0_30.webm"]
+    r = analyze_video(shared_media / "big_buck_bunny_0_30.webm")
+    check_shape(r, 30)
+    meta = r["meta"]
+    assert meta["fps"] == truth["fps"] and meta["has_audio"] is truth["has_audio"]
+    assert meta["duration"] == pytest.approx(truth["duration_s"], abs=0.05)
+    assert (meta["video_codec"], meta["audio_codec"], meta["width"], meta["height"]) == ("vp8", "vorbis", 1280, 720)
+    # the three hard cuts both detectors (fast and TransNetV2) agree on
+    assert [c["frame"] for c in r["cuts"] if c["kind"] == "hard"] == [283, 376, 551]
+    assert r["shots"][0]["start"] == 0.0 and r["shots"][-1]["end"] == pytest.approx(30.0)
+    tl = r["timeline"]
+    assert min(tl["audio_energy"]) > 0.05  # the soundtrack is there all along
+    assert max(tl["speech"]) < 0.5  # music and effects, no dialogue
+    assert len(r["audio_onsets"]) > 10
+    assert r["embeddings"]["count"] == 30
+
+
+def test_unknown_detector_is_refused(cuts_video):
+    with pytest.raises(ValueError):
+        analyze_video(cuts_video, shot_detector="magic")

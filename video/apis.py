@@ -1,0 +1,88 @@
+"""POST /videos (upload or URL), GET /videos, GET /videos/{id}, GET /videos/{id}/analysis."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fala_clip.api.pagination import Pagination
+from fala_clip.api.ratelimit import upload_ratelimit
+from jobs.serializers import JobSerializer
+from video import selectors, services
+from video.models import VideoIngest
+from video.serializers import VideoAnalysisSerializer, VideoIngestSerializer, VideoSubmitSerializer
+
+
+def get_own_video(request: Request, video_id: str) -> VideoIngest:
+    try:
+        return selectors.video_get(owner=request.user, video_id=video_id)
+    except VideoIngest.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+class VideoListCreateApi(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(responses=VideoIngestSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.video_list(owner=request.user), request, view=self)
+        return paginator.get_paginated_response(VideoIngestSerializer(page, many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": VideoSubmitSerializer, "application/json": VideoSubmitSerializer},
+        responses={
+            202: inline_serializer(
+                "VideoAccepted",
+                {"video": VideoIngestSerializer(), "job": JobSerializer(), "reused": serializers.BooleanField()},
+            )
+        },
+    )
+    @upload_ratelimit
+    def post(self, request: Request) -> Response:
+        """Submit a video (file or source_url) with an optional own music_id; starts the clip pipeline."""
+        data = VideoSubmitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if v.get("file"):
+            result = services.video_submit_upload(
+                owner=request.user, uploaded=v["file"], music_id=v.get("music_id"), options=data.options()
+            )
+        else:
+            result = services.video_submit_url(
+                owner=request.user, source_url=v["source_url"], music_id=v.get("music_id"), options=data.options()
+            )
+        body = {"video": VideoIngestSerializer(result.ingest).data, "job": JobSerializer(result.job).data,
+                "reused": result.reused}
+        return Response(body, status=status.HTTP_200_OK if result.reused else status.HTTP_202_ACCEPTED)
+
+
+class VideoDetailApi(APIView):
+    @extend_schema(responses=VideoIngestSerializer)
+    def get(self, request: Request, video_id: str) -> Response:
+        return Response(VideoIngestSerializer(get_own_video(request, video_id)).data)
+
+
+class VideoAnalysisApi(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            "VideoAnalysisResponse",
+            {"status": serializers.CharField(), "reused": serializers.BooleanField(),
+             "analysis": VideoAnalysisSerializer(allow_null=True)},
+        )
+    )
+    def get(self, request: Request, video_id: str) -> Response:
+        ingest = get_own_video(request, video_id)
+        job = ingest.jobs.order_by("-created_at").first()
+        return Response(
+            {
+                "status": "done" if ingest.analysis_id else (job.status if job else "missing"),
+                "reused": ingest.analysis_reused,
+                "analysis": VideoAnalysisSerializer(ingest.analysis).data if ingest.analysis_id else None,
+            }
+        )

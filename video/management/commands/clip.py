@@ -1,0 +1,142 @@
+"""``manage.py clip VIDEO [--music TRACK] [--out DIR]``: the whole pipeline in-process.
+
+No Redis, no worker: the jobs run in this process against the configured
+database (SQLite by default) and storage (filesystem by default), with a
+progress bar, and the rendered variants are copied to ``--out``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.files import File
+from django.core.management.base import BaseCommand, CommandError
+from django.test.utils import override_settings
+
+from fala_clip.api.errors import ServiceError
+from jobs import services as job_services
+from jobs.models import Job, JobStatus
+
+
+class _ProgressBar:
+    def __init__(self, stream: Any):
+        self.stream = stream
+        self.t0 = time.monotonic()
+        self.last = ""
+
+    def __call__(self, job: Job, what: str, data: dict[str, Any]) -> None:
+        p = job.progress or {}
+        if job.status == JobStatus.RENDERING and p.get("total_variants"):
+            done = p.get("completed_variants", 0)
+            frac = (done + (p.get("percent") or 0) / 100 * (p.get("rendering_variant") is not None and done < p["total_variants"])) / p["total_variants"]
+            frac = min(frac, 1.0)
+            label = f"rendering variant {p.get('rendering_variant') or done}/{p['total_variants']} {p.get('percent', 0):5.1f}%"
+        else:
+            frac = 0.0
+            label = f"{job.kind}: {job.status} · {job.stage}"
+        bar = "#" * int(frac * 30)
+        line = f"\r[{bar:<30}] {time.monotonic() - self.t0:6.1f}s  {label[:70]:<70}"
+        if line != self.last:
+            self.stream.write(line)
+            self.stream.flush()
+            self.last = line
+
+
+class Command(BaseCommand):
+    help = "Cut a video (and optional track) into short vertical clips, in-process."
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("video", nargs="?", help="path of the source video")
+        parser.add_argument("--music", help="path of a music track to lay over")
+        parser.add_argument("--out", default="demo-out", help="where to write the variants")
+        parser.add_argument("--user", default="demo", help="artist username (created if missing)")
+        parser.add_argument("--target-length", type=float, default=30.0, help="clip length in seconds (15-60)")
+        parser.add_argument("--generate-sample", action="store_true", help="generate a sample video (no VIDEO needed)")
+        parser.add_argument("--with-music", action="store_true", help="with --generate-sample: also generate a track")
+
+    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+        out = Path(opts["out"]).resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        video, music = opts["video"], opts["music"]
+        if opts["generate_sample"]:
+            from fala_clip.media.samples import sample_track, sample_video
+
+            self.stderr.write("generating a 60 s sample video" + (" and a 45 s track" if opts["with_music"] else ""))
+            video = str(sample_video(out / "sample-source.mp4"))
+            if opts["with_music"]:
+                music = str(sample_track(out / "sample-track.wav"))
+        if not video:
+            raise CommandError("give a VIDEO path or --generate-sample")
+        for p in (video, music):
+            if p and not Path(p).is_file():
+                raise CommandError(f"no such file: {p}")
+        with override_settings(JOBS_EAGER=True):
+            return self._run(Path(video), Path(music) if music else None, out, opts)
+
+    def _run(self, video: Path, music: Path | None, out: Path, opts: dict[str, Any]) -> None:
+        from music.services import artist_create_with_user, music_upload
+        from rendering.models import RenderedVariant
+        from video.services import video_submit_upload
+
+        artist, _ = artist_create_with_user(username=opts["user"])
+        user = artist.user
+        bar = _ProgressBar(self.stderr)
+        job_services.LISTENERS.append(bar)
+        t0 = time.monotonic()
+        try:
+            music_id = None
+            if music is not None:
+                with music.open("rb") as fh:
+                    res = music_upload(owner=user, uploaded=File(fh, name=music.name), title=music.stem)
+                music_id = res.asset.pk
+                self._check_job(res.asset.jobs.order_by("-created_at").first(), "music analysis")
+            with video.open("rb") as fh:
+                submitted = video_submit_upload(
+                    owner=user,
+                    uploaded=File(fh, name=video.name),
+                    music_id=music_id,
+                    options={"target_length_s": opts["target_length"]},
+                )
+            job = Job.objects.get(pk=submitted.job.pk)
+            self._check_job(job, "clip pipeline")
+        except ServiceError as exc:
+            raise CommandError(f"{exc.code}: {exc.message}") from exc
+        finally:
+            job_services.LISTENERS.remove(bar)
+            self.stderr.write("\n")
+        from fala_clip.storage import open_stored
+
+        written = []
+        for row in RenderedVariant.objects.filter(job=job, status="done").select_related("clip_model").order_by("index"):
+            dest = out / f"clip-{row.index}-{row.clip_model.template}.mp4"
+            with open_stored(row.file) as src, dest.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+            written.append(dest)
+            cm = row.clip_model
+            self.stdout.write(
+                f"{dest}  {row.width}x{row.height} {row.duration:.2f}s  source {cm.start:.1f}-{cm.end:.1f}s "
+                f"score {cm.score:.3f}  A/V offset {1000 * (row.av_offset_s or 0):.1f} ms"
+            )
+        summary = {
+            "job": str(job.pk),
+            "status": job.status,
+            "total_s": round(time.monotonic() - t0, 1),
+            "stage_timings": job.stage_timings,
+            "files": [str(p) for p in written],
+            "reasons": list(job.suggestion_sets.values_list("reasons", flat=True).first() or []),
+        }
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        self.stdout.write(f"{len(written)} clips in {out} ({summary['total_s']} s); details in {out / 'summary.json'}")
+
+    def _check_job(self, job: Job | None, what: str) -> None:
+        if job is None:
+            return
+        job.refresh_from_db()
+        if job.status != JobStatus.DONE:
+            raise CommandError(f"{what} {job.status}: {job.error_code} {job.error_message}")
+        sys.stderr.flush()

@@ -1,0 +1,142 @@
+"""The clip pipeline: ingest → analyse (video, music) → suggest → render → deliver.
+
+Each step stores its result (ingest fields, analysis rows, suggestions, each
+rendered variant), so a retried job resumes after the last stored step.  The
+same code runs on the heavy RQ worker and in-process (``manage.py clip``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from fala_clip.media.uploads import file_sha256
+from fala_clip.media.workspace import Workspace, workspace_for
+from fala_clip.storage import storage_key, store_file
+from jobs.errors import JobError, RetryableJobError
+from jobs.models import JobStatus
+from jobs.runner import JobContext
+from music.jobs import local_copy
+from video.models import VideoAnalysis, VideoIngest
+from video.services import gate_error, video_analysis_save, video_limits
+
+log = logging.getLogger(__name__)
+
+
+def run_clip_pipeline(ctx: JobContext) -> None:
+    ingest = VideoIngest.objects.select_related("music").get(pk=ctx.job.params["video_id"])
+    ws = workspace_for(ctx.job.pk).create()
+    path = step_ingest(ctx, ingest, ws)
+    analysis = step_analyze_video(ctx, ingest, path)
+    music_analysis = step_ensure_music(ctx, ingest, ws) if ingest.music_id else None
+    from suggestions.services import suggestions_compute
+
+    with ctx.stage("suggesting"):
+        clip_models = suggestions_compute(ingest=ingest, job=ctx.job, video_analysis=analysis, music_analysis=music_analysis)
+    ctx.result(video_id=str(ingest.pk), suggestions_url=f"/videos/{ingest.pk}/suggestions")
+    if not clip_models:
+        ctx.log("no clip model could be proposed for this source; nothing to render")
+        return
+    from rendering.services import render_all_variants
+
+    ctx.transition(JobStatus.RENDERING, stage="rendering_variant")
+    render_all_variants(ctx=ctx, ingest=ingest, clip_models=clip_models, source_path=path, workspace=ws)
+    ctx.result(renders_url=f"/videos/{ingest.pk}/renders")
+
+
+def step_ingest(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Path:
+    """A local path of the source; downloads URL sources once, then stores them."""
+    from fala_clip.media.probe import MediaRejected, gate_video
+
+    if ingest.file:
+        with ctx.stage("fetching"):
+            return local_copy(ingest.file, ws.videos, "source" + Path(ingest.file).suffix)
+    from video.download import DownloadRefused, download
+
+    with ctx.stage("downloading"):
+        try:
+            path = download(
+                ingest.source_url,
+                ws.videos,
+                max_bytes=settings.VIDEO_MAX_BYTES,
+                max_duration_s=settings.VIDEO_MAX_DURATION_S,
+                timeout_s=settings.DOWNLOAD_TIMEOUT_S,
+                allow_hosts=tuple(settings.DOWNLOAD_ALLOW_HOSTS),
+            )
+        except DownloadRefused as exc:
+            if exc.code in ("timeout", "download_failed"):
+                raise RetryableJobError(exc.code, exc.message) from exc
+            raise JobError(exc.code, exc.message) from exc
+    with ctx.stage("probing"):
+        try:
+            meta = gate_video(path, video_limits())
+        except MediaRejected as exc:
+            raise JobError(exc.code, exc.message) from exc
+        sha = file_sha256(path)
+        ext = "mkv" if "matroska" in meta["format"] else "mp4"
+        name = store_file(path, storage_key("videos", ingest.owner_id, ingest.pk, f"original.{ext}"))
+        VideoIngest.objects.filter(pk=ingest.pk).update(
+            sha256=sha, file=name, size_bytes=path.stat().st_size, duration=meta["duration"], probe=meta
+        )
+        ingest.refresh_from_db()
+    return path
+
+
+def step_analyze_video(ctx: JobContext, ingest: VideoIngest, path: Path) -> VideoAnalysis:
+    """Analyse once per (owner, sha256): a resubmitted file reuses the cached analysis."""
+    cached = VideoAnalysis.objects.filter(owner=ingest.owner, sha256=ingest.sha256).first()
+    if cached is not None:
+        VideoIngest.objects.filter(pk=ingest.pk).update(analysis=cached, analysis_reused=True)
+        ctx.log("video analysis reused (same file analysed before)", analysis_id=cached.pk)
+        return cached
+    from video.analysis.pipeline import analyze_video
+
+    steps_seen: list[str] = []
+
+    def on_step(name: str) -> None:
+        from jobs.services import job_set_stage
+
+        steps_seen.append(name)
+        job_set_stage(job=ctx.job, stage=name)
+
+    try:
+        result = analyze_video(
+            path, shot_detector=settings.SHOT_DETECTOR, clip_model=settings.CLIP_MODEL or None, on_step=on_step
+        )
+    except Exception as exc:
+        from fala_clip.media.ffmpeg import FFmpegError
+
+        if isinstance(exc, FFmpegError):
+            raise JobError("corrupt_media", f"The video could not be decoded: {exc}") from exc
+        raise
+    from jobs.services import job_record_stage_timing
+
+    for step, seconds in (result.get("timings") or {}).items():
+        job_record_stage_timing(job=ctx.job, stage=f"video.{step}", seconds=seconds)
+    with transaction.atomic():
+        analysis = video_analysis_save(owner=ingest.owner, sha256=ingest.sha256, result=result)
+        VideoIngest.objects.filter(pk=ingest.pk).update(analysis=analysis, analysis_reused=False)
+    return analysis
+
+
+def step_ensure_music(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Any:
+    """The track's analysis; analysed here when its own job has not run yet.
+
+    Both jobs live on the one heavy queue, so this never runs two analyses at
+    once; the track's own job later finds the stored analysis and stops.
+    """
+    from music.models import MusicAnalysis
+
+    music = ingest.music
+    assert music is not None
+    existing = MusicAnalysis.objects.filter(asset=music).first()
+    if existing is not None:
+        return existing
+    from music.jobs import analyze_music_asset
+
+    with ctx.stage("analyzing_music"):
+        return analyze_music_asset(ctx, music, ws)

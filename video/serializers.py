@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from video.models import VideoAnalysis, VideoIngest
+from video.services import ASPECTS
+
+
+class VideoSubmitSerializer(serializers.Serializer):
+    file = serializers.FileField(required=False, allow_empty_file=False)
+    source_url = serializers.CharField(required=False, max_length=2000)
+    music_id = serializers.UUIDField(required=False, allow_null=True)
+    aspect = serializers.ChoiceField(choices=ASPECTS, default="9:16")
+    target_length_s = serializers.FloatField(min_value=15, max_value=60, default=30.0)
+    reframe = serializers.ChoiceField(choices=["faces", "center", "letterbox"], default="faces")
+    allow_experimental = serializers.BooleanField(default=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if bool(attrs.get("file")) == bool(attrs.get("source_url")):
+            raise serializers.ValidationError({"non_field_errors": ["Give exactly one of `file` or `source_url`."]})
+        return attrs
+
+    def options(self) -> dict[str, Any]:
+        d = self.validated_data
+        return {k: d[k] for k in ("aspect", "target_length_s", "reframe", "allow_experimental")}
+
+
+class VideoIngestSerializer(serializers.ModelSerializer):
+    music_id = serializers.UUIDField(read_only=True, allow_null=True)
+    job = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VideoIngest
+        fields = [
+            "id",
+            "source",
+            "source_url",
+            "music_id",
+            "options",
+            "sha256",
+            "size_bytes",
+            "duration",
+            "original_filename",
+            "analysis_reused",
+            "created_at",
+            "job",
+        ]
+
+    def get_job(self, ingest: VideoIngest) -> dict[str, Any] | None:
+        job = ingest.jobs.order_by("-created_at").first()
+        if job is None:
+            return None
+        return {"id": str(job.pk), "status": job.status, "stage": job.stage, "progress": job.progress}
+
+
+class VideoAnalysisSerializer(serializers.ModelSerializer):
+    embeddings = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VideoAnalysis
+        fields = ["meta", "shots", "cuts", "timeline", "impacts", "audio_onsets", "faces", "embeddings", "timings",
+                  "versions", "created_at"]
+
+    def get_embeddings(self, a: VideoAnalysis) -> dict[str, Any]:
+        return {"model": a.embedding_model, "dim": a.embedding_dim, "count": len(a.embedding_times),
+                "times": a.embedding_times}
