@@ -18,6 +18,7 @@ from django.utils import timezone
 from fala_clip.media.workspace import Workspace
 from fala_clip.storage import storage_key, store_file
 from jobs.errors import JobError
+from jobs.services import job_record_stage_timing
 from rendering.models import RenderedVariant
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ def render_settings(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_all_variants(*, ctx: Any, ingest: Any, clip_models: list[Any], source_path: Path, workspace: Workspace) -> None:
+def render_all_variants(
+    *, ctx: Any, ingest: Any, analysis: Any, clip_models: list[Any], source_path: Path, workspace: Workspace
+) -> None:
     """Render every clip model in rank order; the job is done when all are stored."""
     from rendering.engine import RenderError, render_variant
 
@@ -56,8 +59,7 @@ def render_all_variants(*, ctx: Any, ingest: Any, clip_models: list[Any], source
         from music.jobs import local_copy
 
         music_path = str(local_copy(ingest.music.file, workspace.videos, "music" + Path(ingest.music.file).suffix))
-    analysis = ingest.analysis
-    meta = analysis.meta if analysis else ingest.probe
+    meta = analysis.meta
     st = render_settings(ingest.options or {})
 
     for row in rows:
@@ -87,7 +89,7 @@ def render_all_variants(*, ctx: Any, ingest: Any, clip_models: list[Any], source
                 str(out),
                 meta=meta,
                 music=music_path,
-                faces=analysis.faces if analysis else None,
+                faces=analysis.faces if (ingest.options or {}).get("reframe", "faces") == "faces" else None,
                 settings=st,
                 on_progress=on_progress,
             )
@@ -99,6 +101,8 @@ def render_all_variants(*, ctx: Any, ingest: Any, clip_models: list[Any], source
                 finished_at=timezone.now(),
             )
             raise JobError(f"render_{exc.code}", f"variant {row.index} ({row.clip_model.template}): {exc}") from exc
+        elapsed = time.perf_counter() - t0
+        job_record_stage_timing(job=ctx.job, stage=f"render.variant_{row.index}", seconds=elapsed)
         name = store_file(out, storage_key("renders", ingest.owner_id, ctx.job.pk, f"variant-{row.index}-{row.clip_model.template}.mp4"))
         verify = result.verify or {}
         RenderedVariant.objects.filter(pk=row.pk).update(
@@ -110,7 +114,7 @@ def render_all_variants(*, ctx: Any, ingest: Any, clip_models: list[Any], source
             size_bytes=result.size,
             av_offset_s=verify.get("av_offset_s"),
             verify=verify,
-            timings={**result.timings, "total": round(time.perf_counter() - t0, 3)},
+            timings={**result.timings, "total": round(elapsed, 3)},
             log=result.log[-200:],
             finished_at=timezone.now(),
         )

@@ -44,7 +44,9 @@ def run_clip_pipeline(ctx: JobContext) -> None:
     from rendering.services import render_all_variants
 
     ctx.transition(JobStatus.RENDERING, stage="rendering_variant")
-    render_all_variants(ctx=ctx, ingest=ingest, clip_models=clip_models, source_path=path, workspace=ws)
+    render_all_variants(
+        ctx=ctx, ingest=ingest, analysis=analysis, clip_models=clip_models, source_path=path, workspace=ws
+    )
     ctx.result(renders_url=f"/videos/{ingest.pk}/renders")
 
 

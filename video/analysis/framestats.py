@@ -1,0 +1,137 @@
+"""Compact per-frame statistics computed while the small frames stream by.
+
+The decoder hands chunks of small ``yuv420p`` frames to a
+:class:`FrameStatsAccumulator`; it keeps, per frame, a handful of numbers
+(~700 bytes) instead of the frame itself (14 kB at 160x90), so the whole
+video never has to be in memory and every later step (cuts, fades, flashes,
+motion, brightness) works on these arrays:
+
+* ``diff_y/u/v`` — mean absolute difference to the previous frame per plane
+  (0..255), the content-change signal of the cut detector and the motion
+  energy;
+* ``luma`` — mean luma (0..255): fades, black frames, flashes;
+* ``hist`` — normalised histograms (16 luma + 8 U + 8 V bins), robust to
+  motion: separates a cut or dissolve from fast motion;
+* ``thumb`` — an 8x-downsampled luma and 4x-downsampled chroma thumbnail
+  (20x11 for 160x90), for comparing *non-adjacent* frames (flash check,
+  gradual transitions) without keeping frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FrameStats", "FrameStatsAccumulator", "frame_stats_from_arrays", "HIST_BINS"]
+
+Y_BINS, C_BINS = 16, 8
+HIST_BINS = Y_BINS + 2 * C_BINS
+Y_BLOCK, C_BLOCK = 8, 4
+
+
+@dataclass
+class FrameStats:
+    fps: float
+    diff_y: np.ndarray  # (N,) float32, frame i vs i-1 (0 for i=0)
+    diff_u: np.ndarray
+    diff_v: np.ndarray
+    luma: np.ndarray  # (N,) float32
+    hist: np.ndarray  # (N, HIST_BINS) float32, each plane's part sums to 1
+    thumb: np.ndarray  # (N, T) uint8
+
+    @property
+    def n(self) -> int:
+        return int(self.luma.shape[0])
+
+    @property
+    def content(self) -> np.ndarray:
+        """Content change per frame (0..255): luma weighted twice the chroma."""
+        return (2.0 * self.diff_y + self.diff_u + self.diff_v) / 4.0
+
+    def hist_diff(self, a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+        """Histogram distance between frames a and b, 0..1 (mean total variation of the 3 planes)."""
+        return np.abs(self.hist[a] - self.hist[b]).sum(axis=-1) / 6.0
+
+    def thumb_diff(self, a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+        """Mean absolute thumbnail difference between frames a and b (0..255)."""
+        return np.abs(self.thumb[a].astype(np.int16) - self.thumb[b].astype(np.int16)).mean(axis=-1)
+
+
+class FrameStatsAccumulator:
+    """Consumer for :func:`video.analysis.decode.decode_video`."""
+
+    def __init__(self, fps: float):
+        self.fps = fps
+        self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._parts: dict[str, list[np.ndarray]] = {k: [] for k in ("dy", "du", "dv", "luma", "hist", "thumb")}
+
+    @staticmethod
+    def _diffs(frames: np.ndarray, prev: np.ndarray | None) -> np.ndarray:
+        n = frames.shape[0]
+        flat = frames.reshape(n, -1).astype(np.int16)
+        out = np.zeros(n, np.float32)
+        if n > 1:
+            out[1:] = np.abs(flat[1:] - flat[:-1]).mean(axis=1)
+        if prev is not None:
+            out[0] = np.abs(flat[0] - prev.reshape(-1).astype(np.int16)).mean()
+        return out
+
+    @staticmethod
+    def _hist(frames: np.ndarray, shift: int, bins: int) -> np.ndarray:
+        n = frames.shape[0]
+        flat = frames.reshape(n, -1)
+        idx = (flat >> shift).astype(np.int32) + (np.arange(n, dtype=np.int32) * bins)[:, None]
+        counts = np.bincount(idx.ravel(), minlength=n * bins).reshape(n, bins)
+        return (counts / float(flat.shape[1])).astype(np.float32)
+
+    @staticmethod
+    def _thumb(frames: np.ndarray, block: int) -> np.ndarray:
+        n, h, w = frames.shape
+        th, tw = max(h // block, 1), max(w // block, 1)
+        bh, bw = h // th, w // tw
+        crop = frames[:, : th * bh, : tw * bw].reshape(n, th, bh, tw, bw)
+        return crop.mean(axis=(2, 4), dtype=np.float32).round().astype(np.uint8).reshape(n, -1)
+
+    def __call__(self, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+        p = self._parts
+        prev = self._prev
+        p["dy"].append(self._diffs(y, prev[0] if prev else None))
+        p["du"].append(self._diffs(u, prev[1] if prev else None))
+        p["dv"].append(self._diffs(v, prev[2] if prev else None))
+        p["luma"].append(y.reshape(y.shape[0], -1).mean(axis=1, dtype=np.float32))
+        p["hist"].append(
+            np.concatenate(
+                [self._hist(y, 8 - 4, Y_BINS), self._hist(u, 8 - 3, C_BINS), self._hist(v, 8 - 3, C_BINS)], axis=1
+            )
+        )
+        p["thumb"].append(
+            np.concatenate([self._thumb(y, Y_BLOCK), self._thumb(u, C_BLOCK), self._thumb(v, C_BLOCK)], axis=1)
+        )
+        self._prev = (y[-1].copy(), u[-1].copy(), v[-1].copy())
+
+    def result(self) -> FrameStats:
+        p = self._parts
+
+        def cat(key: str, empty: np.ndarray) -> np.ndarray:
+            return np.concatenate(p[key]) if p[key] else empty
+
+        return FrameStats(
+            fps=self.fps,
+            diff_y=cat("dy", np.zeros(0, np.float32)),
+            diff_u=cat("du", np.zeros(0, np.float32)),
+            diff_v=cat("dv", np.zeros(0, np.float32)),
+            luma=cat("luma", np.zeros(0, np.float32)),
+            hist=cat("hist", np.zeros((0, HIST_BINS), np.float32)),
+            thumb=cat("thumb", np.zeros((0, 1), np.uint8)),
+        )
+
+
+def frame_stats_from_arrays(
+    y: np.ndarray, u: np.ndarray, v: np.ndarray, fps: float, chunk: int = 256
+) -> FrameStats:
+    """Statistics for frames already in memory (tests, short clips)."""
+    acc = FrameStatsAccumulator(fps)
+    for i in range(0, y.shape[0], chunk):
+        acc(y[i : i + chunk], u[i : i + chunk], v[i : i + chunk])
+    return acc.result()

