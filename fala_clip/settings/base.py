@@ -167,6 +167,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Turn an artist's long video (and optional track) into short vertical clips.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "RenderStatusEnum": "rendering.models.RenderedVariant.Status",
+    },
 }
 
 LANGUAGE_CODE = "en-us"
