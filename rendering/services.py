@@ -77,8 +77,13 @@ def render_all_variants(
             now = time.monotonic()
             if percent >= 100.0 or (percent - last["p"] >= 2.0 and now - last["t"] >= 0.5):
                 last.update(t=now, p=percent)
-                ctx.progress(rendering_variant=_row.index, completed_variants=completed, total_variants=total,
-                             percent=round(percent, 1))
+                ctx.progress(
+                    rendering_variant=_row.index,
+                    completed_variants=completed,
+                    total_variants=total,
+                    percent=round(percent, 1),
+                    log_event=True,
+                )
 
         out = workspace.processed / f"variant-{row.index}.mp4"
         t0 = time.perf_counter()

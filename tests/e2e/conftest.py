@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fala_clip.media.samples import sample_track, sample_video
+
+
+@pytest.fixture(scope="session")
+def small_media(tmp_path_factory) -> dict[str, Path]:
+    """A 30 s 320x240 source (hard cuts, flashes + beeps) and a 30 s 120 BPM track."""
+    d = tmp_path_factory.mktemp("e2e-media")
+    return {
+        "video": sample_video(d / "source.mp4", duration=30.0, width=320, height=240),
+        "music": sample_track(d / "track.wav", duration=30.0),
+    }
+
+
+@pytest.fixture
+def e2e(settings, tmp_path, worker_env, start_worker):
+    """Settings shared by the test process and its real workers."""
+    from django.core.files.storage import storages
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.WORK_DIR = tmp_path / "work"
+    settings.RENDER_PRESET = "ultrafast"
+    storages._storages = {}
+    extra = {"MEDIA_ROOT": settings.MEDIA_ROOT, "WORK_DIR": str(settings.WORK_DIR), "RENDER_PRESET": "ultrafast"}
+
+    def worker(burst: bool = True, **env):
+        return start_worker("heavy", burst=burst, extra_env={**extra, **env})
+
+    yield worker
+    storages._storages = {}
