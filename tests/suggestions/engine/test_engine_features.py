@@ -146,3 +146,43 @@ def test_garbage_numbers_count_as_absent():
     assert tl.features["motion"].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
     assert tl.onsets.tolist() == [1.0]
     assert np.all(np.isfinite(tl.features["impact"]))
+
+
+def test_the_video_pipeline_shapes_are_understood():
+    # Given the shapes video.analysis.pipeline writes: onsets as {"time", "strength"},
+    # timeline.faces as face counts, normalised face boxes
+    video = {
+        "meta": {"duration": 6.0, "fps": 30.0, "width": 1920, "height": 1080, "has_audio": True},
+        "timeline": {"hop_s": 1.0, "seconds": 6, "faces": [0, 1, 3, 0, 0, 2]},
+        "audio_onsets": [{"time": 1.5, "strength": 0.4}, {"time": 0.25, "strength": 1.0}],
+        "faces": [{"time": 1.0, "boxes": [[0.6, 0.1, 0.2, 0.3, 0.9], [0.0, 0.0, 0.05, 0.05, 0.9]]}],
+        "cuts": [{"time": 2.0, "frame": 60, "kind": "hard", "score": 1.0, "span": [60, 60]}],
+    }
+    tl = build_timeline(video)
+    assert tl.onsets.tolist() == [0.25, 1.5]
+    assert tl.features["faces"].tolist() == [0.0, 1.0, 1.0, 0.0, 0.0, 1.0]
+    assert tl.face_center([(0.0, 6.0)]) == pytest.approx(0.7)  # the biggest face wins
+    assert tl.cut_times.tolist() == [2.0]
+
+
+def test_zero_based_beat_positions_and_meter_are_understood():
+    music = {
+        "duration": 8.0,
+        "beats": [0.0, 0.5, 1.0, 1.5, 2.0, 2.5],
+        "meter": 3,
+        "beat_positions": [0, 1, 2, 0, 1, 2],
+    }
+    beats = build_timeline({"meta": {"duration": 10.0}}, music).music.beats
+    assert beats.is_downbeat.tolist() == [True, False, False, True, False, False]
+    assert beats.beats_per_bar == 3
+
+
+def test_the_downbeat_list_wins_over_beat_positions():
+    music = {
+        "duration": 8.0,
+        "beats": [0.0, 0.5, 1.0, 1.5, 2.0],
+        "downbeats": [0.5, 2.0],
+        "beat_positions": [1, 2, 3, 4, 1],
+    }
+    beats = build_timeline({"meta": {"duration": 10.0}}, music).music.beats
+    assert beats.is_downbeat.tolist() == [False, True, False, False, True]

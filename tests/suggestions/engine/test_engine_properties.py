@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -10,7 +11,6 @@ from hypothesis import strategies as st
 
 from suggestions.engine import MIN_CLIP_S, ProfileLayer, merge_profiles, suggest_clips
 from suggestions.engine.synthetic import synthetic_music, synthetic_video
-import itertools
 
 SETTINGS = settings(
     max_examples=60,
@@ -33,18 +33,13 @@ def videos(draw, min_duration=0.0, max_duration=400.0):
                 st.floats(0.5, 20.0),
                 st.fixed_dictionaries(
                     {},
-                    optional={
-                        k: st.floats(0.0, 1.0)
-                        for k in ("motion", "audio_energy", "speech", "faces", "novelty")
-                    },
+                    optional={k: st.floats(0.0, 1.0) for k in ("motion", "audio_energy", "speech", "faces", "novelty")},
                 ),
             ),
             max_size=4,
         )
     )
-    impacts = draw(
-        st.lists(st.tuples(st.floats(0, max(duration, 0.1)), st.floats(0, 1)), max_size=8)
-    )
+    impacts = draw(st.lists(st.tuples(st.floats(0, max(duration, 0.1)), st.floats(0, 1)), max_size=8))
     video = synthetic_video(
         duration,
         fps=fps,
@@ -104,9 +99,7 @@ profiles = st.builds(
 
 def _expected_count(duration, n_templates, gap):
     return (
-        max(0, min(n_templates, math.floor((duration - MIN_CLIP_S) / gap + 1e-9) + 1))
-        if duration >= MIN_CLIP_S
-        else 0
+        max(0, min(n_templates, math.floor((duration - MIN_CLIP_S) / gap + 1e-9) + 1)) if duration >= MIN_CLIP_S else 0
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 
 import pytest
@@ -11,11 +12,13 @@ from suggestions.engine import (
     FEATURES_VERSION,
     MIN_CLIP_S,
     ProfileLayer,
+    baseline_profile,
+    build_timeline,
     merge_profiles,
     suggest_clips,
 )
 from suggestions.engine.synthetic import synthetic_music, synthetic_video
-import itertools
+from suggestions.engine.templates import TemplateRequest, highlight_candidates
 
 CLIP_KEYS = {
     "template",
@@ -63,9 +66,7 @@ def _check_edl(clip, duration):
 @pytest.mark.parametrize("peak_at", [12.0, 150.0, 281.0])
 def test_a_planted_motion_and_energy_peak_ranks_first(peak_at):
     # Given a 5-minute source, flat except a 6 s burst of motion + loud audio
-    video = synthetic_video(
-        300, seed=3, peaks=[(peak_at, 6.0, {"motion": 1.0, "audio_energy": 1.0})]
-    )
+    video = synthetic_video(300, seed=3, peaks=[(peak_at, 6.0, {"motion": 1.0, "audio_energy": 1.0})])
     # When suggesting without music
     result = suggest_clips(video)
     # Then the best clip is the highlight window holding the burst
@@ -97,18 +98,14 @@ def test_ties_are_broken_by_earlier_start_then_template_every_time():
     assert runs[0] == runs[1] == runs[2]
     clips = runs[0].clips
     assert [c["score"] for c in clips] == [0.5, 0.5]
-    assert [(c["start"], c["template"]) for c in clips] == sorted(
-        (c["start"], c["template"]) for c in clips
-    )
+    assert [(c["start"], c["template"]) for c in clips] == sorted((c["start"], c["template"]) for c in clips)
     assert clips[0]["start"] == 0.0  # the earliest window wins a tie
 
 
 def test_score_is_the_sum_of_the_breakdown_and_the_model_shape_is_complete():
     result = suggest_clips(synthetic_video(200, seed=5), synthetic_music(120))
     assert result.features_version == FEATURES_VERSION
-    assert result.profile_sources == [
-        {"kind": "baseline", "id": "builtin", "version": 1, "experimental": False}
-    ]
+    assert result.profile_sources == [{"kind": "baseline", "id": "builtin", "version": 1, "experimental": False}]
     assert [c["rank"] for c in result.clips] == [1, 2, 3]
     for clip in result.clips:
         assert set(clip) == CLIP_KEYS
@@ -154,9 +151,7 @@ def test_the_start_gap_is_configurable_but_never_below_5s():
         (4.0, True, 0, 3, None),
     ],
 )
-def test_short_sources_shorten_clips_then_drop_models_with_a_reason(
-    duration, music, n_clips, n_reasons, length
-):
+def test_short_sources_shorten_clips_then_drop_models_with_a_reason(duration, music, n_clips, n_reasons, length):
     video = synthetic_video(duration, seed=9)
     track = synthetic_music(60) if music else None
     result = suggest_clips(video, track)
@@ -225,16 +220,10 @@ def test_montage_without_any_audio_uses_a_regular_grid():
     assert len(durations) == 1
 
 
-@pytest.mark.parametrize(
-    "cuts_per_bar,min_shot,expect_beats", [(1, 1.0, 4), (2, 1.0, 2), (4, 1.0, 2), (4, 0.3, 1)]
-)
+@pytest.mark.parametrize("cuts_per_bar,min_shot,expect_beats", [(1, 1.0, 4), (2, 1.0, 2), (4, 1.0, 2), (4, 0.3, 1)])
 def test_montage_respects_cuts_per_bar_and_min_shot(cuts_per_bar, min_shot, expect_beats):
-    layer = ProfileLayer(
-        "artist", "a", 1, params={"cuts_per_bar": cuts_per_bar, "min_shot_s": min_shot}
-    )
-    result = suggest_clips(
-        synthetic_video(240, seed=8), synthetic_music(120, tempo=120.0), merge_profiles([layer])
-    )
+    layer = ProfileLayer("artist", "a", 1, params={"cuts_per_bar": cuts_per_bar, "min_shot_s": min_shot})
+    result = suggest_clips(synthetic_video(240, seed=8), synthetic_music(120, tempo=120.0), merge_profiles([layer]))
     montage = _by_template(result)["beat_montage"]
     assert montage["params"]["beats_per_cut"] == expect_beats
     for seg in montage["edl"]:
@@ -310,9 +299,7 @@ def test_raising_a_weight_raises_the_clip_that_has_more_of_it_in_the_ranking():
 def test_a_paused_layer_changes_nothing():
     video = _two_peak_video()
     paused = ProfileLayer("artist", "a", 3, weights={"speech": 4.0}, paused=True)
-    assert (
-        suggest_clips(video, profile=merge_profiles([paused])).clips == suggest_clips(video).clips
-    )
+    assert suggest_clips(video, profile=merge_profiles([paused])).clips == suggest_clips(video).clips
 
 
 def test_an_experimental_layer_is_used_only_with_the_opt_in():
@@ -341,3 +328,29 @@ def test_faster_cuts_from_a_learning_layer_show_in_the_montage():
 def test_profile_must_be_an_effective_profile():
     with pytest.raises(TypeError):
         suggest_clips(synthetic_video(60), profile={"motion": 1.0})
+
+
+def test_highlight_edges_move_to_speech_pauses_instead_of_cutting_words():
+    # Given continuous speech with two quiet seconds (40 and 71) around a 30 s motion block
+    n = 120
+    speech = [0.9] * n
+    speech[40] = speech[71] = 0.0
+    motion = [0.1] * n
+    motion[41:71] = [1.0] * 30
+    video = {
+        "meta": {"duration": float(n), "fps": 25.0, "has_audio": True},
+        "timeline": {"hop_s": 1.0, "motion": motion, "speech": speech},
+    }
+    profile = baseline_profile()
+    request = TemplateRequest(
+        length=30.0,
+        target_length=30.0,
+        params=profile.params_for("highlight"),
+        weights=profile.weights_for("highlight"),
+        required_starts=[0.0, 5.0],
+    )
+    best = highlight_candidates(build_timeline(video), request)[0]
+    # Then the template's best window (41-71 s) opens and closes mid-way through the quiet
+    # seconds (the joint selection may still prefer a neighbour that overlaps the montage less)
+    assert (best.start, best.end) == (40.5, 71.5)
+    assert best.params["snapped_start"] == best.params["snapped_end"] == "pause"

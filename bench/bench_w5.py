@@ -1,0 +1,101 @@
+"""W5, the reference workload of DESIGN §10, end to end.
+
+A generated 5-minute 1080p30 H.264 source with audio (~8 Mb/s) and a 3-minute
+track, through the real clip pipeline in-process (``manage.py clip``: SQLite,
+filesystem), 3 variants of ~30 s at 1080x1920.  Prints wall time per stage,
+total, peak memory, and the floor: one bare decode of the source plus three
+bare 30 s encodes with the same settings.  Budget: <= 4 min end to end.
+
+Usage: ``.venv/bin/python bench/bench_w5.py [--workdir /tmp/fala-bench]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def sh(cmd: list[str], **kw) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, **kw)
+    return time.perf_counter() - t0
+
+
+def make_source(path: Path) -> None:
+    if path.exists():
+        return
+    sh([
+        "ffmpeg", "-nostdin", "-v", "error", "-y",
+        "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=300",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=300",
+        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "8M", "-maxrate", "8M", "-bufsize", "16M",
+        "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(path),
+    ])  # fmt: skip
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workdir", default="/tmp/fala-bench")
+    args = ap.parse_args()
+    wd = Path(args.workdir)
+    wd.mkdir(parents=True, exist_ok=True)
+    src = wd / "w5-source-1080p30-5min.mp4"
+    track = wd / "w5-track-3min.wav"
+    print("preparing media (cached across runs) …", flush=True)
+    make_source(src)
+    if not track.exists():
+        from fala_clip.media.samples import sample_track
+
+        sample_track(track, duration=180.0)
+
+    decode_s = sh(["ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-f", "null", "-"])
+    enc = wd / "bare.mp4"
+    encode_s = sh([
+        "ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", "60", "-t", "30", "-i", str(src),
+        "-vf", "scale=-2:1920,crop=1080:1920", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+        "-c:a", "aac", "-b:a", "192k", str(enc),
+    ])  # fmt: skip
+
+    var = wd / "var"
+    shutil.rmtree(var, ignore_errors=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(FALA_VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="fala_clip.settings.base")
+    # Models joined/cached once outside the measured run.
+    env.setdefault("MODEL_CACHE_DIR", str(REPO / "var" / "models"))
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=REPO, env=env, check=True)
+    out = wd / "out"
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "manage.py", "clip", str(src), "--music", str(track), "--out", str(out)],
+        cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    total = time.perf_counter() - t0
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    summary = json.loads((out / "summary.json").read_text())
+    timings = summary["stage_timings"]
+    print("\nW5: 5-min 1080p30 source + 3-min track, 3 variants (in-process clip pipeline)")
+    print(f"{'stage':40s} {'seconds':>8s}")
+    for stage, secs in timings.items():
+        print(f"{stage:40s} {secs:8.2f}")
+    floor = decode_s + 3 * encode_s
+    print(f"{'TOTAL (wall, incl. process start)':40s} {total:8.2f}   budget 240 s -> {'OK' if total <= 240 else 'OVER'}")
+    print(f"{'floor: bare decode':40s} {decode_s:8.2f}")
+    print(f"{'floor: bare 30 s 1080x1920 encode (x3)':40s} {encode_s:8.2f}")
+    print(f"{'floor total':40s} {floor:8.2f}   ratio {total / floor:.2f}x")
+    print(f"peak RSS of the pipeline process: {peak_mib:.0f} MiB (budget 3072)")
+    print(f"files: {', '.join(summary['files'])}")
+    return 0 if total <= 240 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
