@@ -70,8 +70,6 @@ def main() -> int:
     shutil.rmtree(var, ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(FALA_VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="fala_clip.settings.base")
-    # Models joined/cached once outside the measured run.
-    env.setdefault("MODEL_CACHE_DIR", str(REPO / "var" / "models"))
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=REPO, env=env, check=True)
     out = wd / "out"
     t0 = time.perf_counter()

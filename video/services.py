@@ -124,9 +124,15 @@ def video_submit_url(*, owner: Any, source_url: str, music_id: Any = None, optio
     music = _own_music(owner, music_id)
     options = {**DEFAULT_OPTIONS, **options}
     try:
-        preflight(source_url, allow_hosts=tuple(settings.DOWNLOAD_ALLOW_HOSTS), timeout_s=10.0)
+        preflight(
+            source_url,
+            allow_hosts=tuple(settings.DOWNLOAD_ALLOW_HOSTS),
+            timeout_s=10.0,
+            max_bytes=settings.VIDEO_MAX_BYTES,
+        )
     except DownloadRefused as exc:
-        raise ServiceError(exc.code, exc.message, {"source_url": source_url}) from exc
+        status = 413 if exc.code == "too_large" else 400
+        raise ServiceError(exc.code, exc.message, {"source_url": source_url}, status_code=status) from exc
     ingest, job = _create_ingest_and_job(
         owner, source=VideoIngest.Source.URL, source_url=source_url, music=music, options=options
     )

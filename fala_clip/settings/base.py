@@ -203,10 +203,10 @@ VIDEO_MAX_FPS = env.float("VIDEO_MAX_FPS", default=120)
 MEDIA_MAX_STREAMS = env.int("MEDIA_MAX_STREAMS", default=8)
 
 # Models (DESIGN §5).  WHISPER_MODEL: a faster-whisper name or path; empty =
-# the bundled multilingual base.  MODEL_CACHE_DIR holds joined model files.
+# the bundled multilingual base (joined once into FALA_MODEL_CACHE, read by
+# music.analysis.transcribe from the environment; default ~/.cache/fala-clip/models).
 WHISPER_MODEL = env.str("WHISPER_MODEL", default="")
-WHISPER_BEAM_SIZE = env.int("WHISPER_BEAM_SIZE", default=1)
-MODEL_CACHE_DIR = Path(env.str("MODEL_CACHE_DIR", default=str(VAR_DIR / "models")))
+WHISPER_BEAM_SIZE = env.int("WHISPER_BEAM_SIZE", default=5)
 GENRE_MODEL = env.str("GENRE_MODEL", default="")  # transformers audio-classification model path
 CLIP_MODEL = env.str("CLIP_MODEL", default="")  # transformers CLIP model path (visual embeddings)
 SHOT_DETECTOR = env.str("SHOT_DETECTOR", default="fast")  # fast | transnetv2

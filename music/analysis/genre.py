@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class GenreClassifier:
         self.dim: int | None = None
 
     # -- training -----------------------------------------------------------------
-    def fit(self, vectors: Sequence[Sequence[float]] | np.ndarray, genres: Sequence[str]) -> "GenreClassifier":
+    def fit(self, vectors: Sequence[Sequence[float]] | np.ndarray, genres: Sequence[str]) -> GenreClassifier:
         """Train on catalogue pairs. Genres with too few tracks are left out.
 
         With too little data the classifier stays untrained and predicts
@@ -75,9 +76,7 @@ class GenreClassifier:
         self.n_samples = len(labels)
         self.model, self.classes_, self.method = None, [], "none"
         if len(kept) < self.min_genres:
-            self.method = (
-                f"untrained: needs >= {self.min_per_genre} tracks in >= {self.min_genres} genres"
-            )
+            self.method = f"untrained: needs >= {self.min_per_genre} tracks in >= {self.min_genres} genres"
             return self
         mask = np.array([g in kept for g in labels])
         X, y = X[mask], np.array(labels)[mask]
@@ -96,7 +95,9 @@ class GenreClassifier:
             self.method = f"standardised+logreg(C={C_REGULARISATION})+platt(cv={folds})"
         else:
             self.model = base.fit(X, y)
-            self.method = f"standardised+logreg(C={C_REGULARISATION}), uncalibrated (< {CALIBRATION_MIN_PER_GENRE} per genre)"
+            self.method = (
+                f"standardised+logreg(C={C_REGULARISATION}), uncalibrated (< {CALIBRATION_MIN_PER_GENRE} per genre)"
+            )
         self.classes_ = [str(c) for c in self.model.classes_]
         return self
 
@@ -138,7 +139,7 @@ class GenreClassifier:
         return buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "GenreClassifier":
+    def from_bytes(cls, data: bytes) -> GenreClassifier:
         import joblib
 
         payload = joblib.load(io.BytesIO(data))

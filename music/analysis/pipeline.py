@@ -10,8 +10,9 @@ with the returned ``embeddings["audio"]["vector"]``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import ANALYSIS_SCHEMA_VERSION
 from .decode import DEFAULT_SR, ffmpeg_version, load_audio, to_16k
@@ -28,9 +29,9 @@ STEPS = (
 
 
 def _librosa_version() -> str:
-    import librosa
+    from importlib.metadata import version
 
-    return str(librosa.__version__)
+    return version("librosa")
 
 
 def analyze_track(
@@ -85,7 +86,7 @@ def analyze_track(
     st = structure.analyze_structure(y, sr, rh["beats"], rh["downbeats"])
     done("analyzing_structure", t)
     versions["analyzing_structure"] = {
-        "name": "librosa agglomerative bar segmentation",
+        "name": "bar novelty segmentation (librosa features)",
         "version": _librosa_version(),
         "params": dict(structure.PARAMS),
     }
@@ -131,4 +132,3 @@ def analyze_track(
         "timings": timings,
         "versions": versions,
     }
-

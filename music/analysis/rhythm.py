@@ -17,9 +17,11 @@ How it works
    the tracker's own period is rounded to whole frames and drifts there.
 5. Each beat is snapped to the strongest fine-resolution onset within
    [-70, +20] ms, which removes the grid's 20-40 ms late bias.
-6. Downbeats: for each of the 4 possible bar phases, score the beats of that
-   phase by low-frequency amplitude + harmonic change (chroma) + full-band
-   onset strength (quarter weight) and pick the best phase. Meter is assumed to be 4/4.
+6. Downbeats: each beat gets downbeat evidence (low-frequency amplitude +
+   harmonic change (chroma) + full-band onset strength at quarter weight); a
+   Viterbi pass over the 4 bar phases labels beats 1..4, keeping one phase
+   unless several bars of evidence ask for a change (the tracker can slip
+   half a beat in a break). Meter is assumed to be 4/4.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 HOP = 512
 SNAP_HOP = 128
 BANDS = ((0.0, 200.0, 1.0), (200.0, 2000.0, 1.0), (2000.0, 1e9, 0.5))  # Hz, Hz, weight
+PHASE_SWITCH_COST = 4.0  # std devs of downbeat evidence to re-phase the bar
 WEAK_BEAT = 0.1  # beats with onset strength < this x p90 are the tracker's guesses
 METER = 4
 ONSET_CURVE_HOP_S = 0.1
@@ -156,7 +159,7 @@ def regularise_beats(
     if anchors.size < 2:
         return times, refine_tempo(times)
     # tempo from consecutive anchored beats only
-    pairs = [(times[b] - times[a]) / (b - a) for a, b in zip(anchors[:-1], anchors[1:]) if b - a <= 2]
+    pairs = [(times[b] - times[a]) / (b - a) for a, b in zip(anchors[:-1], anchors[1:], strict=False) if b - a <= 2]
     med = float(np.median(pairs)) if pairs else float(np.median(np.diff(times)))
     good = [p for p in pairs if abs(p - med) <= 0.2 * med]
     period = float(np.mean(good)) if good else med
@@ -166,7 +169,7 @@ def regularise_beats(
     first, last = times[anchors[0]], times[anchors[-1]]
     k = int(np.floor(first / period + 1e-6))
     out.extend(first - period * np.arange(k, 0, -1))
-    for a, b in zip(anchors[:-1], anchors[1:]):
+    for a, b in zip(anchors[:-1], anchors[1:], strict=False):
         out.append(times[a])
         if b - a > 1:
             n = max(1, int(round((times[b] - times[a]) / period)))
@@ -242,20 +245,45 @@ def _beat_features(
     return feats
 
 
-def estimate_bar_phase(features: np.ndarray, meter: int = METER) -> tuple[int, list[float]]:
-    """Pick the bar phase (0..meter-1) whose beats carry the most downbeat evidence.
+def bar_positions(evidence: np.ndarray, meter: int = METER, switch_cost: float = PHASE_SWITCH_COST) -> list[int]:
+    """Position in the bar (1..meter) of every beat, by Viterbi over bar phases.
 
-    Returns the phase and the per-phase scores (mean summed evidence).
+    States are the position of a beat; a beat normally advances 1 -> 2 -> 3 ->
+    4 -> 1. Labelling beat ``i`` a downbeat earns its standardised downbeat
+    evidence; jumping to another position costs ``switch_cost`` (in standard
+    deviations). So one global phase wins unless several bars disagree, e.g.
+    after the tracker slipped half a beat in a break: the phase then resets
+    there instead of staying wrong for the rest of the song.
     """
-    n = features.shape[0]
+    n = evidence.size
     if n == 0:
-        return 0, [0.0] * meter
-    per_beat = features.sum(axis=1)
-    scores = []
-    for ph in range(meter):
-        sel = per_beat[ph::meter]
-        scores.append(float(sel.mean()) if sel.size else -np.inf)
-    return int(np.argmax(scores)), scores
+        return []
+    # Centre on the local mean (+-2 bars) so a loud chorus does not make all
+    # of its beats look like downbeats, then scale by the global spread.
+    w = 2 * meter
+    csum = np.concatenate([[0.0], np.cumsum(evidence)])
+    idx = np.arange(n)
+    lo, hi = np.maximum(0, idx - w), np.minimum(n, idx + w + 1)
+    local = evidence - (csum[hi] - csum[lo]) / (hi - lo)
+    sd = float(local.std())
+    e = local / sd if sd > 1e-12 else np.zeros(n)
+    score = np.full(meter, 0.0)
+    score[0] = e[0]
+    back = np.zeros((n, meter), dtype=int)
+    for i in range(1, n):
+        new = np.empty(meter)
+        for s in range(meter):
+            prev_ok = (s - 1) % meter
+            cand = score - switch_cost
+            cand[prev_ok] = score[prev_ok]
+            j = int(np.argmax(cand))
+            back[i, s] = j
+            new[s] = cand[j] + (e[i] if s == 0 else 0.0)
+        score = new
+    states = [int(np.argmax(score))]
+    for i in range(n - 1, 0, -1):
+        states.append(int(back[i, states[-1]]))
+    return [s + 1 for s in reversed(states)]
 
 
 def analyze_rhythm(y: np.ndarray, sr: int) -> dict[str, Any]:
@@ -299,10 +327,9 @@ def analyze_rhythm(y: np.ndarray, sr: int) -> dict[str, Any]:
         return out
 
     feats = _beat_features(y, sr, onset_env, beat_frames)
-    phase, _scores = estimate_bar_phase(feats)
-    positions = [int((i - phase) % METER) + 1 for i in range(beat_frames.size)]
+    positions = bar_positions(feats.sum(axis=1))
     beats = [round(float(t), 3) for t in _snap_beats(y, sr, beat_times)]
-    downbeats = [b for b, p in zip(beats, positions) if p == 1]
+    downbeats = [b for b, p in zip(beats, positions, strict=True) if p == 1]
     return {
         "tempo": round(tempo, 2),
         "beats": beats,

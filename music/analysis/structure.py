@@ -6,7 +6,7 @@ How it works
 * Bars are the spans between downbeats (fixed 4 s blocks when there are no
   downbeats, e.g. a beatless ambient track).
 * Each bar gets a feature vector: mean chroma (harmony), mean MFCC 1..12
-  (timbre) and log RMS (loudness), standardised across bars.
+  (timbre) and log RMS (loudness), scaled by the within-bar fluctuation.
 * Boundaries are peaks of a bar-level novelty curve (distance between the
   mean features of the 4 bars before and the 4 bars after each bar line),
   sections at least 4 bars long, so every boundary is a bar boundary.
@@ -32,6 +32,7 @@ HOP = 512
 ENERGY_HOP_S = 0.1
 NOVELTY_BARS = 4
 MIN_SECTION_BARS = 4
+NOVELTY_MIN = 0.3  # RMS distance in within-bar standard deviations
 MAX_SECTIONS = 12
 GROUP_DISTANCE = 0.5  # cosine distance under which two sections count as repeats
 FALLBACK_BAR_S = 4.0
@@ -40,6 +41,7 @@ PARAMS = {
     "energy_hop_s": ENERGY_HOP_S,
     "novelty_bars": NOVELTY_BARS,
     "min_section_bars": MIN_SECTION_BARS,
+    "novelty_min": NOVELTY_MIN,
     "max_sections": MAX_SECTIONS,
     "group_distance": GROUP_DISTANCE,
 }
@@ -58,10 +60,7 @@ def energy_curve(y: np.ndarray, sr: int, hop_s: float = ENERGY_HOP_S) -> np.ndar
 
 def _bar_bounds(duration: float, downbeats: list[float]) -> np.ndarray:
     db = [t for t in downbeats if 0.0 < t < duration]
-    if len(db) >= 2:
-        bounds = [0.0] + db + [duration]
-    else:
-        bounds = list(np.arange(0.0, duration, FALLBACK_BAR_S)) + [duration]
+    bounds = [0.0] + db + [duration] if len(db) >= 2 else list(np.arange(0.0, duration, FALLBACK_BAR_S)) + [duration]
     # Drop a sliver bar at the end (< 25 % of a typical bar) by merging it.
     b = np.asarray(bounds, dtype=np.float64)
     if b.size > 2:
@@ -74,7 +73,14 @@ def _bar_bounds(duration: float, downbeats: list[float]) -> np.ndarray:
 
 
 def _bar_features(y: np.ndarray, sr: int, bounds: np.ndarray) -> np.ndarray:
-    """(n_bars, 25) standardised chroma + MFCC 1..12 + log RMS per bar."""
+    """(n_bars, 25) bar means of chroma + MFCC 1..12 + log RMS.
+
+    Centred across bars and scaled by the pooled *within-bar* standard
+    deviation of each feature, so a difference between bars reads as "how
+    many frame-to-frame fluctuations apart" they are: a steady loop stays
+    near 0 everywhere, a real change of section stands out (unlike per-track
+    z-scoring, which would blow a loop's noise up to unit variance).
+    """
     import librosa
 
     S = np.abs(librosa.stft(y, n_fft=2048, hop_length=HOP))
@@ -83,51 +89,60 @@ def _bar_features(y: np.ndarray, sr: int, bounds: np.ndarray) -> np.ndarray:
     mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=64)
     mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=13)[1:]
     rms = librosa.feature.rms(S=S)[0]
-    frames = librosa.time_to_frames(bounds, sr=sr, hop_length=HOP)
-    frames = np.clip(frames, 0, S.shape[1])
-    feats = []
-    for a, b in zip(frames[:-1], frames[1:]):
+    F = np.vstack([chroma, mfcc, np.log(rms + 1e-6)[None, :]])
+    frames = np.clip(librosa.time_to_frames(bounds, sr=sr, hop_length=HOP), 0, S.shape[1])
+    means, variances = [], []
+    for a, b in zip(frames[:-1], frames[1:], strict=False):
         b = max(b, a + 1)
-        feats.append(
-            np.concatenate(
-                [
-                    chroma[:, a:b].mean(axis=1),
-                    mfcc[:, a:b].mean(axis=1),
-                    [np.log(rms[a:b].mean() + 1e-6)],
-                ]
-            )
-        )
-    X = np.asarray(feats)
-    mu, sd = X.mean(axis=0), X.std(axis=0)
-    return (X - mu) / np.where(sd > 1e-9, sd, 1.0)
+        means.append(F[:, a:b].mean(axis=1))
+        variances.append(F[:, a:b].var(axis=1))
+    X = np.asarray(means)
+    within = np.sqrt(np.mean(variances, axis=0))
+    return (X - X.mean(axis=0)) / np.maximum(within, 1e-3)
+
+
+def novelty_curve(X: np.ndarray, half: int = 0) -> np.ndarray:
+    """Per-bar novelty: RMS (per feature) distance between the mean of the
+    ``half`` bars before and after each bar line (windows shrink symmetrically
+    at the edges, so the first and last bars are not over-weighted)."""
+    half = half or NOVELTY_BARS
+    n, d = X.shape
+    nov = np.zeros(n)
+    for b in range(1, n):
+        k = min(half, b, n - b)
+        nov[b] = float(np.linalg.norm(X[b - k : b].mean(axis=0) - X[b : b + k].mean(axis=0))) / np.sqrt(d)
+    return nov
 
 
 def novelty_boundaries(X: np.ndarray) -> list[int]:
-    """Bar indices where a new section starts (excluding 0), by novelty.
+    """Bar indices where a new section starts (excluding 0).
 
-    Novelty at bar ``b`` is the distance between the mean feature vectors of
-    the ``NOVELTY_BARS`` bars before and after it (a checkerboard kernel on
-    the bar self-similarity, in effect). Boundaries are local maxima that
-    stand out (>= 1.5x the median novelty and >= 40 % of the largest),
-    taken strongest first while every section keeps >= MIN_SECTION_BARS bars.
+    Boundaries are local maxima (+-2 bars) of :func:`novelty_curve` that
+    reach ``NOVELTY_MIN`` (in within-bar standard deviations) and 30 % of the
+    largest peak, taken strongest first while every section keeps at least
+    ``MIN_SECTION_BARS`` bars. A steady loop has no boundary at all.
     """
     n = X.shape[0]
-    nov = np.zeros(n)
-    for b in range(1, n):
-        lo, hi = max(0, b - NOVELTY_BARS), min(n, b + NOVELTY_BARS)
-        nov[b] = float(np.linalg.norm(X[lo:b].mean(axis=0) - X[b:hi].mean(axis=0)))
-    inner = nov[1:]
-    if inner.size == 0 or float(inner.max()) <= 0:
+    nov = novelty_curve(X)
+    if n < 2 or float(nov.max()) < NOVELTY_MIN:
         return []
-    floor = max(1.5 * float(np.median(inner)), 0.4 * float(inner.max()))
+    # Bars closer than MIN_SECTION_BARS to either end cannot start a section;
+    # leaving them out of the peak search keeps an edge bump from masking a
+    # real boundary next to it.
+    lo, hi = MIN_SECTION_BARS, n - MIN_SECTION_BARS
+    if hi < lo:
+        return []
+    nov[:lo] = 0.0
+    nov[hi + 1 :] = 0.0
+    if float(nov.max()) < NOVELTY_MIN:
+        return []
+    floor = max(NOVELTY_MIN, 0.3 * float(nov.max()))
     peaks = [
-        b
-        for b in range(1, n)
-        if nov[b] >= floor and nov[b] == nov[max(1, b - 2) : min(n, b + 3)].max()
+        b for b in range(lo, hi + 1) if nov[b] >= floor and nov[b] == nov[max(lo, b - 2) : min(hi, b + 2) + 1].max()
     ]
     chosen: list[int] = []
-    for b in sorted(peaks, key=lambda i: -nov[i]):
-        edges = sorted(chosen + [0, n])
+    for b in sorted(peaks, key=lambda i: (-nov[i], i)):
+        edges = chosen + [0, n]
         if all(abs(b - e) >= MIN_SECTION_BARS for e in edges) and len(chosen) < MAX_SECTIONS - 1:
             chosen.append(b)
     return sorted(chosen)
@@ -179,9 +194,7 @@ def _label_sections(energies: np.ndarray, groups: np.ndarray) -> tuple[list[str]
     return labels, peak
 
 
-def analyze_structure(
-    y: np.ndarray, sr: int, beats: list[float], downbeats: list[float]
-) -> dict[str, Any]:
+def analyze_structure(y: np.ndarray, sr: int, beats: list[float], downbeats: list[float]) -> dict[str, Any]:
     """Energy curve and labelled sections with exactly one ``is_peak``.
 
     Returns ``{"energy_curve": {"hop_s": 0.1, "values": [0..1]},
@@ -206,7 +219,7 @@ def analyze_structure(
         X = _bar_features(y, sr, bounds)
         cuts = novelty_boundaries(X)
         edges = [0] + cuts + [n_bars]
-        seg_bars = list(zip(edges[:-1], edges[1:]))
+        seg_bars = list(zip(edges[:-1], edges[1:], strict=False))
         vecs = np.asarray([X[a:b].mean(axis=0) for a, b in seg_bars])
     else:
         seg_bars = [(0, n_bars)]

