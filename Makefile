@@ -36,7 +36,7 @@ serve: system-deps venv
 
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && \
-	$(VENV)/bin/mypy fala_clip jobs music video suggestions rendering learning metrics
+	$(VENV)/bin/mypy
 
 ## make bench: speed figures of DESIGN §10 (not a test)
 bench: system-deps venv

@@ -26,7 +26,9 @@ class RenderDownloadApi(APIView):
     @extend_schema(responses={(200, "video/mp4"): bytes})
     def get(self, request: Request, render_id: int) -> FileResponse:
         try:
-            row = RenderedVariant.objects.get(pk=render_id, ingest__owner=request.user, status=RenderedVariant.Status.DONE)
+            row = RenderedVariant.objects.get(
+                pk=render_id, ingest__owner_id=request.user.pk, status=RenderedVariant.Status.DONE
+            )
         except RenderedVariant.DoesNotExist as exc:
             raise Http404 from exc
         name = f"{row.clip_model.template}-{row.index}.mp4"

@@ -11,6 +11,6 @@ if [ -z "${DATABASE_URL:-}" ] || [ -z "${REDIS_URL:-}" ]; then
 fi
 export DJANGO_SETTINGS_MODULE=fala_clip.settings.test
 echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
-echo "== mypy"; .venv/bin/mypy fala_clip jobs music video suggestions rendering learning metrics
+echo "== mypy"; .venv/bin/mypy
 echo "== migrations"; .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
 echo "== pytest"; .venv/bin/python -m pytest -p no:cacheprovider "$@"

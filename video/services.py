@@ -90,7 +90,7 @@ def video_submit_upload(*, owner: Any, uploaded: Any, music_id: Any = None, opti
     try:
         previous = _existing_submission(owner, received.sha256, music, options)
         if previous is not None:
-            return VideoSubmitResult(ingest=previous, job=previous.jobs.order_by("-created_at").first(), reused=True)
+            return VideoSubmitResult(ingest=previous, job=previous.jobs.order_by("-created_at")[0], reused=True)
         try:
             meta = gate_video(received.path, video_limits())
         except MediaRejected as exc:

@@ -17,7 +17,7 @@ class ServiceError(Exception):
     Services never import DRF; the exception handler maps this to a response.
     """
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, code: str, message: str, details: Any = None, *, status_code: int | None = None):
         super().__init__(message)

@@ -353,8 +353,12 @@ def gate_video(path: str | os.PathLike[str], limits: MediaLimits | None = None) 
         raise MediaRejected(
             "resolution_too_high",
             f"The video is {video['width']}x{video['height']}; the limit is {limits.max_width}x{limits.max_height}.",
-            {"width": video["width"], "height": video["height"], "max_width": limits.max_width,
-             "max_height": limits.max_height},
+            {
+                "width": video["width"],
+                "height": video["height"],
+                "max_width": limits.max_width,
+                "max_height": limits.max_height,
+            },
         )
     if limits.max_fps is not None and video["fps"] is not None and video["fps"] > limits.max_fps + 1e-6:
         raise MediaRejected(

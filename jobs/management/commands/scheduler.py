@@ -19,11 +19,12 @@ class Command(BaseCommand):
         import django_rq
         from rq.cron import CronScheduler
 
+        from jobs.cleaner import scheduled_cleanup
+        from jobs.reconciler import scheduled_reconcile
+
         conn = django_rq.get_connection("default")
         scheduler = CronScheduler(connection=conn, logging_level="INFO")
-        scheduler.register(
-            "jobs.reconciler.scheduled_reconcile", "default", interval=settings.WORKER_MAINTENANCE_INTERVAL_S
-        )
-        scheduler.register("jobs.cleaner.scheduled_cleanup", "default", interval=settings.CLEANUP_INTERVAL_S)
+        scheduler.register(scheduled_reconcile, "default", interval=settings.WORKER_MAINTENANCE_INTERVAL_S)
+        scheduler.register(scheduled_cleanup, "default", interval=settings.CLEANUP_INTERVAL_S)
         self.stdout.write("scheduler started: reconcile + cleanup")
         scheduler.start()
