@@ -150,6 +150,13 @@ def test_killed_render_resumes_without_redoing_finished_variants(api, e2e, small
     assert horses, "no work-horse found"
     for pid in horses:
         os.kill(pid, signal.SIGKILL)
+    # the horse's ffmpeg dies with it (PR_SET_PDEATHSIG): no orphan keeps writing the workspace
+    time.sleep(1.0)
+    orphans = [
+        p for p in Path("/proc").glob("[0-9]*/cmdline")
+        if p.exists() and job_id in p.read_bytes().decode(errors="replace") and b"ffmpeg" in p.read_bytes()
+    ]
+    assert orphans == []
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and Job.objects.get(pk=job_id).status != "done":
         time.sleep(0.5)

@@ -1,37 +1,21 @@
 """Fixtures for the rendering-engine tests: short synthetic sources generated
-once per session (a few seconds, 640x360) and small helpers."""
+once per session (a few seconds, 640x360)."""
 
 from __future__ import annotations
 
-import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
-from .mediatools import make_flash_source, make_music
+# This folder has no __init__.py on purpose: a package named "engine" would
+# clash with other apps' tests/<app>/engine folders under pytest's default
+# import mode.  Helpers live in the uniquely named render_media module; make
+# it importable under --import-mode=importlib too.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
 
-if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:  # pragma: no cover
-    pytest.skip("ffmpeg/ffprobe not installed", allow_module_level=True)
-
-FPS = 30
-# Flash + beep instants in the source (on the 30 fps frame grid).
-FLASHES = [1.0, 2.5, 4.0, 5.5, 7.0, 8.5]
-SOURCE_META = {"fps": FPS, "width": 640, "height": 360, "has_audio": True, "duration": 10.0}
-
-# Montage: five cuts, out of source order, one starting off the frame grid
-# (3.71 s), each containing exactly one flash well inside it; the flash at
-# 5.5 s is cut out.
-MONTAGE = [(0.5, 1.6), (3.71, 4.5), (6.8, 7.4), (2.3, 3.0), (8.2, 9.0)]
-
-
-def make_clip(cuts, *, music_offset=None, music_duration=None, template="montage") -> dict:
-    edl, pos = [], 0.0
-    for src_in, src_out in cuts:
-        edl.append(
-            {"src_in": src_in, "src_out": src_out, "position": round(pos, 6), "duration": round(src_out - src_in, 6)}
-        )
-        pos += src_out - src_in
-    return {"template": template, "edl": edl, "music_offset": music_offset, "music_duration": music_duration}
+from render_media import FLASHES, FPS, make_flash_source, make_music  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,9 @@ import subprocess
 
 import numpy as np
 import pytest
+from render_media import MONTAGE, SOURCE_META, decode_audio, make_clip, run
 
 from rendering.engine import RenderError, measure_loudness, render_variant, verify_output
-
-from .conftest import MONTAGE, SOURCE_META, make_clip
-from .mediatools import decode_audio, run
 
 SMALL = {"preset": "ultrafast", "width": 180, "height": 320}
 
@@ -302,3 +300,16 @@ def test_music_that_ends_early_is_faded_and_padded(flash_source, music_file, tmp
     audio = decode_audio(out)
     assert np.abs(audio[: 48000 + 24000]).max() > 0.1
     assert np.abs(audio[int(2.1 * 48000) :]).max() < 1e-3
+
+
+def test_tracked_crop_pans_from_left_to_right(tmp_path):
+    src = _split_colour_source(tmp_path / "split.mp4", seconds=3.0)
+    meta = {"fps": 30, "width": 640, "height": 360, "has_audio": True, "duration": 3.0}
+    faces = [{"time": i * 0.1, "boxes": [[0.05 + 0.85 * i / 30, 0.3, 0.05, 0.2, 0.9]]} for i in range(31)]
+    out = tmp_path / "pan.mp4"
+    settings = dict(SMALL, crop_track_min_s=1.0, crop_track_step_s=0.5, crop_track_max_speed=1.0)
+    result = render_variant(str(src), make_clip([(0.0, 3.0)]), str(out), meta=meta, faces=faces, settings=settings)
+    assert result.plan["segments"][0]["crop_path"]
+    start, end = _rgb_frame(out, 0.0, 180, 320), _rgb_frame(out, 2.9, 180, 320)
+    assert start[..., 0].mean() > 200 and start[..., 2].mean() < 60  # all red: the left half
+    assert end[..., 2].mean() > 200 and end[..., 0].mean() < 60  # all blue: the right half

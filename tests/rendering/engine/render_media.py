@@ -1,4 +1,4 @@
-"""Synthetic media and measurements for the rendering tests.
+"""Synthetic media, the shared test EDL and measurements for the rendering-engine tests.
 
 Sources are generated with lavfi: testsrc with white flashes on known frames,
 and a sample-exact 1 kHz beep (``aevalsrc``) starting at the same instants
@@ -15,6 +15,26 @@ from pathlib import Path
 import numpy as np
 
 FFMPEG = "ffmpeg"
+
+FPS = 30
+# Flash + beep instants in the source (on the 30 fps frame grid).
+FLASHES = [1.0, 2.5, 4.0, 5.5, 7.0, 8.5]
+SOURCE_META = {"fps": FPS, "width": 640, "height": 360, "has_audio": True, "duration": 10.0}
+
+# Montage: five cuts, out of source order, one starting off the frame grid
+# (3.71 s, snapped to the 3.7 s frame), each containing exactly one flash well inside it; the flash at
+# 5.5 s is cut out.
+MONTAGE = [(0.5, 1.6), (3.71, 4.5), (6.8, 7.4), (2.3, 3.0), (8.2, 9.0)]
+
+
+def make_clip(cuts, *, music_offset=None, music_duration=None, template="montage") -> dict:
+    edl, pos = [], 0.0
+    for src_in, src_out in cuts:
+        edl.append(
+            {"src_in": src_in, "src_out": src_out, "position": round(pos, 6), "duration": round(src_out - src_in, 6)}
+        )
+        pos += src_out - src_in
+    return {"template": template, "edl": edl, "music_offset": music_offset, "music_duration": music_duration}
 
 
 def run(cmd: list[str]) -> None:

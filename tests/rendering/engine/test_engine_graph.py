@@ -5,13 +5,18 @@ from __future__ import annotations
 import struct
 
 import pytest
+from render_media import make_clip
 
 from rendering.engine import RenderError, build_command, plan_render
-from rendering.engine.graph import build_loudness_command, crop_geometry, face_centre, resolve_settings
+from rendering.engine.graph import (
+    build_loudness_command,
+    crop_geometry,
+    crop_path_at,
+    face_centre,
+    resolve_settings,
+)
 from rendering.engine.run import _out_time_s, _Progress, parse_progress_line
 from rendering.engine.verify import moov_before_mdat, parse_loudnorm_json, top_level_atoms
-
-from .conftest import make_clip
 
 META_1080 = {"fps": 30, "width": 1920, "height": 1080, "has_audio": True, "duration": 300.0}
 
@@ -80,6 +85,17 @@ def test_plan_rejects_bad_edl(edl, fragment):
     assert fragment in err.value.message
 
 
+def test_cut_in_snaps_to_the_nearest_source_frame():
+    clip = make_clip([(3.71, 4.5), (10.0, 11.0)])
+    plan = plan_render(clip, META_1080, {})
+    assert plan.segments[0].src_in == pytest.approx(3.7) and plan.segments[0].requested_in == 3.71
+    assert plan.segments[1].src_in == 10.0
+    # the output timeline is untouched: lengths still come from the EDL
+    assert [s.frames for s in plan.segments] == [24, 30]
+    plan = plan_render(clip, META_1080, {"snap_to_source_frames": False})
+    assert plan.segments[0].src_in == 3.71
+
+
 def test_plan_clamps_to_source_end_with_a_note():
     plan = plan_render(make_clip([(298.0, 301.0)]), META_1080, {})
     assert plan.segments[0].src_out == pytest.approx(300.0)
@@ -125,6 +141,12 @@ def test_crop_follows_a_face_on_the_right_and_is_constant_per_segment():
     assert "crop=606:1080:1156:0" in fc
     assert "crop=606:1080:656:0" in fc
     assert fc.count("crop=606:1080:") == 2
+
+
+def test_short_cut_between_sparse_face_samples_uses_the_neighbours():
+    faces = [{"time": 10.0, "boxes": [[0.7, 0.3, 0.1, 0.2, 0.9]]}, {"time": 11.0, "boxes": [[0.7, 0.3, 0.1, 0.2, 0.9]]}]
+    plan = plan_render(make_clip([(10.3, 10.7)]), META_1080, {}, faces=faces)
+    assert plan.segments[0].face_samples == 2 and plan.segments[0].crop_x > 1000
 
 
 def test_crop_is_clamped_at_the_frame_edge():
@@ -177,11 +199,9 @@ def test_command_is_one_run_with_an_accurate_seek_input_per_segment():
     cmd = build_command("/src.mp4", clip, "/out.mp4", meta=META_1080, settings={"preset": "fast", "crf": 23})
     assert cmd[0].endswith("ffmpeg")
     inputs = _inputs(cmd)
-    assert [(ss, p) for ss, _, p in inputs] == [
-        ("12.500000", "/src.mp4"),
-        ("100.000000", "/src.mp4"),
-        ("7.000000", "/src.mp4"),
-    ]
+    assert [p for _, _, p in inputs] == ["/src.mp4"] * 3
+    # seek to the cut (1 us early so the frame starting there survives the accurate-seek trim)
+    assert [float(ss) for ss, _, _ in inputs] == pytest.approx([12.5, 100.0, 7.0], abs=2e-6)
     # -t covers the segment plus a small margin, never the whole file
     assert all(1.0 < float(t) < 1.7 for _, t, _ in inputs)
     fc = _filter(cmd)
@@ -336,3 +356,34 @@ def test_parse_loudnorm_json():
     assert data["input_i"] == -23.01 and data["normalization_type"] == "dynamic"
     with pytest.raises(RenderError):
         parse_loudnorm_json("nothing here")
+
+
+# --------------------------------------------------------------------------- tracked crop (long segments)
+
+
+def test_long_segment_follows_a_moving_face_smoothly():
+    # Given a face walking from the left to the right over an 8 s highlight
+    faces = [{"time": i * 0.2, "boxes": [[0.1 + 0.8 * i / 40 - 0.05, 0.3, 0.1, 0.2, 0.9]]} for i in range(41)]
+    plan = plan_render(make_clip([(0.0, 8.0)]), META_1080, {}, faces=faces)
+    seg = plan.segments[0]
+    # Then the window moves along x on a path of 1 s knots
+    assert seg.crop_axis == "x" and seg.crop_path is not None and len(seg.crop_path) == 9
+    xs = [x for _, x in seg.crop_path]
+    assert xs == sorted(xs) and xs[0] < 300 and xs[-1] > 1000
+    # and frame to frame it never jumps more than the speed limit allows
+    per_frame = [
+        abs(crop_path_at(seg.crop_path, (k + 1) / 30) - crop_path_at(seg.crop_path, k / 30)) for k in range(239)
+    ]
+    assert max(per_frame) <= 0.25 * 1920 / 30 + 1
+    # and the command drives crop x with a flat expression of t (no nested if)
+    fc = _filter(build_command("/s.mp4", make_clip([(0.0, 8.0)]), "/o.mp4", faces=faces, meta=META_1080))
+    assert "crop=w=606:h=1080:x='" in fc and "clip(t-" in fc and "if(" not in fc
+
+
+def test_long_segment_with_a_still_or_jittery_face_keeps_a_constant_window():
+    still = [{"time": i * 0.2, "boxes": [[0.6, 0.3, 0.1, 0.2, 0.9]]} for i in range(41)]
+    jitter = [{"time": i * 0.2, "boxes": [[0.6 + (0.02 if i % 2 else -0.02), 0.3, 0.1, 0.2, 0.9]]} for i in range(41)]
+    for faces in (still, jitter):
+        seg = plan_render(make_clip([(0.0, 8.0)]), META_1080, {}, faces=faces).segments[0]
+        assert seg.crop_path is None
+        assert seg.crop_x == pytest.approx(0.65 * 1920 - 303, abs=40)

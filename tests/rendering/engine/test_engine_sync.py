@@ -13,11 +13,20 @@ import math
 
 import numpy as np
 import pytest
+from render_media import (
+    FLASHES,
+    FPS,
+    MONTAGE,
+    SOURCE_META,
+    band_envelope,
+    decode_audio,
+    flash_times,
+    make_clip,
+    make_flash_source,
+    tone_onsets,
+)
 
 from rendering.engine import measure_loudness, render_variant, top_level_atoms, verify_output
-
-from .conftest import FLASHES, FPS, MONTAGE, SOURCE_META, make_clip
-from .mediatools import band_envelope, decode_audio, flash_times, make_flash_source, tone_onsets
 
 FRAME = 1.0 / FPS
 FAST = {"preset": "ultrafast"}
@@ -71,11 +80,13 @@ def test_every_flash_lines_up_with_its_beep(montage, record_property):
     assert len(beeps) == len(expected), (beeps, expected)
     for f, e in zip(flashes, expected, strict=True):
         assert abs(f - e) <= FRAME / 2 + 1e-6, (f, e)  # nearest output frame
-    errors_ms = [round((b - f) * 1000, 2) for f, b in zip(flashes, beeps, strict=True)]
+    errors_ms = [round(float(b - f) * 1000, 2) for f, b in zip(flashes, beeps, strict=True)]
     record_property("sync_error_ms", json.dumps(errors_ms))
     print("flash->beep error (ms):", errors_ms)
-    # And each beep starts within one frame of its flash
+    # And each beep starts within one frame of its flash -- in fact within the
+    # detector's precision, since cuts snap to source frames (3.71 s -> 3.7 s)
     assert all(abs(e) <= FRAME * 1000 for e in errors_ms), errors_ms
+    assert all(abs(e) <= 2.0 for e in errors_ms), errors_ms
     # And the audio is exactly where the EDL says (sample-accurate cuts)
     for b, e in zip(beeps, expected, strict=True):
         assert abs(b - e) <= 0.002, (b, e)

@@ -1,0 +1,27 @@
+"""fala-clip rendering engine: EDL -> one ffmpeg run per variant, verified.
+
+Plain Python, no Django imports, so it can be driven by the job runner, the
+``clip`` management command, tests and benchmarks alike.
+"""
+
+from .errors import RenderError
+from .graph import DEFAULT_SETTINGS, RenderPlan, Segment, build_command, build_loudness_command, plan_render
+from .run import RenderResult, render_variant
+from .verify import loudness_stats, measure_loudness, moov_before_mdat, top_level_atoms, verify_output
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "RenderError",
+    "RenderPlan",
+    "RenderResult",
+    "Segment",
+    "build_command",
+    "build_loudness_command",
+    "loudness_stats",
+    "measure_loudness",
+    "moov_before_mdat",
+    "plan_render",
+    "render_variant",
+    "top_level_atoms",
+    "verify_output",
+]

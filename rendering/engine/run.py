@@ -1,0 +1,345 @@
+"""Run one variant: plan -> (loudness pass) -> encode -> verify, with progress
+and a log line per step.  Takes the role of the old ``scripts/edit.py``.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from fala_clip.media.procs import die_with_parent
+
+from . import graph
+from ._proc import ffprobe_json, tail
+from .errors import RenderError
+from .verify import parse_loudnorm_json, verify_output
+
+ProgressFn = Callable[[float], None]
+
+# Share of the progress bar given to the loudness measurement pass (audio only,
+# a few per cent of the encode's time).
+_LOUDNESS_SHARE = 5.0
+_VERIFY_SHARE = 1.0
+
+
+@dataclass
+class RenderResult:
+    path: str
+    duration: float
+    width: int
+    height: int
+    size: int
+    timings: dict[str, float]
+    log: list[str]
+    command: list[str]
+    plan: dict[str, Any] = field(default_factory=dict)
+    loudness: dict[str, Any] | None = None  # loudnorm measurement of pass one
+    verify: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Progress:
+    """Monotonic, clamped percent reporter (0..100; 100 only once, at the end)."""
+
+    def __init__(self, callback: ProgressFn | None) -> None:
+        self.callback = callback
+        self.value = 0.0
+        self.finished = False
+
+    def report(self, percent: float) -> None:
+        percent = min(max(percent, 0.0), 99.9)
+        if percent >= self.value + 0.1 or (percent > self.value and percent >= 99.9):
+            self.value = percent
+            if self.callback:
+                self.callback(round(percent, 2))
+
+    def done(self) -> None:
+        if not self.finished:
+            self.finished = True
+            self.value = 100.0
+            if self.callback:
+                self.callback(100.0)
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.lines: list[str] = []
+
+    def __call__(self, step: str, message: str) -> None:
+        self.lines.append(f"[{time.monotonic() - self.t0:7.3f}s] {step}: {message}")
+
+
+def parse_progress_line(line: str, state: dict[str, str]) -> str | None:
+    """Fold one ``-progress`` line into ``state``; return the ``progress`` value when a block ends."""
+    key, sep, value = line.strip().partition("=")
+    if not sep:
+        return None
+    state[key] = value
+    return value if key == "progress" else None
+
+
+def _out_time_s(state: dict[str, str]) -> float | None:
+    # out_time_us is the reliable one (out_time_ms is also microseconds, a
+    # long-standing ffmpeg quirk); either may be "N/A" or negative at start.
+    for key in ("out_time_us", "out_time_ms"):
+        raw = state.get(key)
+        if raw and raw not in ("N/A",):
+            try:
+                return max(int(raw), 0) / 1e6
+            except ValueError:
+                continue
+    return None
+
+
+def run_ffmpeg_with_progress(
+    cmd: list[str],
+    *,
+    timeout: float,
+    on_time: Callable[[float], None] | None = None,
+) -> tuple[int, str, bool]:
+    """Run ffmpeg with ``-progress pipe:1``; return (returncode, stderr tail, saw progress=end).
+
+    stderr is drained on a thread into a bounded buffer so a chatty ffmpeg
+    never blocks; a watchdog kills the process on timeout.
+    """
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+        preexec_fn=die_with_parent(),  # ffmpeg dies with a killed work-horse
+    )
+    err_lines: collections.deque[str] = collections.deque(maxlen=200)
+    drain = threading.Thread(target=lambda: err_lines.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
+    drain.start()
+    timed_out = threading.Event()
+
+    def kill() -> None:
+        timed_out.set()
+        proc.kill()
+
+    watchdog = threading.Timer(timeout, kill)
+    watchdog.daemon = True
+    watchdog.start()
+    state: dict[str, str] = {}
+    ended = False
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            flag = parse_progress_line(line, state)
+            if flag is None:
+                continue
+            if flag == "end":
+                ended = True
+            t = _out_time_s(state)
+            if t is not None and on_time:
+                on_time(t)
+        rc = proc.wait()
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        drain.join(timeout=5)
+    if timed_out.is_set():
+        raise RenderError("timeout", f"ffmpeg ran past {timeout:.0f}s", "".join(err_lines)[-4000:])
+    return rc, "".join(err_lines), ended
+
+
+def render_variant(
+    source: str,
+    clip: dict,
+    out_path: str,
+    *,
+    meta: dict,
+    music: str | None = None,
+    music_meta: dict | None = None,
+    faces: list[dict] | None = None,
+    settings: dict[str, Any] | None = None,
+    on_progress: ProgressFn | None = None,
+    timeout: float | None = None,
+) -> RenderResult:
+    """Render one clip variant to ``out_path`` (MP4) and verify it.
+
+    Writes to ``<out_path>.part`` and renames on success, so a failed or
+    killed render never leaves a half-written file under the final name.
+    ``on_progress(percent)`` gets monotonically non-decreasing values in
+    0..100, ending with exactly 100.0 once the file is written and verified;
+    an exception raised from it kills ffmpeg, removes the partial file and
+    propagates (a way to cancel).  ``music_meta`` (``{"duration": s}``) is
+    probed when not given.
+    Raises :class:`RenderError` (``invalid_edl``, ``missing_input``,
+    ``ffmpeg_failed``, ``timeout``, ``loudness_failed``, ``sync_failed``,
+    ``verify_failed``).
+    """
+    log = _Log()
+    progress = _Progress(on_progress)
+    timings: dict[str, float] = {}
+    t_start = time.monotonic()
+    st = graph.resolve_settings(settings)
+    budget = float(timeout if timeout is not None else st["timeout_s"])
+
+    def remaining() -> float:
+        left = budget - (time.monotonic() - t_start)
+        if left <= 0:
+            raise RenderError("timeout", f"render ran past {budget:.0f}s")
+        return left
+
+    for label, path in (("source", source), ("music", music)):
+        if path is not None and not os.path.isfile(path):
+            raise RenderError("missing_input", f"{label} file {path} does not exist")
+
+    out_dir = os.path.dirname(os.path.abspath(out_path))
+    os.makedirs(out_dir, exist_ok=True)
+    if music and music_meta is None:
+        music_meta = _probe_duration(music)
+
+    t = time.monotonic()
+    plan = graph.plan_render(clip, meta, st, faces=faces, music=bool(music), music_meta=music_meta)
+    timings["plan"] = round(time.monotonic() - t, 4)
+    for line in plan.log_lines():
+        log("plan", line)
+    progress.report(0.0)
+
+    measured = None
+    encode_base = 0.0
+    want_two_pass = st["loudnorm"] and st["loudnorm_passes"] == 2 and plan.audio != "silent"
+    if want_two_pass:
+        t = time.monotonic()
+        cmd = graph.build_loudness_command(
+            source, clip, music=music, meta=meta, settings=st, music_meta=music_meta, plan=plan
+        )
+        assert cmd is not None
+        log("loudness", "measure pass: " + " ".join(cmd))
+        try:
+            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=remaining())
+        except subprocess.TimeoutExpired as exc:
+            raise RenderError("timeout", f"loudness pass ran past {budget:.0f}s") from exc
+        if proc.returncode != 0:
+            raise RenderError("loudness_failed", f"loudness pass exited with {proc.returncode}", tail(proc.stderr))
+        measured = parse_loudnorm_json(proc.stderr)
+        timings["loudness"] = round(time.monotonic() - t, 3)
+        log(
+            "loudness",
+            f"I={measured.get('input_i')} LUFS TP={measured.get('input_tp')} "
+            f"LRA={measured.get('input_lra')} thresh={measured.get('input_thresh')} "
+            f"({timings['loudness']:.2f}s)",
+        )
+        encode_base = _LOUDNESS_SHARE
+        progress.report(encode_base)
+
+    cmd = graph.build_command(
+        source,
+        clip,
+        out_path + ".part",
+        music=music,
+        faces=faces,
+        meta=meta,
+        settings=st,
+        measured_loudness=measured,
+        music_meta=music_meta,
+        plan=plan,
+    )
+    log("encode", " ".join(cmd))
+    span = 100.0 - encode_base - (_VERIFY_SHARE if st["verify"] else 0.0)
+    t = time.monotonic()
+    try:
+        rc, stderr, ended = run_ffmpeg_with_progress(
+            cmd,
+            timeout=remaining(),
+            on_time=lambda s: progress.report(encode_base + span * min(s / plan.duration, 1.0)),
+        )
+    except BaseException:
+        # includes an exception raised by on_progress (how a caller cancels)
+        _remove(out_path + ".part")
+        raise
+    timings["encode"] = round(time.monotonic() - t, 3)
+    if rc != 0 or not ended:
+        _remove(out_path + ".part")
+        raise RenderError(
+            "ffmpeg_failed", f"ffmpeg exited with {rc}" + ("" if ended else " before progress=end"), tail(stderr)
+        )
+    for line in tail(stderr, 10).splitlines():
+        if line.strip():
+            log("encode", f"ffmpeg: {line.strip()}")
+    os.replace(out_path + ".part", out_path)
+    progress.report(encode_base + span)
+    log("encode", f"done in {timings['encode']:.2f}s ({plan.duration / max(timings['encode'], 1e-6):.2f}x realtime)")
+
+    report = None
+    if st["verify"]:
+        t = time.monotonic()
+        target = float(st["loudness_target"]) if st["loudnorm"] and plan.audio != "silent" else None
+        report = verify_output(
+            out_path,
+            expected_duration=plan.duration,
+            fps=float(plan.fps),
+            width=plan.width,
+            height=plan.height,
+            target_lufs=target,
+            sample_rate=int(st["sample_rate"]),
+        )
+        timings["verify"] = round(time.monotonic() - t, 3)
+        log(
+            "verify",
+            f"ok={report['ok']} av_offset={report['av_offset_s']} end_offset={report['av_end_offset_s']}"
+            f" duration={report['duration']} frames={report['frames']} loudness={report['loudness']}",
+        )
+        hard = [n for n in report["failed"] if n != "loudness"]
+        if report["sync_failed"]:
+            raise RenderError("sync_failed", "A/V timestamps disagree: " + _describe(report, hard))
+        if hard:
+            raise RenderError("verify_failed", _describe(report, hard))
+        if "loudness" in report["failed"]:
+            log("verify", f"warning: loudness {report['loudness']} LUFS is off target {target}")
+
+    size = os.path.getsize(out_path)
+    timings["total"] = round(time.monotonic() - t_start, 3)
+    log("done", f"{out_path} {size} bytes, {plan.duration:.3f}s, total {timings['total']:.2f}s")
+    progress.done()
+    return RenderResult(
+        path=out_path,
+        duration=plan.duration,
+        width=plan.width,
+        height=plan.height,
+        size=size,
+        timings=timings,
+        log=log.lines,
+        command=cmd,
+        plan=plan.to_dict(),
+        loudness=measured,
+        verify=report,
+    )
+
+
+def _probe_duration(path: str) -> dict | None:
+    """``{"duration": seconds}`` of a music file (None if ffprobe cannot tell)."""
+    try:
+        fmt = ffprobe_json(path).get("format", {})
+        return {"duration": float(fmt["duration"])}
+    except (RenderError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _describe(report: dict, names: list[str]) -> str:
+    return "; ".join(
+        f"{n}={report['checks'][n]['value']!r} (expected {report['checks'][n]['expected']})" for n in names
+    )
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
