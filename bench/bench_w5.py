@@ -86,7 +86,9 @@ def main() -> int:
     for stage, secs in timings.items():
         print(f"{stage:40s} {secs:8.2f}")
     floor = decode_s + 3 * encode_s
-    print(f"{'TOTAL (wall, incl. process start)':40s} {total:8.2f}   budget 240 s -> {'OK' if total <= 240 else 'OVER'}")
+    print(
+        f"{'TOTAL (wall, incl. process start)':40s} {total:8.2f}   budget 240 s -> {'OK' if total <= 240 else 'OVER'}"
+    )
     print(f"{'floor: bare decode':40s} {decode_s:8.2f}")
     print(f"{'floor: bare 30 s 1080x1920 encode (x3)':40s} {encode_s:8.2f}")
     print(f"{'floor total':40s} {floor:8.2f}   ratio {total / floor:.2f}x")

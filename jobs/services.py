@@ -35,6 +35,7 @@ def _notify(job: Job, what: str, data: dict[str, Any]) -> None:
         except Exception:  # a display problem must never break a job
             log.exception("job listener failed")
 
+
 # Allowed transitions.  ``→ queued`` from an active state is a retry only.
 _COMMON: dict[str, frozenset[str]] = {
     S.QUEUED: frozenset({S.ANALYZING, S.FAILED}),

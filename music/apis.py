@@ -82,8 +82,11 @@ class MusicAnalysisApi(APIView):
     @extend_schema(
         responses=inline_serializer(
             "MusicAnalysisResponse",
-            {"status": serializers.CharField(), "job_id": serializers.UUIDField(allow_null=True),
-             "analysis": MusicAnalysisSerializer(allow_null=True)},
+            {
+                "status": serializers.CharField(),
+                "job_id": serializers.UUIDField(allow_null=True),
+                "analysis": MusicAnalysisSerializer(allow_null=True),
+            },
         )
     )
     def get(self, request: Request, music_id: str) -> Response:

@@ -7,11 +7,11 @@ from rest_framework import serializers
 from music.models import MusicAnalysis, MusicAsset
 
 # Whisper's language codes (the ones a client may declare).
-LANGUAGES = (
-    "af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha haw he hi hr ht hu "
-    "hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt my ne nl nn no oc pa pl ps pt ro "
-    "ru sa sd si sk sl sn so sq sr su sv sw ta te tg th tk tl tr tt uk ur uz vi yi yo yue zh"
-).split()
+LANGUAGES = """
+af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha haw he hi hr ht hu
+hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt my ne nl nn no oc pa pl ps pt ro
+ru sa sd si sk sl sn so sq sr su sv sw ta te tg th tk tl tr tt uk ur uz vi yi yo yue zh
+""".split()  # noqa: SIM905 - a readable block of codes
 
 
 class MusicUploadSerializer(serializers.Serializer):
@@ -123,5 +123,6 @@ class MusicAnalysisSerializer(serializers.ModelSerializer):
 
     def get_embeddings(self, a: MusicAnalysis) -> list[dict[str, Any]]:
         return [
-            {"kind": k, "model": m, "dim": d} for k, m, d in a.asset.embeddings.order_by("kind").values_list("kind", "model", "dim")
+            {"kind": k, "model": m, "dim": d}
+            for k, m, d in a.asset.embeddings.order_by("kind").values_list("kind", "model", "dim")
         ]

@@ -127,7 +127,9 @@ def music_upload(
             from fala_clip.storage import delete_stored
 
             delete_stored(name)
-            return MusicUploadResult(asset=MusicAsset.objects.get(owner=owner, sha256=received.sha256), job=None, reused=True)
+            return MusicUploadResult(
+                asset=MusicAsset.objects.get(owner=owner, sha256=received.sha256), job=None, reused=True
+            )
         return MusicUploadResult(asset=asset, job=job, reused=False)
     finally:
         received.discard()

@@ -18,7 +18,11 @@ class RendersApi(APIView):
     @extend_schema(responses=RenderedVariantSerializer(many=True))
     def get(self, request: Request, video_id: str) -> Response:
         ingest = get_own_video(request, video_id)
-        rows = RenderedVariant.objects.filter(ingest=ingest).select_related("clip_model").order_by("-job__created_at", "index")
+        rows = (
+            RenderedVariant.objects.filter(ingest=ingest)
+            .select_related("clip_model")
+            .order_by("-job__created_at", "index")
+        )
         return Response({"results": RenderedVariantSerializer(rows, many=True).data})
 
 

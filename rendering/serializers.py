@@ -13,9 +13,27 @@ class RenderedVariantSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RenderedVariant
-        fields = ["id", "index", "clip_model_id", "template", "status", "duration", "width", "height", "size_bytes",
-                  "av_offset_s", "download_url", "verify", "timings", "log", "error_code", "error_message",
-                  "started_at", "finished_at", "job_id"]
+        fields = [
+            "id",
+            "index",
+            "clip_model_id",
+            "template",
+            "status",
+            "duration",
+            "width",
+            "height",
+            "size_bytes",
+            "av_offset_s",
+            "download_url",
+            "verify",
+            "timings",
+            "log",
+            "error_code",
+            "error_message",
+            "started_at",
+            "finished_at",
+            "job_id",
+        ]
 
     def get_download_url(self, v: RenderedVariant) -> str | None:
         if v.status != RenderedVariant.Status.DONE or not v.file:

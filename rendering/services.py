@@ -38,6 +38,26 @@ def render_settings(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class _VariantProgress:
+    """ffmpeg progress → the job's progress (and event log), throttled; 100 always written."""
+
+    def __init__(self, ctx: Any, *, index: int, completed: int, total: int):
+        self.ctx, self.index, self.completed, self.total = ctx, index, completed, total
+        self.last_t, self.last_p = 0.0, -1.0
+
+    def __call__(self, percent: float) -> None:
+        now = time.monotonic()
+        if percent >= 100.0 or (percent - self.last_p >= 2.0 and now - self.last_t >= 0.5):
+            self.last_t, self.last_p = now, percent
+            self.ctx.progress(
+                rendering_variant=self.index,
+                completed_variants=self.completed,
+                total_variants=self.total,
+                percent=round(percent, 1),
+                log_event=True,
+            )
+
+
 def render_all_variants(
     *, ctx: Any, ingest: Any, analysis: Any, clip_models: list[Any], source_path: Path, workspace: Workspace
 ) -> None:
@@ -52,7 +72,9 @@ def render_all_variants(
         )
         rows.append(row)
     completed = sum(1 for r in rows if r.status == RenderedVariant.Status.DONE)
-    ctx.progress(rendering_variant=None, completed_variants=completed, total_variants=total, percent=0.0, log_event=True)
+    ctx.progress(
+        rendering_variant=None, completed_variants=completed, total_variants=total, percent=0.0, log_event=True
+    )
 
     music_path = None
     if ingest.music_id:
@@ -66,25 +88,13 @@ def render_all_variants(
         if row.status == RenderedVariant.Status.DONE:
             ctx.log(f"variant {row.index} already rendered; skipped")
             continue
-        ctx.progress(rendering_variant=row.index, completed_variants=completed, total_variants=total, percent=0.0, log_event=True)
+        ctx.progress(
+            rendering_variant=row.index, completed_variants=completed, total_variants=total, percent=0.0, log_event=True
+        )
         RenderedVariant.objects.filter(pk=row.pk).update(
             status=RenderedVariant.Status.RENDERING, started_at=timezone.now(), settings=st
         )
-        last = {"t": 0.0, "p": -1.0}
-
-        def on_progress(percent: float, _row: RenderedVariant = row) -> None:
-            # Throttle DB writes; always write 100.
-            now = time.monotonic()
-            if percent >= 100.0 or (percent - last["p"] >= 2.0 and now - last["t"] >= 0.5):
-                last.update(t=now, p=percent)
-                ctx.progress(
-                    rendering_variant=_row.index,
-                    completed_variants=completed,
-                    total_variants=total,
-                    percent=round(percent, 1),
-                    log_event=True,
-                )
-
+        on_progress = _VariantProgress(ctx, index=row.index, completed=completed, total=total)
         out = workspace.processed / f"variant-{row.index}.mp4"
         t0 = time.perf_counter()
         try:
@@ -108,7 +118,10 @@ def render_all_variants(
             raise JobError(f"render_{exc.code}", f"variant {row.index} ({row.clip_model.template}): {exc}") from exc
         elapsed = time.perf_counter() - t0
         job_record_stage_timing(job=ctx.job, stage=f"render.variant_{row.index}", seconds=elapsed)
-        name = store_file(out, storage_key("renders", ingest.owner_id, ctx.job.pk, f"variant-{row.index}-{row.clip_model.template}.mp4"))
+        name = store_file(
+            out,
+            storage_key("renders", ingest.owner_id, ctx.job.pk, f"variant-{row.index}-{row.clip_model.template}.mp4"),
+        )
         verify = result.verify or {}
         RenderedVariant.objects.filter(pk=row.pk).update(
             status=RenderedVariant.Status.DONE,
@@ -125,5 +138,11 @@ def render_all_variants(
         )
         out.unlink(missing_ok=True)
         completed += 1
-        ctx.progress(rendering_variant=row.index, completed_variants=completed, total_variants=total, percent=100.0, log_event=True)
+        ctx.progress(
+            rendering_variant=row.index,
+            completed_variants=completed,
+            total_variants=total,
+            percent=100.0,
+            log_event=True,
+        )
     ctx.progress(rendering_variant=None, completed_variants=completed, total_variants=total, percent=100.0)

@@ -34,7 +34,9 @@ for line in lines:
     if " @ " in line:  # installed from a local file: pin the released version instead
         version = subprocess.run(
             [sys.executable, "-c", f"import importlib.metadata as m; print(m.version('{name}'))"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         line = f"{name}=={version}"
     line = line.replace("+cpu", "")

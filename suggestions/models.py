@@ -9,7 +9,9 @@ class SuggestionSet(models.Model):
     """One run of the engine for a video: its clip models, reasons and profile."""
 
     ingest = models.ForeignKey("video.VideoIngest", on_delete=models.CASCADE, related_name="suggestion_sets")
-    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="suggestion_sets")
+    job = models.ForeignKey(
+        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="suggestion_sets"
+    )
     is_current = models.BooleanField(default=True)
     reasons = models.JSONField(default=list, help_text="why a model is missing (short source …)")
     profile = models.JSONField(default=dict, help_text="the effective weights/params used")

@@ -6,8 +6,20 @@ from suggestions.models import ClipModel, SuggestionSet
 class ClipModelSerializer(serializers.ModelSerializer):
     class Meta:
         model = ClipModel
-        fields = ["id", "template", "rank", "start", "end", "duration", "score", "breakdown", "edl", "music_offset",
-                  "music_duration", "params"]
+        fields = [
+            "id",
+            "template",
+            "rank",
+            "start",
+            "end",
+            "duration",
+            "score",
+            "breakdown",
+            "edl",
+            "music_offset",
+            "music_duration",
+            "params",
+        ]
 
 
 class SuggestionSetSerializer(serializers.ModelSerializer):
@@ -16,5 +28,16 @@ class SuggestionSetSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SuggestionSet
-        fields = ["id", "job_id", "created_at", "genre", "allow_experimental", "features_version", "reasons",
-                  "profile_sources", "profile", "duration_ms", "clip_models"]
+        fields = [
+            "id",
+            "job_id",
+            "created_at",
+            "genre",
+            "allow_experimental",
+            "features_version",
+            "reasons",
+            "profile_sources",
+            "profile",
+            "duration_ms",
+            "clip_models",
+        ]

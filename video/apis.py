@@ -57,8 +57,11 @@ class VideoListCreateApi(APIView):
             result = services.video_submit_url(
                 owner=request.user, source_url=v["source_url"], music_id=v.get("music_id"), options=data.options()
             )
-        body = {"video": VideoIngestSerializer(result.ingest).data, "job": JobSerializer(result.job).data,
-                "reused": result.reused}
+        body = {
+            "video": VideoIngestSerializer(result.ingest).data,
+            "job": JobSerializer(result.job).data,
+            "reused": result.reused,
+        }
         return Response(body, status=status.HTTP_200_OK if result.reused else status.HTTP_202_ACCEPTED)
 
 
@@ -72,8 +75,11 @@ class VideoAnalysisApi(APIView):
     @extend_schema(
         responses=inline_serializer(
             "VideoAnalysisResponse",
-            {"status": serializers.CharField(), "reused": serializers.BooleanField(),
-             "analysis": VideoAnalysisSerializer(allow_null=True)},
+            {
+                "status": serializers.CharField(),
+                "reused": serializers.BooleanField(),
+                "analysis": VideoAnalysisSerializer(allow_null=True),
+            },
         )
     )
     def get(self, request: Request, video_id: str) -> Response:

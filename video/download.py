@@ -54,6 +54,7 @@ import os
 import secrets
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -63,6 +64,7 @@ from urllib.parse import urljoin, urlsplit
 __all__ = [
     "DownloadRefused",
     "download",
+    "preflight",
     "check_url",
     "is_public_address",
     "PLATFORM_HOSTS",
@@ -276,11 +278,12 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, host: str, port: int, ip: str, timeout: float, context: ssl.SSLContext):
         super().__init__(host, port, timeout=timeout, context=context)
         self._ip = ip
+        self._ssl = context
 
     def connect(self) -> None:
         sock = socket.create_connection((self._ip, self.port), self.timeout)
         # SNI and certificate check against the URL's host name, not the IP
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._ssl.wrap_socket(sock, server_hostname=self.host)
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -310,6 +313,9 @@ class _Deadline:
         self.timeout_s = timeout_s
         self.end = time.monotonic() + timeout_s
 
+    def expired(self) -> bool:
+        return time.monotonic() >= self.end
+
     def left(self) -> float:
         left = self.end - time.monotonic()
         if left <= 0:
@@ -317,9 +323,29 @@ class _Deadline:
         return left
 
 
+def _watchdog(conn: http.client.HTTPConnection, deadline: _Deadline) -> threading.Timer:
+    """Shut the socket down at the deadline.
+
+    Socket timeouts bound each ``recv``, not the whole transfer: a server
+    that trickles a byte at a time (headers or body) would otherwise keep us
+    far past ``timeout_s``.
+    """
+
+    def fire() -> None:
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(0.0, deadline.end - time.monotonic()), fire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 def _fetch(
     url: str,
-    dest_dir: Path,
+    dest_dir: Path | None,
     *,
     max_bytes: int,
     deadline: _Deadline,
@@ -330,11 +356,12 @@ def _fetch(
 ) -> tuple[Path | None, str]:
     """GET with manual, re-validated redirects; stream to a temp file in ``dest_dir``.
 
-    Returns ``(path, final_url)``; ``(None, final_url)`` when the first hop is
-    a platform host and ``platform_check`` is on (the caller then uses yt-dlp).
+    Returns ``(path, final_url)``; ``(None, final_url)`` when a hop is a
+    platform host and ``platform_check`` is on (the caller then uses yt-dlp),
+    or when ``dest_dir`` is None (headers only: :func:`preflight`).
     """
     current = url
-    for hop in range(MAX_REDIRECTS + 1):
+    for _hop in range(MAX_REDIRECTS + 1):
         target = check_url(current, allow_hosts=allow_hosts, timeout=min(deadline.left(), 10.0))
         if platform_check and _is_platform(target.host):
             return None, current
@@ -343,6 +370,7 @@ def _fetch(
             conn = _PinnedHTTPSConnection(target.host, target.port, target.ip, deadline.left(), _ssl_context())
         else:
             conn = _PinnedHTTPConnection(target.host, target.port, target.ip, deadline.left())
+        timer = _watchdog(conn, deadline)
         try:
             req_headers = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}
             for k, v in (headers or {}).items():
@@ -351,12 +379,11 @@ def _fetch(
             try:
                 conn.request("GET", target.path, headers=req_headers)
                 resp = conn.getresponse()
-            except ssl.SSLError as exc:
-                raise DownloadRefused("download_failed", f"TLS error with {target.host}: {exc.reason}") from None
-            except (TimeoutError, socket.timeout):
-                deadline.left()
-                raise DownloadRefused("timeout", f"no answer from {target.host} in time") from None
             except (OSError, http.client.HTTPException) as exc:
+                if deadline.expired() or isinstance(exc, TimeoutError):
+                    raise DownloadRefused("timeout", f"no answer from {target.host} in time") from None
+                if isinstance(exc, ssl.SSLError):
+                    raise DownloadRefused("download_failed", f"TLS error with {target.host}: {exc.reason}") from None
                 raise DownloadRefused("download_failed", f"connection to {target.host} failed: {exc}") from None
             if resp.status in (301, 302, 303, 307, 308):
                 loc = resp.getheader("Location")
@@ -369,15 +396,17 @@ def _fetch(
             mt = _media_type(resp.getheader("Content-Type", ""))
             if media_only and not _is_media_type(mt):
                 raise DownloadRefused("download_failed", f"not a direct media response ({mt or 'no type'})")
-            length = resp.getheader("Content-Length")
-            if length is not None:
-                try:
-                    if int(length) > max_bytes:
-                        raise DownloadRefused("too_large", f"the file is {int(length)} bytes; the limit is {max_bytes}")
-                except ValueError:
-                    pass
-            return _stream_to_file(resp, conn, dest_dir, max_bytes, deadline, _pick_ext(mt, target.path)), current
+            expected: int | None = None
+            with contextlib.suppress(TypeError, ValueError):
+                expected = int(resp.getheader("Content-Length"))  # type: ignore[arg-type]
+            if expected is not None and expected > max_bytes:
+                raise DownloadRefused("too_large", f"the file is {expected} bytes; the limit is {max_bytes}")
+            if dest_dir is None:
+                return None, current
+            ext = _pick_ext(mt, target.path)
+            return _stream_to_file(resp, conn, dest_dir, max_bytes, deadline, ext, expected), current
         finally:
+            timer.cancel()
             conn.close()
     raise DownloadRefused("download_failed", f"more than {MAX_REDIRECTS} redirects")
 
@@ -389,6 +418,7 @@ def _stream_to_file(
     max_bytes: int,
     deadline: _Deadline,
     ext: str,
+    expected: int | None = None,
 ) -> Path:
     dest_dir.mkdir(parents=True, exist_ok=True)
     tmp = dest_dir / f".part-{secrets.token_hex(8)}"
@@ -402,11 +432,11 @@ def _stream_to_file(
                 if conn.sock is not None:
                     conn.sock.settimeout(left)
                 try:
-                    chunk = resp.read(CHUNK)
-                except (TimeoutError, socket.timeout):
-                    deadline.left()
-                    raise DownloadRefused("timeout", "the server stopped sending") from None
+                    # read1: whatever one recv gives, so the deadline is checked often
+                    chunk = resp.read1(CHUNK)
                 except (OSError, http.client.HTTPException) as exc:
+                    if deadline.expired() or isinstance(exc, TimeoutError):
+                        raise DownloadRefused("timeout", "the download took too long") from None
                     raise DownloadRefused("download_failed", f"transfer failed: {exc}") from None
                 if not chunk:
                     break
@@ -414,8 +444,12 @@ def _stream_to_file(
                 if total > max_bytes:
                     raise DownloadRefused("too_large", f"more than {max_bytes} bytes")
                 fh.write(chunk)
+        if deadline.expired():  # the watchdog cut the connection: what we have is partial
+            raise DownloadRefused("timeout", f"download took longer than {deadline.timeout_s:g} s")
         if total == 0:
             raise DownloadRefused("download_failed", "empty response")
+        if expected is not None and total != expected:
+            raise DownloadRefused("download_failed", f"incomplete transfer ({total} of {expected} bytes)")
         os.replace(tmp, final)
         ok = True
         return final
@@ -452,10 +486,7 @@ def _ydl_options(max_bytes: int, max_duration_s: float, timeout: float) -> dict[
 
     size = f"[filesize<?{max_bytes}][filesize_approx<?{max_bytes}]"
     proto = "[protocol^=http][protocol!*=dash][protocol!*=m3u8]"
-    fmt = (
-        f"bv*[height<=1080]{size}{proto}+ba{size}{proto}"
-        f"/b[height<=1080]{size}{proto}/b{size}{proto}"
-    )
+    fmt = f"bv*[height<=1080]{size}{proto}+ba{size}{proto}/b[height<=1080]{size}{proto}/b{size}{proto}"
     return {
         "quiet": True,
         "no_warnings": True,
@@ -527,8 +558,14 @@ def _platform_download(
             if not proto.startswith("http") or "m3u8" in proto or "dash" in proto:
                 raise DownloadRefused("download_failed", f"unsupported streaming protocol {proto}")
             part, _ = _fetch(
-                f["url"], dest_dir, max_bytes=budget, deadline=deadline, allow_hosts=allow_hosts,
-                headers=f.get("http_headers") or {}, media_only=False, platform_check=False,
+                f["url"],
+                dest_dir,
+                max_bytes=budget,
+                deadline=deadline,
+                allow_hosts=allow_hosts,
+                headers=f.get("http_headers") or {},
+                media_only=False,
+                platform_check=False,
             )
             assert part is not None
             parts.append(part)
@@ -574,11 +611,35 @@ def _check_duration(path: Path, max_duration_s: float) -> None:
     except MediaRejected:
         return  # unreadable: the ffprobe gate will refuse it with the right code
     try:
-        duration = float((data.get("format") or {}).get("duration"))
+        duration = float((data.get("format") or {}).get("duration") or "nan")
     except (TypeError, ValueError):
         return
-    if duration > max_duration_s:
+    if duration == duration and duration > max_duration_s:  # NaN (unknown) is left to the gate
         raise DownloadRefused("too_long", f"the media lasts {duration:.0f} s; the limit is {max_duration_s:g} s")
+
+
+def preflight(
+    url: str, *, allow_hosts: Iterable[str] = (), timeout_s: float = 10.0, max_bytes: int | None = None
+) -> str:
+    """Check a URL at submission time, before queueing the download.
+
+    Same checks as :func:`download` up to the response headers: scheme,
+    every address of every hop (redirects followed and re-validated), HTTP
+    status, media content type and ``Content-Length`` against ``max_bytes``;
+    no body is read. Platform URLs are only checked for scheme and address
+    (yt-dlp runs in the worker). Returns the final URL; raises
+    :class:`DownloadRefused`. The worker's :func:`download` checks everything
+    again (DNS can change in between).
+    """
+    deadline = _Deadline(timeout_s)
+    _, final = _fetch(
+        url,
+        None,
+        max_bytes=max_bytes if max_bytes is not None else 1 << 62,
+        deadline=deadline,
+        allow_hosts=tuple(allow_hosts),
+    )
+    return final
 
 
 def download(
@@ -600,8 +661,9 @@ def download(
     allow = tuple(allow_hosts)
     path, final_url = _fetch(url, dest, max_bytes=max_bytes, deadline=deadline, allow_hosts=allow)
     if path is None:
-        return _platform_download(final_url, dest, max_bytes=max_bytes, max_duration_s=max_duration_s,
-                                  deadline=deadline, allow_hosts=allow)
+        return _platform_download(
+            final_url, dest, max_bytes=max_bytes, max_duration_s=max_duration_s, deadline=deadline, allow_hosts=allow
+        )
     try:
         _check_duration(path, max_duration_s)
     except DownloadRefused:

@@ -76,7 +76,9 @@ class VideoIngest(models.Model):
     artist = models.ForeignKey("music.Artist", on_delete=models.CASCADE, related_name="videos")
     source = models.CharField(max_length=10, choices=Source.choices)
     source_url = models.URLField(max_length=2000, blank=True, default="")
-    music = models.ForeignKey("music.MusicAsset", null=True, blank=True, on_delete=models.SET_NULL, related_name="videos")
+    music = models.ForeignKey(
+        "music.MusicAsset", null=True, blank=True, on_delete=models.SET_NULL, related_name="videos"
+    )
     options = models.JSONField(default=dict, blank=True)
     sha256 = models.CharField(max_length=64, blank=True, default="", db_index=True)
     file = models.CharField(max_length=500, blank=True, default="", help_text="storage name of the original")
@@ -84,7 +86,9 @@ class VideoIngest(models.Model):
     size_bytes = models.BigIntegerField(null=True, blank=True)
     duration = models.FloatField(null=True, blank=True)
     probe = models.JSONField(default=dict, blank=True)
-    analysis = models.ForeignKey(VideoAnalysis, null=True, blank=True, on_delete=models.SET_NULL, related_name="ingests")
+    analysis = models.ForeignKey(
+        VideoAnalysis, null=True, blank=True, on_delete=models.SET_NULL, related_name="ingests"
+    )
     analysis_reused = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

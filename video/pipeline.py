@@ -22,7 +22,7 @@ from jobs.models import JobStatus
 from jobs.runner import JobContext
 from music.jobs import local_copy
 from video.models import VideoAnalysis, VideoIngest
-from video.services import gate_error, video_analysis_save, video_limits
+from video.services import video_analysis_save, video_limits
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,9 @@ def run_clip_pipeline(ctx: JobContext) -> None:
     from suggestions.services import suggestions_compute
 
     with ctx.stage("suggesting"):
-        clip_models = suggestions_compute(ingest=ingest, job=ctx.job, video_analysis=analysis, music_analysis=music_analysis)
+        clip_models = suggestions_compute(
+            ingest=ingest, job=ctx.job, video_analysis=analysis, music_analysis=music_analysis
+        )
     ctx.result(video_id=str(ingest.pk), suggestions_url=f"/videos/{ingest.pk}/suggestions")
     if not clip_models:
         ctx.log("no clip model could be proposed for this source; nothing to render")

@@ -60,9 +60,24 @@ class VideoAnalysisSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = VideoAnalysis
-        fields = ["meta", "shots", "cuts", "timeline", "impacts", "audio_onsets", "faces", "embeddings", "timings",
-                  "versions", "created_at"]
+        fields = [
+            "meta",
+            "shots",
+            "cuts",
+            "timeline",
+            "impacts",
+            "audio_onsets",
+            "faces",
+            "embeddings",
+            "timings",
+            "versions",
+            "created_at",
+        ]
 
     def get_embeddings(self, a: VideoAnalysis) -> dict[str, Any]:
-        return {"model": a.embedding_model, "dim": a.embedding_dim, "count": len(a.embedding_times),
-                "times": a.embedding_times}
+        return {
+            "model": a.embedding_model,
+            "dim": a.embedding_dim,
+            "count": len(a.embedding_times),
+            "times": a.embedding_times,
+        }

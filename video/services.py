@@ -57,7 +57,9 @@ def _own_music(owner: Any, music_id: Any) -> MusicAsset | None:
         raise ServiceError("not_found", "No such music track.", {"music_id": str(music_id)}, status_code=404) from exc
 
 
-def _existing_submission(owner: Any, sha256: str, music: MusicAsset | None, options: dict[str, Any]) -> VideoIngest | None:
+def _existing_submission(
+    owner: Any, sha256: str, music: MusicAsset | None, options: dict[str, Any]
+) -> VideoIngest | None:
     """A repeated submission (same file, track and options) whose job did not fail."""
     for ingest in VideoIngest.objects.filter(owner=owner, sha256=sha256, music=music).order_by("-created_at"):
         job = ingest.jobs.order_by("-created_at").first()
@@ -80,7 +82,9 @@ def _create_ingest_and_job(owner: Any, **fields: Any) -> tuple[VideoIngest, Job]
     return ingest, job
 
 
-def video_submit_upload(*, owner: Any, uploaded: Any, music_id: Any = None, options: dict[str, Any]) -> VideoSubmitResult:
+def video_submit_upload(
+    *, owner: Any, uploaded: Any, music_id: Any = None, options: dict[str, Any]
+) -> VideoSubmitResult:
     """Accept an uploaded video: gate it now (nothing stored on rejection), store, enqueue."""
     from fala_clip.media.probe import MediaRejected, gate_video
 
@@ -117,7 +121,9 @@ def video_submit_upload(*, owner: Any, uploaded: Any, music_id: Any = None, opti
         received.discard()
 
 
-def video_submit_url(*, owner: Any, source_url: str, music_id: Any = None, options: dict[str, Any]) -> VideoSubmitResult:
+def video_submit_url(
+    *, owner: Any, source_url: str, music_id: Any = None, options: dict[str, Any]
+) -> VideoSubmitResult:
     """Accept a URL: checked now (scheme, address, redirects); downloaded by the worker."""
     from video.download import DownloadRefused, preflight
 

@@ -8,7 +8,8 @@ view body never runs (so nothing is stored).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse

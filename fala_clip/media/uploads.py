@@ -49,7 +49,9 @@ def receive_upload(uploaded: Any, *, max_bytes: int) -> ReceivedFile:
             if size > max_bytes:
                 fh.close()
                 dest.unlink(missing_ok=True)
-                raise ServiceError("too_large", f"The file exceeds {max_bytes} bytes.", {"max_bytes": max_bytes}, status_code=413)
+                raise ServiceError(
+                    "too_large", f"The file exceeds {max_bytes} bytes.", {"max_bytes": max_bytes}, status_code=413
+                )
             digest.update(chunk)
             fh.write(chunk)
     return ReceivedFile(path=dest, sha256=digest.hexdigest(), size=size)

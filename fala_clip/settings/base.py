@@ -91,7 +91,10 @@ else:
 # ``heavy``: analysis and rendering, one worker process per host.
 # ``default``: light work (cleanup, reconciliation, feedback).
 RQ_QUEUES = {
-    "heavy": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": env.int("HEAVY_JOB_TIMEOUT_S", default=3600)},
+    "heavy": {
+        "URL": REDIS_URL or "redis://127.0.0.1:6379/0",
+        "DEFAULT_TIMEOUT": env.int("HEAVY_JOB_TIMEOUT_S", default=3600),
+    },
     "default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 600},
 }
 HEAVY_WORKERS_PER_HOST = env.int("HEAVY_WORKERS_PER_HOST", default=1)

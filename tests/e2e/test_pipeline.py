@@ -77,7 +77,10 @@ def test_pipeline_without_music(api, e2e, small_media, settings):
     job = api.get(f"/jobs/{job_id}").json()
     assert job["status"] == "done", out[-4000:]
     assert [e["to_status"] for e in job["events"] if e["type"] == "transition"] == [
-        "queued", "analyzing", "rendering", "done"
+        "queued",
+        "analyzing",
+        "rendering",
+        "done",
     ]
     assert job["links"]["suggestions"] == f"/videos/{video_id}/suggestions"
     sugg = api.get(f"/videos/{video_id}/suggestions").json()
@@ -116,7 +119,11 @@ def test_pipeline_with_music_three_models_on_the_beat(api, e2e, small_media):
     with TestCase.captureOnCommitCallbacks(execute=True):
         music = api.post(
             "/music",
-            {"file": SimpleUploadedFile("t.wav", small_media["music"].read_bytes()), "title": "Track", "language": "en"},
+            {
+                "file": SimpleUploadedFile("t.wav", small_media["music"].read_bytes()),
+                "title": "Track",
+                "language": "en",
+            },
             format="multipart",
         ).json()
     body = _submit(api, small_media["video"], music_id=music["music"]["id"])

@@ -31,7 +31,9 @@ def _wait(predicate, timeout: float, step: float = 0.2):
 
 def test_heavy_jobs_never_overlap(user, start_worker, tmp_path):
     out = tmp_path / "spans.jsonl"
-    jobs = [services.job_create(owner=user, kind="test_span", params={"out": str(out), "seconds": 0.6}) for _ in range(3)]
+    jobs = [
+        services.job_create(owner=user, kind="test_span", params={"out": str(out), "seconds": 0.6}) for _ in range(3)
+    ]
     for job in jobs:
         job_enqueue(job=job)
     proc = start_worker("heavy", burst=True)
@@ -87,7 +89,9 @@ def test_retryable_error_without_attempts_left_fails(user, start_worker):
 def test_killed_work_horse_is_detected(user, start_worker, tmp_path, max_attempts, expected):
     """SIGKILL the work-horse mid-job: the job never stays `analyzing`."""
     pidfile = tmp_path / "horse.pid"
-    job = services.job_create(owner=user, kind="test_sleep", params={"pidfile": str(pidfile)}, max_attempts=max_attempts)
+    job = services.job_create(
+        owner=user, kind="test_sleep", params={"pidfile": str(pidfile)}, max_attempts=max_attempts
+    )
     job_enqueue(job=job)
     start_worker("heavy")
     assert _wait(lambda: pidfile.exists() and pidfile.read_text(), timeout=60), "the horse never started"
@@ -95,10 +99,12 @@ def test_killed_work_horse_is_detected(user, start_worker, tmp_path, max_attempt
     assert job.status == JobStatus.ANALYZING
     killed_at = time.monotonic()
     os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
     def handled():
-        return Job.objects.get(pk=job.pk).status == JobStatus.FAILED or job.events.filter(
-            type="transition", to_status="queued", data__retry=True
-        ).exists()
+        return (
+            Job.objects.get(pk=job.pk).status == JobStatus.FAILED
+            or job.events.filter(type="transition", to_status="queued", data__retry=True).exists()
+        )
 
     done = _wait(handled, timeout=120)
     detection_s = time.monotonic() - killed_at

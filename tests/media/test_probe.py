@@ -17,8 +17,6 @@ from fala_clip.media.probe import (
     probe,
 )
 
-from .conftest import ffmpeg
-
 
 def rejected(fn, path, limits=None) -> MediaRejected:
     with pytest.raises(MediaRejected) as info:
@@ -152,7 +150,11 @@ def test_default_limits():
     assert AUDIO_LIMITS.max_duration_s == 15 * 60
     assert VIDEO_LIMITS.max_duration_s == 60 * 60
     assert (VIDEO_LIMITS.max_width, VIDEO_LIMITS.max_height, VIDEO_LIMITS.max_fps, VIDEO_LIMITS.max_streams) == (
-        4096, 4096, 120.0, 8)
+        4096,
+        4096,
+        120.0,
+        8,
+    )
 
 
 def test_probe_returns_raw_ffprobe_json(gate_media):

@@ -15,8 +15,15 @@ from tests.music.analysis import synth
 
 def _asset(user, artist, genre: str, n: int) -> MusicAsset:
     return MusicAsset.objects.create(
-        owner=user, artist=artist, title=f"{genre}{n}", declared_genre=genre, sha256=f"{genre}-{n}".ljust(64, "0"),
-        file=f"x/{genre}{n}", size_bytes=1, format="wav", duration=20.0,
+        owner=user,
+        artist=artist,
+        title=f"{genre}{n}",
+        declared_genre=genre,
+        sha256=f"{genre}-{n}".ljust(64, "0"),
+        file=f"x/{genre}{n}",
+        size_bytes=1,
+        format="wav",
+        duration=20.0,
     )
 
 
@@ -28,7 +35,11 @@ def test_catalogue_classifier_infers_the_declared_style(user):
         for seed in range(3):
             emb = audio_embedding(make(seed, duration=12.0), synth.SR)
             MusicEmbedding.objects.create(
-                asset=_asset(user, artist, genre, seed), kind="audio", model=emb["model"], dim=emb["dim"], vector=emb["vector"]
+                asset=_asset(user, artist, genre, seed),
+                kind="audio",
+                model=emb["model"],
+                dim=emb["dim"],
+                vector=emb["vector"],
             )
     new = _asset(user, artist, "", 99)
     for genre, make in styles.items():

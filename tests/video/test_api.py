@@ -94,10 +94,19 @@ def test_repeated_submission_returns_the_same_ingest(api, clip_mp4):
 
 
 def test_own_music_is_linked_and_another_artists_is_404(api, user, other_user, clip_mp4, settings):
-    mine = MusicAsset.objects.create(owner=user, artist=user.artist, title="m", sha256="a" * 64, file="x",
-                                     size_bytes=1, format="wav", duration=10)
-    theirs = MusicAsset.objects.create(owner=other_user, artist=other_user.artist, title="t", sha256="b" * 64,
-                                       file="y", size_bytes=1, format="wav", duration=10)
+    mine = MusicAsset.objects.create(
+        owner=user, artist=user.artist, title="m", sha256="a" * 64, file="x", size_bytes=1, format="wav", duration=10
+    )
+    theirs = MusicAsset.objects.create(
+        owner=other_user,
+        artist=other_user.artist,
+        title="t",
+        sha256="b" * 64,
+        file="y",
+        size_bytes=1,
+        format="wav",
+        duration=10,
+    )
     resp = _upload(api, clip_mp4, music_id=str(theirs.pk))
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found"
     _nothing_stored(settings)
@@ -108,8 +117,24 @@ def test_own_music_is_linked_and_another_artists_is_404(api, user, other_user, c
 
 def test_hls_playlist_renamed_mp4_is_refused(api, tmp_path, settings):
     seg = tmp_path / "seg0.ts"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=2:size=160x120",
-                    "-c:v", "libx264", "-preset", "ultrafast", str(seg)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=2:size=160x120",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            str(seg),
+        ],
+        check=True,
+    )
     playlist = tmp_path / "video.mp4"
     playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n{seg}\n#EXT-X-ENDLIST\n")
     resp = _upload(api, playlist)

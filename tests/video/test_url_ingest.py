@@ -106,8 +106,12 @@ def test_allowlisted_url_is_downloaded_gated_stored_and_analysed(api, server, se
     proc = start_worker(
         "heavy",
         burst=True,
-        extra_env={"DOWNLOAD_ALLOW_HOSTS": server, "MEDIA_ROOT": settings.MEDIA_ROOT,
-                   "WORK_DIR": str(settings.WORK_DIR), "RENDER_PRESET": "ultrafast"},
+        extra_env={
+            "DOWNLOAD_ALLOW_HOSTS": server,
+            "MEDIA_ROOT": settings.MEDIA_ROOT,
+            "WORK_DIR": str(settings.WORK_DIR),
+            "RENDER_PRESET": "ultrafast",
+        },
     )
     out, _ = proc.communicate(timeout=600)
     job = api.get(f"/jobs/{job_id}").json()

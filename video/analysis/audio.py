@@ -65,10 +65,8 @@ def onset_envelope(audio: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     for b0 in range(0, n, block):
         frames = audio[idx[b0 : b0 + block]] * window
         mag = np.log1p(100.0 * np.abs(np.fft.rfft(frames, axis=1)).astype(np.float32))
-        if prev is None:
-            d = np.diff(mag, axis=0, prepend=mag[:1])
-        else:
-            d = np.diff(mag, axis=0, prepend=prev[None, :])
+        first = mag[:1] if prev is None else prev[None, :]
+        d = np.diff(mag, axis=0, prepend=first)
         flux[b0 : b0 + mag.shape[0]] = np.maximum(d, 0.0).mean(axis=1)
         prev = mag[-1]
     times = (np.arange(n) * HOP + N_FFT / 2) / float(sr)

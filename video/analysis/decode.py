@@ -34,7 +34,10 @@ pick the *last* frame of each half-second slot, ~0.2 s late.)
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+import queue
 import subprocess
 import threading
 import time
@@ -47,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from fala_clip.media.ffmpeg import FFmpegError, FFmpegTimeout, ffmpeg_bin, stderr_tail
+from fala_clip.media.procs import die_with_parent
 
 __all__ = [
     "VideoInfo",
@@ -107,8 +111,12 @@ def video_info(path: str | os.PathLike[str]) -> VideoInfo:
     """Probe ``path`` (through the gate's ffprobe, without limits)."""
     from fala_clip.media.probe import MediaLimits, gate_video
 
-    meta = gate_video(path, MediaLimits(max_duration_s=None, max_bytes=None, max_width=None, max_height=None,
-                                        max_fps=None, max_streams=None))
+    meta = gate_video(
+        path,
+        MediaLimits(
+            max_duration_s=None, max_bytes=None, max_width=None, max_height=None, max_fps=None, max_streams=None
+        ),
+    )
     return VideoInfo.from_meta(meta)
 
 
@@ -144,7 +152,9 @@ class _PipeReader(threading.Thread):
     def __init__(self, fd: int, name: str):
         super().__init__(name=f"ffmpeg-{name}", daemon=True)
         self._file = os.fdopen(fd, "rb", buffering=0)
-        self.parts: list[bytes] = []
+        # one growing buffer, handed to numpy without a copy (a list of parts
+        # joined at the end would need twice the memory)
+        self.buf = bytearray()
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -153,14 +163,14 @@ class _PipeReader(threading.Thread):
                 b = self._file.read(1 << 20)
                 if not b:
                     break
-                self.parts.append(b)
+                self.buf += b
         except BaseException as exc:  # pragma: no cover - surfaced by the caller
             self.error = exc
         finally:
             self._file.close()
 
-    def data(self) -> bytes:
-        return b"".join(self.parts)
+    def data(self) -> bytearray:
+        return self.buf
 
 
 class _StderrReader(threading.Thread):
@@ -199,15 +209,19 @@ def decode_video(
     skip_loop_filter: bool = False,
     timeout_s: float | None = None,
     chunk_frames: int = CHUNK_FRAMES,
+    max_samples: int | None = 2400,
 ) -> DecodeResult:
     """Decode ``path`` once; stream small frames to ``consumer(y, u, v)``.
 
     ``y`` is ``(n, h, w)`` uint8 luma, ``u``/``v`` ``(n, h/2, w/2)`` chroma for
     the next ``n`` consecutive frames. Returns the RGB samples, the audio and
     frame counts. ``sample_fps=0`` disables samples, ``with_audio=False`` the
-    audio. ``skip_loop_filter`` trades exactness for ~8 % speed on H.264 (off:
-    the drift it causes shows at keyframes). Raises :class:`FFmpegError` /
-    :class:`FFmpegTimeout` with ffmpeg's stderr tail.
+    audio; ``max_samples`` caps the samples of long sources (224x126 RGB is
+    85 kB a sample) by sampling less often. ``skip_loop_filter`` saved ~8 % on
+    the H.264 bench source; it is off by default because the reference frames
+    are then decoded without deblocking and the error drifts until the next
+    keyframe. Raises :class:`FFmpegError` / :class:`FFmpegTimeout` with
+    ffmpeg's stderr tail.
     """
     path = Path(path)
     info = info or video_info(path)
@@ -223,6 +237,10 @@ def decode_video(
     rate = Fraction(info.fps).limit_denominator(1001)
     fps = float(rate)
     step = max(1, int(round(fps / sample_fps))) if want_samples else 0
+    if want_samples and max_samples:
+        # long sources: fewer samples per second rather than unbounded memory
+        expected = max(info.duration, 1.0) * fps
+        step = max(step, int(math.ceil(expected / max_samples)))
     small_chain = f"scale={sw}:{sh}:flags=fast_bilinear,format=yuv420p"
     head = f"[0:v:0]fps={rate.numerator}/{rate.denominator}"
     if want_samples:
@@ -258,14 +276,27 @@ def decode_video(
     if skip_loop_filter:
         in_args += ["-skip_loop_filter", "all"]
     cmd = [
-        ffmpeg_bin(), "-nostdin", "-hide_banner", "-loglevel", "error",
-        *in_args, "-i", "file:" + os.path.abspath(path),
-        "-filter_complex", graph, *out_args,
+        ffmpeg_bin(),
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        *in_args,
+        "-i",
+        "file:" + os.path.abspath(path),
+        "-filter_complex",
+        graph,
+        *out_args,
     ]
     t0 = time.perf_counter()
     try:
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=extra_fds
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=extra_fds,
+            preexec_fn=die_with_parent(),  # ffmpeg dies with a killed work-horse
         )
     finally:
         for fd in extra_fds:
@@ -289,10 +320,32 @@ def decode_video(
     ysz, csz = sw * sh, (sw // 2) * (sh // 2)
     fsz = ysz + 2 * csz
     n_frames = 0
-    try:
+    # A thread drains stdout into a small queue so that ffmpeg keeps decoding
+    # while the consumer computes (a bare pipe holds ~3 small frames: reading
+    # and computing in one thread would serialise the two).
+    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+    stop = threading.Event()
+
+    def pump() -> None:
         assert proc.stdout is not None
+        try:
+            while not stop.is_set():
+                buf = _read_exact(proc.stdout, fsz * chunk_frames)
+                if not buf:
+                    break
+                chunks.put(buf)
+                if len(buf) < fsz * chunk_frames:
+                    break
+        finally:
+            chunks.put(None)
+
+    pumper = threading.Thread(target=pump, name="ffmpeg-small", daemon=True)
+    pumper.start()
+    try:
         while True:
-            buf = _read_exact(proc.stdout, fsz * chunk_frames)
+            buf = chunks.get()
+            if buf is None:
+                break
             n = len(buf) // fsz
             if n == 0:
                 break
@@ -303,17 +356,21 @@ def decode_video(
                 v = arr[:, ysz + csz :].reshape(n, sh // 2, sw // 2)
                 consumer(y, u, v)
             n_frames += n
-            if len(buf) < fsz * chunk_frames:
-                break
         rc = proc.wait()
     except BaseException:
+        stop.set()
         proc.kill()
         proc.wait()
+        # unblock the pump if it waits on a full queue
+        with contextlib.suppress(queue.Empty):
+            while True:
+                chunks.get_nowait()
         raise
     finally:
         timer.cancel()
-        for r in readers.values():
-            r.join(timeout=30)
+        pumper.join(timeout=30)
+        for reader in readers.values():
+            reader.join(timeout=30)
         err.join(timeout=5)
     tail = stderr_tail(err.tail)
     if timed_out.is_set():
@@ -329,7 +386,7 @@ def decode_video(
     audio = None
     if want_audio:
         raw = readers["audio"].data()
-        audio = np.frombuffer(raw, dtype="<f4", count=len(raw) // 4).astype(np.float32, copy=False)
+        audio = np.frombuffer(raw, dtype="<f4", count=len(raw) // 4)
 
     return DecodeResult(
         info=info,
@@ -371,26 +428,47 @@ def read_small_frames(
     res = decode_video(path, info=info, consumer=keep, small_size=small_size, sample_fps=0, with_audio=False)
     sw, sh = res.small_size
     if not ys:
-        return (np.zeros((0, sh, sw), np.uint8), np.zeros((0, sh // 2, sw // 2), np.uint8),
-                np.zeros((0, sh // 2, sw // 2), np.uint8), res.fps)
+        return (
+            np.zeros((0, sh, sw), np.uint8),
+            np.zeros((0, sh // 2, sw // 2), np.uint8),
+            np.zeros((0, sh // 2, sw // 2), np.uint8),
+            res.fps,
+        )
     return np.concatenate(ys), np.concatenate(us), np.concatenate(vs), res.fps
 
 
-def decode_audio(
-    path: str | os.PathLike[str], *, rate: int = AUDIO_RATE, timeout_s: float = 600.0
-) -> np.ndarray:
+def decode_audio(path: str | os.PathLike[str], *, rate: int = AUDIO_RATE, timeout_s: float = 600.0) -> np.ndarray:
     """The first audio stream of ``path`` as mono float32 at ``rate`` Hz."""
     cmd = [
-        ffmpeg_bin(), "-nostdin", "-hide_banner", "-loglevel", "error",
-        "-i", "file:" + os.path.abspath(path), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(rate),
-        "-f", "f32le", "pipe:1",
+        ffmpeg_bin(),
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-i",
+        "file:" + os.path.abspath(path),
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        str(rate),
+        "-f",
+        "f32le",
+        "pipe:1",
     ]
     try:
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as exc:
-        raise FFmpegTimeout("audio decode timed out", cmd=cmd, returncode=None,
-                            stderr_tail=stderr_tail(exc.stderr)) from None
+        raise FFmpegTimeout(
+            "audio decode timed out", cmd=cmd, returncode=None, stderr_tail=stderr_tail(exc.stderr)
+        ) from None
     if proc.returncode != 0:
-        raise FFmpegError(f"audio decode failed with exit status {proc.returncode}", cmd=cmd,
-                          returncode=proc.returncode, stderr_tail=stderr_tail(proc.stderr))
+        raise FFmpegError(
+            f"audio decode failed with exit status {proc.returncode}",
+            cmd=cmd,
+            returncode=proc.returncode,
+            stderr_tail=stderr_tail(proc.stderr),
+        )
     return np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)

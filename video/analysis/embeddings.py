@@ -5,7 +5,7 @@ Default: EfficientNet-Lite0 (Apache-2.0; weights from the
 average pooled 1280-d features of the last conv block. Frames are fed at the
 sample size (224 px long side, e.g. 224x126, no crop and no squash: the
 network is fully convolutional and the pooling makes the output size-free;
-this costs ~45 % less than 224x224). Input normalisation is the Lite
+56 % of the pixels of 224x224). Input normalisation is the Lite
 models' TF one, ``(x - 127) / 128``.
 
 CLIP (``clip_model`` = a local transformers checkpoint directory, e.g. the
@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,7 @@ class ClipEmbedder(Embedder):
         self.path = Path(path)
         self.model = CLIPModel.from_pretrained(str(self.path), local_files_only=True)
         self.model.eval()
-        cfg = self.model.config
+        cfg: Any = self.model.config
         self.dim = int(cfg.projection_dim)
         self.image_size = int(cfg.vision_config.image_size)
         mean, std = OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
@@ -126,8 +127,7 @@ class ClipEmbedder(Embedder):
         self.version = f"transformers-{transformers.__version__}"
 
     def params(self) -> dict[str, Any]:
-        return {"path": str(self.path), "image_size": self.image_size, "resize": "short side + centre crop",
-                "l2": True}
+        return {"path": str(self.path), "image_size": self.image_size, "resize": "short side + centre crop", "l2": True}
 
     def _prep(self, frames: np.ndarray) -> Any:
         import torch
@@ -167,15 +167,15 @@ def _cached(kind: str, path: str | None) -> Embedder:
     return EfficientNetLite0Embedder()
 
 
-def get_embedder(clip_model: str | Path | None = None) -> Embedder:
+def get_embedder(clip_model: str | os.PathLike[str] | None = None) -> Embedder:
     """The configured embedder, loaded once per process."""
     if clip_model:
-        return _cached("clip", str(clip_model))
+        return _cached("clip", os.fspath(clip_model))
     return _cached("efficientnet", None)
 
 
 def embed_frames(
-    frames: np.ndarray, *, clip_model: str | Path | None = None, batch: int = 32, threads: int = 2
+    frames: np.ndarray, *, clip_model: str | os.PathLike[str] | None = None, batch: int = 32, threads: int = 2
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """``(vectors (N, dim) float32 L2-normalised, info {"name","version","params","dim"})``."""
     emb = get_embedder(clip_model)

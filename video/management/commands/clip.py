@@ -33,9 +33,15 @@ class _ProgressBar:
         p = job.progress or {}
         if job.status == JobStatus.RENDERING and p.get("total_variants"):
             done = p.get("completed_variants", 0)
-            frac = (done + (p.get("percent") or 0) / 100 * (p.get("rendering_variant") is not None and done < p["total_variants"])) / p["total_variants"]
+            frac = (
+                done
+                + (p.get("percent") or 0)
+                / 100
+                * (p.get("rendering_variant") is not None and done < p["total_variants"])
+            ) / p["total_variants"]
             frac = min(frac, 1.0)
-            label = f"rendering variant {p.get('rendering_variant') or done}/{p['total_variants']} {p.get('percent', 0):5.1f}%"
+            variant = p.get("rendering_variant") or done
+            label = f"rendering variant {variant}/{p['total_variants']} {p.get('percent', 0):5.1f}%"
         else:
             frac = 0.0
             label = f"{job.kind}: {job.status} · {job.stage}"
@@ -94,7 +100,9 @@ class Command(BaseCommand):
                 with music.open("rb") as fh:
                     res = music_upload(owner=user, uploaded=File(fh, name=music.name), title=music.stem)
                 music_id = res.asset.pk
-                self._check_job(res.asset.jobs.filter(kind="music_analysis").order_by("-created_at").first(), "music analysis")
+                self._check_job(
+                    res.asset.jobs.filter(kind="music_analysis").order_by("-created_at").first(), "music analysis"
+                )
             with video.open("rb") as fh:
                 submitted = video_submit_upload(
                     owner=user,
@@ -112,7 +120,9 @@ class Command(BaseCommand):
         from fala_clip.storage import open_stored
 
         written = []
-        for row in RenderedVariant.objects.filter(job=job, status="done").select_related("clip_model").order_by("index"):
+        for row in (
+            RenderedVariant.objects.filter(job=job, status="done").select_related("clip_model").order_by("index")
+        ):
             dest = out / f"clip-{row.index}-{row.clip_model.template}.mp4"
             with open_stored(row.file) as src, dest.open("wb") as dst:
                 shutil.copyfileobj(src, dst)
