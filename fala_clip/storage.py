@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.files import File
-from django.core.files.storage import default_storage, storages
+from django.core.files.storage import storages
 
 
 def get_storage() -> Any:
@@ -39,7 +39,7 @@ def stored_url(name: str) -> str:
 
 def delete_stored(name: str) -> None:
     if name:
-        default_storage.delete(name)
+        get_storage().delete(name)
 
 
 def is_remote_storage() -> bool:

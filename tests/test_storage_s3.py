@@ -80,3 +80,25 @@ def test_filesystem_store_by_default(settings, tmp_path):
     assert (tmp_path / "media" / name).read_bytes() == b"hello"
     assert stored_url(name) == f"/media/{name}"
     storages._storages = {}
+
+
+@pytest.mark.django_db
+def test_render_download_url_is_signed_on_s3(s3_storage, tmp_path, user, api):
+    from jobs.services import job_create
+    from rendering.models import RenderedVariant
+    from suggestions.models import ClipModel, SuggestionSet
+    from video.models import VideoIngest
+
+    ingest = VideoIngest.objects.create(owner=user, artist=user.artist, source="upload", sha256="d" * 64, file="v")
+    sset = SuggestionSet.objects.create(ingest=ingest, features_version="1")
+    cm = ClipModel.objects.create(suggestion_set=sset, ingest=ingest, template="highlight", rank=1, start=0, end=15,
+                                  duration=15, score=0.5)  # fmt: skip
+    job = job_create(owner=user, kind="clip_pipeline")
+    src = tmp_path / "v.mp4"
+    src.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"q" * 100)
+    name = store_file(src, f"renders/{user.pk}/{job.pk}/variant-1-highlight.mp4")
+    RenderedVariant.objects.create(ingest=ingest, job=job, clip_model=cm, index=1, status="done", file=name)
+    url = api.get(f"/videos/{ingest.pk}/renders").json()["results"][0]["download_url"]
+    assert url.startswith(s3_storage.meta.endpoint_url) and "X-Amz-Signature=" in url
+    with urllib.request.urlopen(url) as resp:
+        assert resp.read() == src.read_bytes()

@@ -64,6 +64,7 @@ class Command(BaseCommand):
         parser.add_argument("--target-length", type=float, default=30.0, help="clip length in seconds (15-60)")
         parser.add_argument("--generate-sample", action="store_true", help="generate a sample video (no VIDEO needed)")
         parser.add_argument("--with-music", action="store_true", help="with --generate-sample: also generate a track")
+        parser.add_argument("--sample-seconds", type=float, default=60.0, help="length of the generated sample video")
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         out = Path(opts["out"]).resolve()
@@ -72,10 +73,13 @@ class Command(BaseCommand):
         if opts["generate_sample"]:
             from fala_clip.media.samples import sample_track, sample_video
 
-            self.stderr.write("generating a 60 s sample video" + (" and a 45 s track" if opts["with_music"] else ""))
-            video = str(sample_video(out / "sample-source.mp4"))
+            seconds = opts["sample_seconds"]
+            self.stderr.write(
+                f"generating a {seconds:g} s sample video" + (" and a track" if opts["with_music"] else "")
+            )
+            video = str(sample_video(out / "sample-source.mp4", duration=seconds))
             if opts["with_music"]:
-                music = str(sample_track(out / "sample-track.wav"))
+                music = str(sample_track(out / "sample-track.wav", duration=max(20.0, 0.75 * seconds)))
         if not video:
             raise CommandError("give a VIDEO path or --generate-sample")
         for p in (video, music):
