@@ -26,10 +26,13 @@ def s3_server():
 
 @pytest.fixture
 def s3_storage(settings, s3_server):
+    import uuid
+
     import boto3
     from django.core.files.storage import storages
 
-    settings.AWS_STORAGE_BUCKET_NAME = "fala-test"
+    bucket = f"fala-test-{uuid.uuid4().hex[:12]}"  # moto's state is process-global: one bucket per test
+    settings.AWS_STORAGE_BUCKET_NAME = bucket
     settings.AWS_S3_ENDPOINT_URL = s3_server
     settings.AWS_S3_REGION_NAME = "us-east-1"
     settings.AWS_ACCESS_KEY_ID = "testing"
@@ -46,7 +49,8 @@ def s3_storage(settings, s3_server):
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    client.create_bucket(Bucket="fala-test")
+    client.create_bucket(Bucket=bucket)
+    client.bucket = bucket
     storages._storages = {}  # settings changed: rebuild the backends
     yield client
     storages._storages = {}
@@ -57,7 +61,7 @@ def test_s3_store_read_signed_url_delete(s3_storage, tmp_path):
     src.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"z" * 5000)
     name = store_file(src, "renders/u1/abc/variant-1.mp4")
     assert name == "renders/u1/abc/variant-1.mp4"
-    head = s3_storage.head_object(Bucket="fala-test", Key=name)
+    head = s3_storage.head_object(Bucket=s3_storage.bucket, Key=name)
     assert head["ContentLength"] == src.stat().st_size
     with open_stored(name) as fh:
         assert fh.read() == src.read_bytes()
@@ -66,7 +70,7 @@ def test_s3_store_read_signed_url_delete(s3_storage, tmp_path):
     with urllib.request.urlopen(url) as resp:  # the signed URL really downloads it
         assert resp.read() == src.read_bytes()
     delete_stored(name)
-    assert s3_storage.list_objects_v2(Bucket="fala-test").get("KeyCount") == 0
+    assert s3_storage.list_objects_v2(Bucket=s3_storage.bucket).get("KeyCount") == 0
 
 
 def test_filesystem_store_by_default(settings, tmp_path):
