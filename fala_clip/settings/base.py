@@ -74,6 +74,9 @@ TEMPLATES = [
 
 # --- data -------------------------------------------------------------------
 VAR_DIR = Path(env.str("FALA_VAR_DIR", default=str(BASE_DIR / "var")))
+if not env.str("DATABASE_URL", default=""):
+    # Embedded mode: the SQLite file lives in VAR_DIR, which a fresh clone lacks.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'fala.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
