@@ -80,7 +80,10 @@ def main() -> int:
     total = time.perf_counter() - t0
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     summary = json.loads((out / "summary.json").read_text())
-    timings = summary["stage_timings"]
+    timings = {
+        **{f"music.{k}": v for k, v in summary.get("music_stage_timings", {}).items()},
+        **summary["stage_timings"],
+    }
     print("\nW5: 5-min 1080p30 source + 3-min track, 3 variants (in-process clip pipeline)")
     print(f"{'stage':40s} {'seconds':>8s}")
     for stage, secs in timings.items():

@@ -100,13 +100,14 @@ class Command(BaseCommand):
         t0 = time.monotonic()
         try:
             music_id = None
+            self.music_timings: dict[str, float] = {}
             if music is not None:
                 with music.open("rb") as fh:
                     res = music_upload(owner=user, uploaded=File(fh, name=music.name), title=music.stem)
                 music_id = res.asset.pk
-                self._check_job(
-                    res.asset.jobs.filter(kind="music_analysis").order_by("-created_at").first(), "music analysis"
-                )
+                music_job = res.asset.jobs.filter(kind="music_analysis").order_by("-created_at").first()
+                self._check_job(music_job, "music analysis")
+                self.music_timings = music_job.stage_timings if music_job else {}
             with video.open("rb") as fh:
                 submitted = video_submit_upload(
                     owner=user,
@@ -140,6 +141,7 @@ class Command(BaseCommand):
             "job": str(job.pk),
             "status": job.status,
             "total_s": round(time.monotonic() - t0, 1),
+            "music_stage_timings": self.music_timings,
             "stage_timings": job.stage_timings,
             "files": [str(p) for p in written],
             "reasons": list(job.suggestion_sets.values_list("reasons", flat=True).first() or []),
