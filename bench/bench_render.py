@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import w5_source, w5_track  # noqa: E402
 from rendering.engine import render_variant  # noqa: E402
 from rendering.engine.graph import crop_geometry  # noqa: E402
 
@@ -50,82 +51,8 @@ def sh(cmd: list[str]) -> float:
 
 
 def ensure_media(root: Path) -> tuple[Path, Path]:
-    root.mkdir(parents=True, exist_ok=True)
-    src = root / "src_5min_1080p30_8M.mp4"
-    music = root / "music_3min.mp3"
-    if not src.exists():
-        print(f"generating {src} (once) ...", flush=True)
-        tmp = src.with_suffix(".tmp.mp4")
-        took = sh(
-            [
-                "ffmpeg",
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                f"testsrc2=size=1920x1080:rate=30:duration={SRC_SECONDS}",
-                "-f",
-                "lavfi",
-                "-i",
-                f"sine=f=440:beep_factor=4:r=48000:duration={SRC_SECONDS}",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-b:v",
-                "8M",
-                "-maxrate",
-                "8M",
-                "-bufsize",
-                "16M",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "aac",
-                "-b:a",
-                "128k",
-                "-ac",
-                "2",
-                "-movflags",
-                "+faststart",
-                str(tmp),
-            ]
-        )
-        tmp.rename(src)
-        print(f"  source generated in {took:.1f}s", flush=True)
-    if not music.exists():
-        tmp = music.with_suffix(".tmp.mp3")
-        sh(
-            [
-                "ffmpeg",
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                f"sine=f=220:beep_factor=2:r=44100:duration={MUSIC_SECONDS}",
-                "-f",
-                "lavfi",
-                "-i",
-                f"anoisesrc=c=pink:a=0.08:r=44100:duration={MUSIC_SECONDS}",
-                "-filter_complex",
-                "[0][1]amix=inputs=2:normalize=0,aformat=channel_layouts=stereo[a]",
-                "-map",
-                "[a]",
-                "-c:a",
-                "libmp3lame",
-                "-b:a",
-                "192k",
-                str(tmp),
-            ]
-        )
-        tmp.rename(music)
-    return src, music
+    """The shared W5 source and track (``bench/common.py``); ``root`` is kept for the CLI."""
+    return w5_source(SRC_SECONDS), w5_track()
 
 
 def clip_from(cuts: list[tuple[float, float]], **extra) -> dict:

@@ -27,61 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-BENCH_DIR = Path(os.environ.get("FALA_BENCH_DIR", "/tmp/fala_bench"))
+from bench.common import w5_source  # noqa: E402
 
 
 def source(seconds: int) -> Path:
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    out = BENCH_DIR / f"src_{seconds}s_1080p30.mp4"
-    if seconds == 300 and not out.exists() and (BENCH_DIR / "src_5min_1080p30.mp4").exists():
-        return BENCH_DIR / "src_5min_1080p30.mp4"
-    if out.exists():
-        return out
-    tmp = out.with_suffix(".tmp.mp4")
-    print(f"generating {out} ({seconds} s 1080p30 H.264 8 Mb/s + AAC) ...", flush=True)
-    t0 = time.perf_counter()
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size=1920x1080:rate=30:duration={seconds}",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-b:v",
-            "8M",
-            "-maxrate",
-            "8M",
-            "-bufsize",
-            "16M",
-            "-g",
-            "60",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "128k",
-            "-shortest",
-            str(tmp),
-        ],
-        check=True,
-    )
-    tmp.rename(out)
-    print(f"  done in {time.perf_counter() - t0:.1f} s", flush=True)
-    return out
+    return w5_source(seconds)
 
 
 def cpu_seconds() -> float:

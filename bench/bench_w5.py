@@ -24,23 +24,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.common import w5_source, w5_track  # noqa: E402
+
 
 def sh(cmd: list[str], **kw) -> float:
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, **kw)
     return time.perf_counter() - t0
-
-
-def make_source(path: Path) -> None:
-    if path.exists():
-        return
-    sh([
-        "ffmpeg", "-nostdin", "-v", "error", "-y",
-        "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=300",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=300",
-        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "8M", "-maxrate", "8M", "-bufsize", "16M",
-        "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(path),
-    ])  # fmt: skip
 
 
 def main() -> int:
@@ -49,14 +39,7 @@ def main() -> int:
     args = ap.parse_args()
     wd = Path(args.workdir)
     wd.mkdir(parents=True, exist_ok=True)
-    src = wd / "w5-source-1080p30-5min.mp4"
-    track = wd / "w5-track-3min.wav"
-    print("preparing media (cached across runs) …", flush=True)
-    make_source(src)
-    if not track.exists():
-        from fala_clip.media.samples import sample_track
-
-        sample_track(track, duration=180.0)
+    src, track = w5_source(), w5_track()
 
     decode_s = sh(["ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-f", "null", "-"])
     enc = wd / "bare.mp4"
