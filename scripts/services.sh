@@ -12,6 +12,12 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SVC="$ROOT/var/services"
 PGDATA="$SVC/pg"
+if [ "$(id -u)" = 0 ]; then
+  # PostgreSQL runs as `postgres`, which may not be able to enter the checkout
+  # (e.g. a clone under /root): keep its data in a world-traversable place,
+  # one folder per checkout.
+  PGDATA="/var/tmp/fala-clip-pg-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)"
+fi
 PGPORT=${FALA_PG_PORT:-54329}
 REDISPORT=${FALA_REDIS_PORT:-63790}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -25,7 +31,7 @@ start() {
   if [ -z "$PGBIN" ]; then echo "PostgreSQL binaries not found (apt-get install postgresql)" >&2; exit 1; fi
   if [ ! -f "$PGDATA/PG_VERSION" ]; then
     mkdir -p "$PGDATA"
-    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$PGDATA" && chmod 755 "$SVC" "$ROOT/var"
+    if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$PGDATA"; chmod 700 "$PGDATA"; fi
     as_pg "$PGBIN/initdb" -D "$PGDATA" -U fala --auth=trust -E UTF8 >/dev/null
   fi
   if ! as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
