@@ -85,6 +85,11 @@ class MusicAnalysisApi(APIView):
             {
                 "status": serializers.CharField(),
                 "job_id": serializers.UUIDField(allow_null=True),
+                "error": inline_serializer(
+                    "JobErrorBody",
+                    {"code": serializers.CharField(), "message": serializers.CharField()},
+                    allow_null=True,
+                ),
                 "analysis": MusicAnalysisSerializer(allow_null=True),
             },
         )

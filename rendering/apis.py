@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import FileResponse, Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,7 +15,7 @@ from video.apis import get_own_video
 
 
 class RendersApi(APIView):
-    @extend_schema(responses=RenderedVariantSerializer(many=True))
+    @extend_schema(responses=inline_serializer("RenderList", {"results": RenderedVariantSerializer(many=True)}))
     def get(self, request: Request, video_id: str) -> Response:
         ingest = get_own_video(request, video_id)
         rows = (

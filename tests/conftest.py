@@ -95,6 +95,21 @@ def redis_conn():
 
 
 @pytest.fixture
+def isolated_media(settings, tmp_path):
+    """Fresh MEDIA_ROOT and WORK_DIR for this test; the storage backends are rebuilt.
+
+    Returns the env vars a worker subprocess needs to see the same folders.
+    """
+    from django.core.files.storage import storages
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.WORK_DIR = tmp_path / "work"
+    storages._storages = {}
+    yield {"MEDIA_ROOT": settings.MEDIA_ROOT, "WORK_DIR": str(settings.WORK_DIR)}
+    storages._storages = {}
+
+
+@pytest.fixture
 def worker_env(transactional_db, redis_conn, settings, tmp_path):
     """Environment for a real worker subprocess that shares the test database."""
     from django.db import connection

@@ -18,18 +18,12 @@ def small_media(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def e2e(settings, tmp_path, worker_env, start_worker):
+def e2e(settings, isolated_media, worker_env, start_worker):
     """Settings shared by the test process and its real workers."""
-    from django.core.files.storage import storages
-
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.WORK_DIR = tmp_path / "work"
     settings.RENDER_PRESET = "ultrafast"
-    storages._storages = {}
-    extra = {"MEDIA_ROOT": settings.MEDIA_ROOT, "WORK_DIR": str(settings.WORK_DIR), "RENDER_PRESET": "ultrafast"}
+    extra = {**isolated_media, "RENDER_PRESET": "ultrafast"}
 
     def worker(burst: bool = True, **env):
         return start_worker("heavy", burst=burst, extra_env={**extra, **env})
 
-    yield worker
-    storages._storages = {}
+    return worker

@@ -16,14 +16,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _media(settings, tmp_path, redis_conn):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.WORK_DIR = tmp_path / "work"
-    from django.core.files.storage import storages
-
-    storages._storages = {}
-    yield
-    storages._storages = {}
+def _media(isolated_media, redis_conn):
+    return isolated_media
 
 
 @pytest.fixture
@@ -172,13 +166,13 @@ def test_no_token_is_401(anon_api, click_wav):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
-def test_analyze_music_runs_through_a_real_worker(api, click_wav, start_worker, settings, worker_env):
+def test_analyze_music_runs_through_a_real_worker(api, click_wav, start_worker, settings, isolated_media):
     resp = _upload(api, click_wav, declared_genre="electronic")
     job_id = resp.json()["job"]["id"]
     proc = start_worker(
         "heavy",
         burst=True,
-        extra_env={"MEDIA_ROOT": settings.MEDIA_ROOT, "WORK_DIR": str(settings.WORK_DIR)},
+        extra_env=isolated_media,
     )
     out, _ = proc.communicate(timeout=600)
     job = api.get(f"/jobs/{job_id}").json()

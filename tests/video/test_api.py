@@ -17,14 +17,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _media(settings, tmp_path, redis_conn):
-    from django.core.files.storage import storages
-
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.WORK_DIR = tmp_path / "work"
-    storages._storages = {}
-    yield
-    storages._storages = {}
+def _media(isolated_media, redis_conn):
+    return isolated_media
 
 
 @pytest.fixture(scope="module")

@@ -93,25 +93,15 @@ def test_oversize_by_content_length_is_413(api, server, settings, redis_conn):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
-def test_allowlisted_url_is_downloaded_gated_stored_and_analysed(api, server, settings, tmp_path, start_worker):
-    from django.core.files.storage import storages
-
+def test_allowlisted_url_is_downloaded_gated_stored_and_analysed(api, server, settings, isolated_media, start_worker):
     settings.DOWNLOAD_ALLOW_HOSTS = [server]
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.WORK_DIR = tmp_path / "work"
-    storages._storages = {}
     resp = _post_url(api, f"http://{server}/clip.mp4")
     assert resp.status_code == 202, resp.json()
     video_id, job_id = resp.json()["video"]["id"], resp.json()["job"]["id"]
     proc = start_worker(
         "heavy",
         burst=True,
-        extra_env={
-            "DOWNLOAD_ALLOW_HOSTS": server,
-            "MEDIA_ROOT": settings.MEDIA_ROOT,
-            "WORK_DIR": str(settings.WORK_DIR),
-            "RENDER_PRESET": "ultrafast",
-        },
+        extra_env={**isolated_media, "DOWNLOAD_ALLOW_HOSTS": server, "RENDER_PRESET": "ultrafast"},
     )
     out, _ = proc.communicate(timeout=600)
     job = api.get(f"/jobs/{job_id}").json()
@@ -123,4 +113,3 @@ def test_allowlisted_url_is_downloaded_gated_stored_and_analysed(api, server, se
     assert (Path(settings.MEDIA_ROOT) / ingest.file).read_bytes() == _Handler.files["/clip.mp4"]
     analysis = api.get(f"/videos/{video_id}/analysis").json()
     assert analysis["status"] == "done" and analysis["analysis"]["meta"]["has_audio"] is True
-    storages._storages = {}
