@@ -9,7 +9,7 @@ REQS := requirements.txt requirements-nodeps.txt requirements-dev.txt
 .PHONY: demo test serve lint bench system-deps venv services-stop clean
 
 system-deps:
-	@scripts/system-deps.sh
+	@scripts/system-deps.sh $(if $(filter test,$(MAKECMDGOALS)),--test,)
 
 $(VENV)/.installed: $(REQS)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ serve: system-deps venv
 
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && \
-	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache && $(VENV)/bin/mypy
 
 ## make bench: speed figures of DESIGN §10 (not a test)
 bench: system-deps venv

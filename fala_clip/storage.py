@@ -6,6 +6,8 @@ filename.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +49,18 @@ def is_remote_storage() -> bool:
     from django.core.files.storage import FileSystemStorage
 
     return not isinstance(get_storage(), FileSystemStorage)
+
+
+def local_copy(name: str, dest_dir: Path, filename: str) -> Path:
+    """A local path for a stored file: the file itself on the filesystem
+    backend, else a copy streamed into the job workspace (S3)."""
+    storage = get_storage()
+    # Remote backends have no ``path()`` (NotImplementedError / no attribute).
+    with contextlib.suppress(NotImplementedError, AttributeError):
+        path = Path(storage.path(name))
+        if path.exists():
+            return path
+    dest = dest_dir / filename
+    with storage.open(name, "rb") as src, dest.open("wb") as out:
+        shutil.copyfileobj(src, out, 1024 * 1024)
+    return dest

@@ -1,14 +1,23 @@
+"""The URL map: infrastructure routes plus each domain app's own ``urls.py``.
+
+Part of the composition root (with ``fala_clip.pipeline``): it may import
+every app; no app imports it.
+"""
+
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("django-rq/", include("django_rq.urls")),
     path("", include("django_prometheus.urls")),
     path("", include("jobs.urls")),
     path("", include("music.urls")),
     path("", include("video.urls")),
+    path("", include("suggestions.urls")),
+    path("", include("rendering.urls")),
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,7 +9,6 @@ from rest_framework.views import APIView
 
 from fala_clip.api.pagination import Pagination
 from jobs import selectors
-from jobs.models import Job
 from jobs.serializers import JobDetailSerializer, JobListQuerySerializer, JobSerializer
 
 
@@ -36,8 +34,5 @@ class JobListApi(APIView):
 class JobDetailApi(APIView):
     @extend_schema(responses=JobDetailSerializer)
     def get(self, request: Request, job_id: str) -> Response:
-        try:
-            job = selectors.job_get(owner=request.user, job_id=job_id)
-        except Job.DoesNotExist as exc:
-            raise Http404 from exc
+        job = selectors.job_get(owner=request.user, job_id=job_id)
         return Response(JobDetailSerializer(job).data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -14,15 +13,7 @@ from fala_clip.api.pagination import Pagination
 from fala_clip.api.ratelimit import upload_ratelimit
 from jobs.serializers import JobSerializer
 from music import selectors, services
-from music.models import MusicAnalysis, MusicAsset
 from music.serializers import MusicAnalysisSerializer, MusicAssetSerializer, MusicUploadSerializer
-
-
-def _get_own(request: Request, music_id: str) -> MusicAsset:
-    try:
-        return selectors.music_get(owner=request.user, music_id=music_id)
-    except MusicAsset.DoesNotExist as exc:
-        raise Http404 from exc
 
 
 class MusicListCreateApi(APIView):
@@ -65,7 +56,7 @@ class MusicListCreateApi(APIView):
         )
         body = {"music": MusicAssetSerializer(result.asset).data, "reused": result.reused}
         if result.reused:
-            analysis = MusicAnalysis.objects.filter(asset=result.asset).first()
+            analysis = selectors.music_analysis_get(asset=result.asset)
             body["analysis"] = MusicAnalysisSerializer(analysis).data if analysis else None
             return Response(body, status=status.HTTP_200_OK)
         body["job"] = JobSerializer(result.job).data
@@ -75,7 +66,7 @@ class MusicListCreateApi(APIView):
 class MusicDetailApi(APIView):
     @extend_schema(responses=MusicAssetSerializer)
     def get(self, request: Request, music_id: str) -> Response:
-        return Response(MusicAssetSerializer(_get_own(request, music_id)).data)
+        return Response(MusicAssetSerializer(selectors.music_get(owner=request.user, music_id=music_id)).data)
 
 
 class MusicAnalysisApi(APIView):
@@ -95,8 +86,8 @@ class MusicAnalysisApi(APIView):
         )
     )
     def get(self, request: Request, music_id: str) -> Response:
-        asset = _get_own(request, music_id)
-        analysis = MusicAnalysis.objects.filter(asset=asset).first()
+        asset = selectors.music_get(owner=request.user, music_id=music_id)
+        analysis = selectors.music_analysis_get(asset=asset)
         job = selectors.music_latest_job(asset=asset)
         return Response(
             {

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 from fala_clip.media.workspace import Workspace, workspace_for
-from fala_clip.storage import get_storage
+from fala_clip.storage import local_copy
 from jobs.errors import JobError
 from jobs.runner import JobContext
 from jobs.services import job_record_stage_timing, job_set_stage
@@ -19,20 +17,6 @@ from music.models import MusicAnalysis, MusicAsset
 from music.services import genre_infer, music_analysis_save
 
 log = logging.getLogger(__name__)
-
-
-def local_copy(name: str, dest_dir: Path, filename: str) -> Path:
-    """A local path for a stored file: the file itself on the filesystem
-    backend, else a copy streamed into the job workspace (S3)."""
-    storage = get_storage()
-    with contextlib.suppress(NotImplementedError, AttributeError):
-        path = Path(storage.path(name))
-        if path.exists():
-            return path
-    dest = dest_dir / filename
-    with storage.open(name, "rb") as src, dest.open("wb") as out:
-        shutil.copyfileobj(src, out, 1024 * 1024)
-    return dest
 
 
 def analyze_music(ctx: JobContext) -> None:
@@ -66,6 +50,8 @@ def analyze_music_asset(ctx: JobContext, asset: MusicAsset, ws: Workspace) -> Mu
             language=asset.language or None,
             whisper_model=settings.WHISPER_MODEL or None,
             beam_size=settings.WHISPER_BEAM_SIZE,
+            whisper_threads=settings.WHISPER_CPU_THREADS,
+            model_cache_dir=settings.MODEL_CACHE_DIR,
             on_step=on_step,
         )
     except AudioDecodeError as exc:

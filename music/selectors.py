@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from music.models import MusicAsset
+from music.models import MusicAnalysis, MusicAsset
 
 
 def music_list(*, owner: Any) -> QuerySet[MusicAsset]:
@@ -20,3 +20,8 @@ def music_get(*, owner: Any, music_id: Any) -> MusicAsset:
 
 def music_latest_job(*, asset: MusicAsset) -> Any:
     return asset.jobs.filter(kind="music_analysis").order_by("-created_at").first()
+
+
+def music_analysis_get(*, asset: MusicAsset) -> MusicAnalysis | None:
+    """The track's stored analysis (None until it has been analysed)."""
+    return MusicAnalysis.objects.filter(asset=asset).first()

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from fala_clip.media.workspace import Workspace
-from fala_clip.storage import storage_key, store_file
+from fala_clip.storage import local_copy, storage_key, store_file
 from jobs.errors import JobError
 from jobs.services import job_record_stage_timing
 from rendering.models import RenderedVariant
@@ -78,8 +78,6 @@ def render_all_variants(
 
     music_path = None
     if ingest.music_id:
-        from music.jobs import local_copy
-
         music_path = str(local_copy(ingest.music.file, workspace.videos, "music" + Path(ingest.music.file).suffix))
     meta = analysis.meta
     st = render_settings(ingest.options or {})

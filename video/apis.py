@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -14,15 +13,7 @@ from fala_clip.api.pagination import Pagination
 from fala_clip.api.ratelimit import upload_ratelimit
 from jobs.serializers import JobSerializer
 from video import selectors, services
-from video.models import VideoIngest
 from video.serializers import VideoAnalysisSerializer, VideoIngestSerializer, VideoSubmitSerializer
-
-
-def get_own_video(request: Request, video_id: str) -> VideoIngest:
-    try:
-        return selectors.video_get(owner=request.user, video_id=video_id)
-    except VideoIngest.DoesNotExist as exc:
-        raise Http404 from exc
 
 
 class VideoListCreateApi(APIView):
@@ -68,7 +59,7 @@ class VideoListCreateApi(APIView):
 class VideoDetailApi(APIView):
     @extend_schema(responses=VideoIngestSerializer)
     def get(self, request: Request, video_id: str) -> Response:
-        return Response(VideoIngestSerializer(get_own_video(request, video_id)).data)
+        return Response(VideoIngestSerializer(selectors.video_get(owner=request.user, video_id=video_id)).data)
 
 
 class VideoAnalysisApi(APIView):
@@ -83,8 +74,8 @@ class VideoAnalysisApi(APIView):
         )
     )
     def get(self, request: Request, video_id: str) -> Response:
-        ingest = get_own_video(request, video_id)
-        job = ingest.jobs.order_by("-created_at").first()
+        ingest = selectors.video_get(owner=request.user, video_id=video_id)
+        job = selectors.video_latest_job(ingest=ingest)
         return Response(
             {
                 "status": "done" if ingest.analysis_id else (job.status if job else "missing"),

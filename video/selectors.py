@@ -12,4 +12,10 @@ def video_list(*, owner: Any) -> QuerySet[VideoIngest]:
 
 
 def video_get(*, owner: Any, video_id: Any) -> VideoIngest:
+    """The owner's video or ``VideoIngest.DoesNotExist`` (the API answers 404 either way)."""
     return VideoIngest.objects.select_related("analysis", "music").get(owner=owner, pk=video_id)
+
+
+def video_latest_job(*, ingest: VideoIngest) -> Any:
+    """The most recent clip-pipeline job of the video (None before any)."""
+    return ingest.jobs.order_by("-created_at").first()

@@ -115,7 +115,7 @@ JOB_REQUEUE_AFTER_S = env.int("JOB_REQUEUE_AFTER_S", default=60)
 # Kind -> dotted path of the handler the runner calls.
 JOB_HANDLERS: dict[str, str] = {
     "music_analysis": "music.jobs.analyze_music",
-    "clip_pipeline": "video.jobs.clip_pipeline",
+    "clip_pipeline": "fala_clip.pipeline.clip_pipeline",
 }
 
 # --- media and storage ------------------------------------------------------

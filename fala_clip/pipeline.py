@@ -1,5 +1,9 @@
 """The clip pipeline: ingest → analyse (video, music) → suggest → render → deliver.
 
+This is the composition root of the domain apps: the only place (with
+``urls.py`` and the ``clip`` command) that imports video, music, suggestions
+and rendering together.  The domain apps never import it.
+
 Each step stores its result (ingest fields, analysis rows, suggestions, each
 rendered variant), so a retried job resumes after the last stored step.  The
 same code runs on the heavy RQ worker and in-process (``manage.py clip``).
@@ -16,15 +20,23 @@ from django.db import transaction
 
 from fala_clip.media.uploads import file_sha256
 from fala_clip.media.workspace import Workspace, workspace_for
-from fala_clip.storage import storage_key, store_file
+from fala_clip.storage import local_copy, storage_key, store_file
 from jobs.errors import JobError, RetryableJobError
 from jobs.models import JobStatus
 from jobs.runner import JobContext
-from music.jobs import local_copy
+from music.jobs import analyze_music_asset
+from music.models import MusicAnalysis
+from rendering.services import render_all_variants
+from suggestions.services import suggestions_compute
 from video.models import VideoAnalysis, VideoIngest
 from video.services import video_analysis_save, video_limits
 
 log = logging.getLogger(__name__)
+
+
+def clip_pipeline(ctx: JobContext) -> None:
+    """RQ entry point of the clip pipeline (heavy queue; ``JOB_HANDLERS['clip_pipeline']``)."""
+    run_clip_pipeline(ctx)
 
 
 def run_clip_pipeline(ctx: JobContext) -> None:
@@ -33,8 +45,6 @@ def run_clip_pipeline(ctx: JobContext) -> None:
     path = step_ingest(ctx, ingest, ws)
     analysis = step_analyze_video(ctx, ingest, path)
     music_analysis = step_ensure_music(ctx, ingest, ws) if ingest.music_id else None
-    from suggestions.services import suggestions_compute
-
     with ctx.stage("suggesting"):
         clip_models = suggestions_compute(
             ingest=ingest, job=ctx.job, video_analysis=analysis, music_analysis=music_analysis
@@ -43,8 +53,6 @@ def run_clip_pipeline(ctx: JobContext) -> None:
     if not clip_models:
         ctx.log("no clip model could be proposed for this source; nothing to render")
         return
-    from rendering.services import render_all_variants
-
     ctx.transition(JobStatus.RENDERING, stage="rendering_variant")
     render_all_variants(
         ctx=ctx, ingest=ingest, analysis=analysis, clip_models=clip_models, source_path=path, workspace=ws
@@ -109,7 +117,11 @@ def step_analyze_video(ctx: JobContext, ingest: VideoIngest, path: Path) -> Vide
 
     try:
         result = analyze_video(
-            path, shot_detector=settings.SHOT_DETECTOR, clip_model=settings.CLIP_MODEL or None, on_step=on_step
+            path,
+            shot_detector=settings.SHOT_DETECTOR,
+            clip_model=settings.CLIP_MODEL or None,
+            face_model=settings.YUNET_MODEL or None,
+            on_step=on_step,
         )
     except Exception as exc:
         from fala_clip.media.ffmpeg import FFmpegError
@@ -133,14 +145,10 @@ def step_ensure_music(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> An
     Both jobs live on the one heavy queue, so this never runs two analyses at
     once; the track's own job later finds the stored analysis and stops.
     """
-    from music.models import MusicAnalysis
-
     music = ingest.music
     assert music is not None
     existing = MusicAnalysis.objects.filter(asset=music).first()
     if existing is not None:
         return existing
-    from music.jobs import analyze_music_asset
-
     with ctx.stage("analyzing_music"):
         return analyze_music_asset(ctx, music, ws)

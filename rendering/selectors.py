@@ -1,0 +1,28 @@
+"""Reads for the rendering domain, scoped to the owner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from rendering.models import RenderedVariant
+from video.selectors import video_get
+
+
+def render_list(*, owner: Any, video_id: Any) -> QuerySet[RenderedVariant]:
+    """The rendered variants of the owner's video, newest job first, in rank order.
+
+    Raises ``VideoIngest.DoesNotExist`` when the video is not the owner's.
+    """
+    ingest = video_get(owner=owner, video_id=video_id)
+    return (
+        RenderedVariant.objects.filter(ingest=ingest).select_related("clip_model").order_by("-job__created_at", "index")
+    )
+
+
+def render_get_done(*, owner: Any, render_id: int) -> RenderedVariant:
+    """A finished variant of one of the owner's videos, or ``RenderedVariant.DoesNotExist``."""
+    return RenderedVariant.objects.select_related("clip_model").get(
+        pk=render_id, ingest__owner_id=getattr(owner, "pk", owner), status=RenderedVariant.Status.DONE
+    )
