@@ -9,14 +9,19 @@ if [ -z "${DATABASE_URL:-}" ] || [ -z "${REDIS_URL:-}" ]; then
   [ -n "${REDIS_URL:-}" ] && services=$(echo "$services" | grep -v REDIS_URL)
   eval "$services"
 fi
-export DEBUG=${DEBUG:-true}
+# DEBUG stays off unless asked (`DEBUG=true make serve`): with it on, error pages
+# list every URL pattern and, on a 500, the settings.
+export DEBUG=${DEBUG:-false}
 PY=.venv/bin/python
 $PY manage.py migrate --noinput
+# Hashed, compressed static files into STATIC_ROOT (default var/static), served
+# by WhiteNoise from gunicorn: the admin's CSS and the API docs' own assets.
+$PY manage.py collectstatic --noinput -v 0
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait' EXIT INT TERM
 $PY manage.py worker heavy & pids+=($!)
 $PY manage.py worker default & pids+=($!)
 $PY manage.py scheduler & pids+=($!)
 .venv/bin/gunicorn fala_clip.wsgi --bind "${BIND:-127.0.0.1:8000}" --workers "${WEB_WORKERS:-2}" --timeout 300 & pids+=($!)
-echo "fala-clip on http://${BIND:-127.0.0.1:8000}  (API docs: /api/docs/, admin: /admin/)"
+echo "fala-clip on http://${BIND:-127.0.0.1:8000}  (API docs: /api/docs/ and /api/redoc/, admin: /admin/; DEBUG=$DEBUG)"
 wait -n

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Install the system packages fala-clip needs, only when they are missing:
-# ffmpeg/ffprobe, PostgreSQL (server binaries), Redis.  Needs root (or sudo).
+# ffmpeg/ffprobe, PostgreSQL (server binaries), Redis; with --test also Debian's
+# chromium + chromium-driver for the browser test (tests/e2e/test_browser.py).
+# Needs root (or sudo).
 set -euo pipefail
 need=()
+if [ "${1:-}" = "--test" ]; then
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+fi
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
 if [ -z "${DATABASE_URL:-}" ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)

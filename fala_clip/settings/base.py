@@ -7,13 +7,18 @@ README's configuration table.  Defaults give the embedded local mode used by
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from fala_clip.settings.strict_env import StrictEnv
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-env = environ.Env()
+# Strict: DEBUG=Ture or RENDER_CRF=2O stops start-up naming the variable (see strict_env).
+env = StrictEnv()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me")
@@ -30,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / ReDoc assets served by us, not a CDN
     "django_rq",
     "django_prometheus",
     "fala_clip",
@@ -45,6 +51,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves the collected, hashed static files (admin CSS, API docs) from any WSGI server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -142,7 +150,8 @@ else:
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
     "default": _default_storage,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # collectstatic writes hashed, compressed copies; WhiteNoise serves them with far-future caching.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=2 * 1024**3)
@@ -176,6 +185,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "jobs.models.JobStatus",
         "RenderStatusEnum": "rendering.models.RenderedVariant.Status",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     },
 }
 
@@ -184,7 +196,11 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Checked here, not only in fala_clip.checks: a bad level breaks the LOGGING config
+# before any system check can run.
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
+if LOG_LEVEL not in logging.getLevelNamesMapping():
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not a logging level (DEBUG, INFO, WARNING, ERROR)")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -222,8 +238,10 @@ SHOT_DETECTOR = env.str("SHOT_DETECTOR", default="fast")  # fast | transnetv2
 DOWNLOAD_ALLOW_HOSTS = env.list("DOWNLOAD_ALLOW_HOSTS", default=[])
 DOWNLOAD_TIMEOUT_S = env.float("DOWNLOAD_TIMEOUT_S", default=600)
 
-# Suggestions (DESIGN §6).  Providers of weight-profile layers (learning centers).
-PROFILE_LAYER_PROVIDERS: list[str] = env.list("PROFILE_LAYER_PROVIDERS", default=[])
+# Suggestions (DESIGN §6).  Providers of weight-profile layers (learning centers):
+# dotted paths of callables, registered here in code (not from the environment);
+# fala_clip.checks verifies each imports and is callable.
+PROFILE_LAYER_PROVIDERS: list[str] = []
 MIN_START_GAP_S = env.float("MIN_START_GAP_S", default=5.0)
 
 # Rendering (DESIGN §7).

@@ -18,3 +18,13 @@ JOB_HANDLERS = {
     "test_flaky": "tests.jobs.handlers.flaky",
 }
 JOB_HEARTBEAT_INTERVAL_S = env.int("JOB_HEARTBEAT_INTERVAL_S", default=2)
+# Tests render admin and API-docs pages without running collectstatic first: plain
+# (unhashed) static URLs, and WhiteNoise looks files up in the app folders per
+# request instead of scanning a STATIC_ROOT that may not exist.  The browser test
+# (tests/e2e/test_browser.py) serves the base settings the real way instead.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
