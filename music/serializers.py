@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from music import selectors
 from music.models import MusicAnalysis, MusicAsset
 
 # Whisper's language codes (the ones a client may declare).
@@ -42,17 +43,15 @@ class MusicAssetSerializer(serializers.ModelSerializer):
             "job_id",
         ]
 
-    def _job(self, asset: MusicAsset) -> Any:
-        return asset.jobs.filter(kind="music_analysis").order_by("-created_at").first()
-
+    # Reads the analysis and jobs ``music.selectors`` fetched with the page (constant queries per list).
     def get_analysis_status(self, asset: MusicAsset) -> str:
-        if MusicAnalysis.objects.filter(asset=asset).exists():
+        if selectors.music_has_analysis(asset=asset):
             return "done"
-        job = self._job(asset)
+        job = selectors.music_latest_job(asset=asset)
         return job.status if job else "missing"
 
     def get_job_id(self, asset: MusicAsset) -> str | None:
-        job = self._job(asset)
+        job = selectors.music_latest_job(asset=asset)
         return str(job.pk) if job else None
 
 

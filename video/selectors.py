@@ -2,13 +2,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
+from jobs.models import Job
 from video.models import VideoIngest
+
+# Each video's jobs, newest first, fetched in one query for a whole page (the
+# list serializer shows the latest one; without this it ran a query a row).
+_JOBS = "jobs_newest_first"
+
+
+def _with_jobs(qs: QuerySet[VideoIngest]) -> QuerySet[VideoIngest]:
+    return qs.prefetch_related(Prefetch("jobs", queryset=Job.objects.order_by("-created_at", "-pk"), to_attr=_JOBS))
 
 
 def video_list(*, owner: Any) -> QuerySet[VideoIngest]:
-    return VideoIngest.objects.filter(owner=owner).order_by("-created_at", "pk")
+    return _with_jobs(VideoIngest.objects.filter(owner=owner)).order_by("-created_at", "pk")
 
 
 def video_get(*, owner: Any, video_id: Any) -> VideoIngest:
@@ -17,5 +26,8 @@ def video_get(*, owner: Any, video_id: Any) -> VideoIngest:
 
 
 def video_latest_job(*, ingest: VideoIngest) -> Any:
-    """The most recent clip-pipeline job of the video (None before any)."""
-    return ingest.jobs.order_by("-created_at").first()
+    """The most recent clip-pipeline job of the video (None before any); reads the prefetched list when there is one."""
+    prefetched = getattr(ingest, _JOBS, None)
+    if prefetched is not None:
+        return prefetched[0] if prefetched else None
+    return ingest.jobs.order_by("-created_at", "-pk").first()

@@ -4,7 +4,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from fala_clip.api.fields import FiniteFloatField, NullIfBlankURLField
 from video.models import VideoAnalysis, VideoIngest
+from video.selectors import video_latest_job
 from video.services import ASPECTS
 
 
@@ -13,7 +15,7 @@ class VideoSubmitSerializer(serializers.Serializer):
     source_url = serializers.CharField(required=False, max_length=2000)
     music_id = serializers.UUIDField(required=False, allow_null=True)
     aspect = serializers.ChoiceField(choices=ASPECTS, default="9:16")
-    target_length_s = serializers.FloatField(min_value=15, max_value=60, default=30.0)
+    target_length_s = FiniteFloatField(min_value=15, max_value=60, default=30.0)
     reframe = serializers.ChoiceField(choices=["faces", "center", "letterbox"], default="faces")
     allow_experimental = serializers.BooleanField(default=False)
 
@@ -29,6 +31,7 @@ class VideoSubmitSerializer(serializers.Serializer):
 
 class VideoIngestSerializer(serializers.ModelSerializer):
     music_id = serializers.UUIDField(read_only=True, allow_null=True)
+    source_url = NullIfBlankURLField(help_text="The submitted URL; null for an upload.")
     job = serializers.SerializerMethodField()
 
     class Meta:
@@ -49,7 +52,7 @@ class VideoIngestSerializer(serializers.ModelSerializer):
         ]
 
     def get_job(self, ingest: VideoIngest) -> dict[str, Any] | None:
-        job = ingest.jobs.order_by("-created_at").first()
+        job = video_latest_job(ingest=ingest)  # prefetched by video.selectors for a list page
         if job is None:
             return None
         return {"id": str(job.pk), "status": job.status, "stage": job.stage, "progress": job.progress}
