@@ -21,3 +21,10 @@ urlpatterns = [
     path("", include("suggestions.urls")),
     path("", include("rendering.urls")),
 ]
+
+# Django's own errors (no view matched, a failure outside DRF) in the API's JSON
+# shape; the admin and the docs pages keep their HTML pages.
+handler400 = "fala_clip.api.views.bad_request"
+handler403 = "fala_clip.api.views.permission_denied"
+handler404 = "fala_clip.api.views.page_not_found"
+handler500 = "fala_clip.api.views.server_error"

@@ -9,12 +9,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from fala_clip.api.errors import ServiceError
-from fala_clip.media.uploads import receive_upload
-from fala_clip.storage import storage_key, store_file
+from fala_clip.storage import storage_key
 from jobs.models import Job
 from music.models import (
     Artist,
@@ -60,11 +58,6 @@ class MusicUploadResult:
     reused: bool
 
 
-def _gate_error(exc: Any) -> ServiceError:
-    status = 413 if exc.code == "too_large" else 400
-    return ServiceError(exc.code, exc.message, exc.details, status_code=status)
-
-
 def audio_limits() -> Any:
     from fala_clip.media.probe import AUDIO_LIMITS
 
@@ -76,63 +69,66 @@ def audio_limits() -> Any:
     )
 
 
+def _music_ext(meta: dict[str, Any]) -> str:
+    fmt = meta["format"].split(",")[0]
+    return _EXT.get(fmt, "m4a" if fmt in ("mov", "mp4", "m4a") else "bin")
+
+
 def music_upload(
     *, owner: Any, uploaded: Any, title: str, declared_genre: str = "", language: str = ""
 ) -> MusicUploadResult:
-    """Accept a track: dedupe by sha256, gate with ffprobe, store, enqueue analysis.
+    """Accept a track through the upload intake: dedupe by sha256, gate with
+    ffprobe, store, create the asset and its analysis job, enqueue on commit.
 
-    Nothing is stored when the gate rejects the file.  The same file again
-    from the same owner returns the existing asset and enqueues nothing.
+    Nothing stays stored when the gate refuses the file or a later step fails.
+    The same file again from the same owner returns the existing asset and
+    enqueues nothing.
     """
-    from fala_clip.media.probe import MediaRejected, gate_audio
+    from fala_clip.media.intake import StoredUpload, upload_intake
+    from fala_clip.media.probe import gate_audio
     from jobs.dispatch import job_enqueue
     from jobs.services import job_create
 
     artist, _ = Artist.objects.get_or_create(user=owner, defaults={"name": owner.get_username()})
-    received = receive_upload(uploaded, max_bytes=settings.MUSIC_MAX_BYTES)
-    try:
-        existing = MusicAsset.objects.filter(owner=owner, sha256=received.sha256).first()
-        if existing is not None:
-            return MusicUploadResult(asset=existing, job=None, reused=True)
-        try:
-            meta = gate_audio(received.path, audio_limits())
-        except MediaRejected as exc:
-            raise _gate_error(exc) from exc
-        asset_id = uuid.uuid4()
-        fmt = meta["format"].split(",")[0]
-        ext = _EXT.get(fmt, "m4a" if fmt in ("mov", "mp4", "m4a") else "bin")
-        name = store_file(received.path, storage_key("music", owner.pk, asset_id, f"original.{ext}"))
-        try:
-            with transaction.atomic():
-                asset = MusicAsset.objects.create(
-                    id=asset_id,
-                    owner=owner,
-                    artist=artist,
-                    title=title,
-                    declared_genre=declared_genre.strip().lower(),
-                    language=language,
-                    sha256=received.sha256,
-                    file=name,
-                    original_filename=(getattr(uploaded, "name", "") or "")[:255],
-                    size_bytes=received.size,
-                    format=meta["format"],
-                    duration=meta["duration"],
-                    probe=meta,
-                )
-                job = job_create(owner=owner, kind="music_analysis", params={"music_id": str(asset.pk)})
-                Job.objects.filter(pk=job.pk).update(music_asset=asset)
-                job_enqueue(job=job)
-        except IntegrityError:
-            # A concurrent upload of the same file won the race: reuse it.
-            from fala_clip.storage import delete_stored
+    asset_id = uuid.uuid4()
+    job: Job | None = None
 
-            delete_stored(name)
-            return MusicUploadResult(
-                asset=MusicAsset.objects.get(owner=owner, sha256=received.sha256), job=None, reused=True
-            )
-        return MusicUploadResult(asset=asset, job=job, reused=False)
-    finally:
-        received.discard()
+    def create(stored: StoredUpload) -> MusicAsset:
+        nonlocal job
+        asset = MusicAsset.objects.create(
+            id=asset_id,
+            owner=owner,
+            artist=artist,
+            title=title,
+            declared_genre=declared_genre.strip().lower(),
+            language=language,
+            sha256=stored.received.sha256,
+            file=stored.name,
+            original_filename=stored.original_filename,
+            size_bytes=stored.received.size,
+            format=stored.meta["format"],
+            duration=stored.meta["duration"],
+            probe=stored.meta,
+        )
+        job = job_create(owner=owner, kind="music_analysis", params={"music_id": str(asset.pk)})
+        Job.objects.filter(pk=job.pk).update(music_asset=asset)
+        job_enqueue(job=job)
+        return asset
+
+    def same_file(received: Any) -> MusicAsset | None:
+        return MusicAsset.objects.filter(owner=owner, sha256=received.sha256).first()
+
+    result = upload_intake(
+        uploaded=uploaded,
+        max_bytes=settings.MUSIC_MAX_BYTES,
+        find_existing=same_file,
+        gate=lambda path: gate_audio(path, audio_limits()),
+        storage_key=lambda meta: storage_key("music", owner.pk, asset_id, f"original.{_music_ext(meta)}"),
+        create=create,
+        # A concurrent upload of the same file won the (owner, sha256) race: reuse it.
+        on_conflict=same_file,
+    )
+    return MusicUploadResult(asset=result.value, job=None if result.reused else job, reused=result.reused)
 
 
 # --- analysis results ------------------------------------------------------------

@@ -12,8 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from fala_clip.api.errors import ServiceError
-from fala_clip.media.uploads import receive_upload
-from fala_clip.storage import storage_key, store_file
+from fala_clip.storage import storage_key
 from jobs.models import Job, JobStatus
 from music.models import Artist, MusicAsset
 from video.models import VideoAnalysis, VideoIngest
@@ -42,10 +41,6 @@ def video_limits() -> Any:
         max_fps=settings.VIDEO_MAX_FPS,
         max_streams=settings.MEDIA_MAX_STREAMS,
     )
-
-
-def gate_error(exc: Any) -> ServiceError:
-    return ServiceError(exc.code, exc.message, exc.details, status_code=413 if exc.code == "too_large" else 400)
 
 
 def _own_music(owner: Any, music_id: Any) -> MusicAsset | None:
@@ -82,43 +77,55 @@ def _create_ingest_and_job(owner: Any, **fields: Any) -> tuple[VideoIngest, Job]
     return ingest, job
 
 
+def _video_ext(meta: dict[str, Any]) -> str:
+    if "webm" in meta["format"] and "matroska" in meta["format"]:
+        return "webm"
+    return "mkv" if "matroska" in meta["format"] else "mp4"
+
+
 def video_submit_upload(
     *, owner: Any, uploaded: Any, music_id: Any = None, options: dict[str, Any]
 ) -> VideoSubmitResult:
-    """Accept an uploaded video: gate it now (nothing stored on rejection), store, enqueue."""
-    from fala_clip.media.probe import MediaRejected, gate_video
+    """Accept an uploaded video through the upload intake: a repeated identical
+    submission is reused; else gate it (nothing stored on rejection), store,
+    create the ingest and its pipeline job, enqueue on commit.  A failure after
+    the store removes the stored file."""
+    from fala_clip.media.intake import StoredUpload, upload_intake
+    from fala_clip.media.probe import gate_video
 
     music = _own_music(owner, music_id)
     options = {**DEFAULT_OPTIONS, **options}
-    received = receive_upload(uploaded, max_bytes=settings.VIDEO_MAX_BYTES)
-    try:
-        previous = _existing_submission(owner, received.sha256, music, options)
-        if previous is not None:
-            return VideoSubmitResult(ingest=previous, job=previous.jobs.order_by("-created_at")[0], reused=True)
-        try:
-            meta = gate_video(received.path, video_limits())
-        except MediaRejected as exc:
-            raise gate_error(exc) from exc
-        ingest_id = uuid.uuid4()
-        ext = "webm" if "webm" in meta["format"] and "matroska" in meta["format"] else None
-        ext = ext or ("mkv" if "matroska" in meta["format"] else "mp4")
-        name = store_file(received.path, storage_key("videos", owner.pk, ingest_id, f"original.{ext}"))
-        ingest, job = _create_ingest_and_job(
+    ingest_id = uuid.uuid4()
+
+    def create(stored: StoredUpload) -> tuple[VideoIngest, Job]:
+        return _create_ingest_and_job(
             owner,
             id=ingest_id,
             source=VideoIngest.Source.UPLOAD,
             music=music,
             options=options,
-            sha256=received.sha256,
-            file=name,
-            original_filename=(getattr(uploaded, "name", "") or "")[:255],
-            size_bytes=received.size,
-            duration=meta["duration"],
-            probe=meta,
+            sha256=stored.received.sha256,
+            file=stored.name,
+            original_filename=stored.original_filename,
+            size_bytes=stored.received.size,
+            duration=stored.meta["duration"],
+            probe=stored.meta,
         )
-        return VideoSubmitResult(ingest=ingest, job=job, reused=False)
-    finally:
-        received.discard()
+
+    def previous(received: Any) -> tuple[VideoIngest, Job] | None:
+        ingest = _existing_submission(owner, received.sha256, music, options)
+        return (ingest, ingest.jobs.order_by("-created_at")[0]) if ingest is not None else None
+
+    result = upload_intake(
+        uploaded=uploaded,
+        max_bytes=settings.VIDEO_MAX_BYTES,
+        find_existing=previous,
+        gate=lambda path: gate_video(path, video_limits()),
+        storage_key=lambda meta: storage_key("videos", owner.pk, ingest_id, f"original.{_video_ext(meta)}"),
+        create=create,
+    )
+    ingest, job = result.value
+    return VideoSubmitResult(ingest=ingest, job=job, reused=result.reused)
 
 
 def video_submit_url(

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Every non-HTML-page error in the JSON shape (DEBUG on or off) + body caps.
+    "fala_clip.api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the collected, hashed static files (admin CSS, API docs) from any WSGI server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -156,6 +158,8 @@ STORAGES = {
 
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=2 * 1024**3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+# Largest JSON / form (non-multipart) request body; larger ones get 413 unread.
+API_MAX_JSON_BYTES = env.int("API_MAX_JSON_BYTES", default=1024**2)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 # Workspaces of done jobs are removed at once by the pipeline; failed ones are
 # kept this long for debugging, then removed by the cleaner.

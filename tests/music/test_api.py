@@ -198,3 +198,52 @@ def test_analyze_music_runs_through_a_real_worker(api, click_wav, start_worker, 
     # a re-upload now returns the cached analysis
     again = _upload(api, click_wav)
     assert again.status_code == 200 and again.json()["analysis"]["tempo"] == a["tempo"]
+
+
+def test_database_error_after_the_store_removes_the_stored_file(api, click_wav, settings, monkeypatch, redis_conn):
+    """Given the asset row was written and the file stored, when creating the job fails in the
+    database, then nothing is left: no rows, no stored file, no temp file, nothing queued."""
+    from django.db import DatabaseError
+
+    import jobs.services
+    from jobs.dispatch import get_queue
+
+    seen: dict[str, object] = {}
+
+    def failing_job_create(**kwargs):
+        seen["assets_inside"] = MusicAsset.objects.count()
+        seen["stored_inside"] = _stored_files(settings)
+        raise DatabaseError("injected: connection lost")
+
+    monkeypatch.setattr(jobs.services, "job_create", failing_job_create)
+    with pytest.raises(DatabaseError, match="injected"):
+        _upload(api, click_wav)
+    assert seen["assets_inside"] == 1 and len(seen["stored_inside"]) == 1  # the failure came after the store
+    assert MusicAsset.objects.count() == 0 and Job.objects.count() == 0
+    assert _stored_files(settings) == []
+    incoming = Path(settings.WORK_DIR) / "incoming"
+    assert not incoming.exists() or list(incoming.iterdir()) == []
+    assert get_queue("heavy").count == 0
+
+
+def test_lost_race_for_the_same_file_reuses_the_winner_and_removes_its_copy(api, click_wav, settings, monkeypatch):
+    """Given another request stores the same file first (between our dedupe and our insert),
+    when our insert hits the (owner, sha256) constraint, then we answer reused and delete our copy."""
+    first = _upload(api, click_wav)
+    assert first.status_code == 202
+    winner = MusicAsset.objects.get()
+    real_filter = MusicAsset.objects.filter
+    calls = {"n": 0}
+
+    def dedupe_misses_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1 and "sha256" in kwargs:  # our dedupe runs before the winner committed
+            return real_filter(pk=None)
+        return real_filter(*args, **kwargs)
+
+    monkeypatch.setattr(MusicAsset.objects, "filter", dedupe_misses_once)
+    again = _upload(api, click_wav, name="again.wav")
+    assert again.status_code == 200, again.json()
+    assert again.json()["reused"] is True and again.json()["music"]["id"] == str(winner.pk)
+    assert MusicAsset.objects.count() == 1 and Job.objects.count() == 1
+    assert [p.relative_to(settings.MEDIA_ROOT).as_posix() for p in _stored_files(settings)] == [winner.file]

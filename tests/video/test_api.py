@@ -198,3 +198,45 @@ def test_other_artists_video_is_404(api, anon_api, make_artist, clip_mp4):
         assert api.get(f"/videos/{video_id}{url}").status_code == 404
     assert api.post(f"/videos/{video_id}/suggestions/recompute").status_code == 404
     assert api.get("/videos").json()["count"] == 0
+
+
+def _incoming_empty(settings) -> bool:
+    incoming = Path(settings.WORK_DIR) / "incoming"
+    return not incoming.exists() or list(incoming.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", ["NaN", "nan", "inf", "-inf", "Infinity", "1e999"])
+def test_non_finite_target_length_is_400_naming_the_field_and_nothing_stored(api, clip_mp4, settings, value):
+    """Given a valid upload, when target_length_s is not a finite number, then 400 before anything is stored."""
+    resp = _upload(api, clip_mp4, target_length_s=value)
+    assert resp.status_code == 400, resp.content
+    error = resp.json()["error"]
+    assert error["code"] == "invalid"
+    assert error["details"] == {"target_length_s": ["A finite number is required."]}
+    _nothing_stored(settings)
+    assert _incoming_empty(settings)
+
+
+def test_database_error_after_the_store_removes_the_stored_file(api, clip_mp4, settings, monkeypatch):
+    """Given the ingest row was written and the file stored, when creating the job fails in the
+    database, then the transaction rolls back, the stored file is deleted and the temp file is gone."""
+    from django.db import DatabaseError
+
+    import jobs.services
+
+    seen: dict[str, object] = {}
+
+    def failing_job_create(**kwargs):
+        seen["ingests_inside"] = VideoIngest.objects.count()
+        seen["stored_inside"] = _stored(settings)
+        raise DatabaseError("injected: connection lost")
+
+    monkeypatch.setattr(jobs.services, "job_create", failing_job_create)
+    with pytest.raises(DatabaseError, match="injected"):
+        _upload(api, clip_mp4)
+    assert seen["ingests_inside"] == 1 and len(seen["stored_inside"]) == 1  # the failure came after the store
+    _nothing_stored(settings)
+    assert _incoming_empty(settings)
+    from jobs.dispatch import get_queue
+
+    assert get_queue("heavy").count == 0

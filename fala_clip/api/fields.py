@@ -1,0 +1,41 @@
+"""Serializer fields the project uses instead of DRF's lenient ones."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rest_framework import serializers
+
+
+class FiniteFloatField(serializers.FloatField):
+    """A float that must be finite.
+
+    DRF's ``FloatField`` accepts ``"NaN"``, ``"inf"`` and ``"1e999"`` (which
+    parses to infinity); NaN also slips through ``min_value``/``max_value``
+    because every comparison with it is false.  Such a value would reach the
+    database's JSON columns and fail there, after the upload was stored.
+    """
+
+    default_error_messages = {"non_finite": "A finite number is required."}
+
+    def to_internal_value(self, data: Any) -> float:
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("non_finite")
+        return value
+
+
+class NullIfBlankURLField(serializers.URLField):
+    """A read-only URL that is ``null`` where the row stores ``""`` (no URL).
+
+    The schema says ``format: uri``; an empty string is not one.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
+        return str(value) if value else None
