@@ -122,6 +122,7 @@ def step_analyze_video(ctx: JobContext, ingest: VideoIngest, path: Path) -> Vide
             clip_model=settings.CLIP_MODEL or None,
             face_model=settings.YUNET_MODEL or None,
             on_step=on_step,
+            meta=ingest.probe or None,  # gated at submission: no second ffprobe
         )
     except Exception as exc:
         from fala_clip.media.ffmpeg import FFmpegError

@@ -8,12 +8,14 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from music.analysis.contracts import MusicAnalysisInput
 from suggestions.engine import suggest_clips
 from suggestions.models import ClipModel, SuggestionSet
 from suggestions.profiles import effective_profile
 
 
-def _music_input(music_analysis: Any) -> dict[str, Any] | None:
+def _music_input(music_analysis: Any) -> MusicAnalysisInput | None:
+    """The stored track analysis as the engine reads it (beats from the ``music_beats`` rows)."""
     if music_analysis is None:
         return None
     beats = list(music_analysis.beats.order_by("index").values_list("time", "bar_position", "is_downbeat"))

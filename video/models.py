@@ -7,6 +7,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from video.analysis.contracts import VideoAnalysisInput
+
 
 class VideoAnalysis(models.Model):
     """The analysis of one video file, cached per owner and content (sha256)."""
@@ -44,8 +46,12 @@ class VideoAnalysis(models.Model):
             return np.zeros((0, self.embedding_dim), dtype=np.float32)
         return np.load(io.BytesIO(bytes(self.embedding_vectors))).astype(np.float32)
 
-    def as_engine_input(self) -> dict:
-        """The dict shape the analysers produced (input of the suggestion engine)."""
+    def as_engine_input(self) -> VideoAnalysisInput:
+        """The stored analysis as the suggestion engine reads it.
+
+        The embedding vectors stay out: no engine feature reads them (novelty was computed
+        from them by the analyser), and loading them costs up to 900 x 1280 numbers.
+        """
         return {
             "meta": self.meta,
             "shots": self.shots,
@@ -54,13 +60,6 @@ class VideoAnalysis(models.Model):
             "impacts": self.impacts,
             "audio_onsets": self.audio_onsets,
             "faces": self.faces,
-            "embeddings": {
-                "model": self.embedding_model,
-                "dim": self.embedding_dim,
-                "count": len(self.embedding_times),
-                "times": self.embedding_times,
-                "vectors": self.embedding_matrix().tolist(),
-            },
         }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,7 +156,7 @@ def video_submit_url(
 # --- analysis ---------------------------------------------------------------------
 
 
-def video_analysis_save(*, owner: Any, sha256: str, result: dict[str, Any]) -> VideoAnalysis:
+def video_analysis_save(*, owner: Any, sha256: str, result: Mapping[str, Any]) -> VideoAnalysis:
     import numpy as np
 
     emb = result.get("embeddings") or {}

@@ -22,10 +22,10 @@ Rules it guarantees (tests in ``tests/suggestions/engine``):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .contracts import ClipModelSpec, MusicAnalysisInput, VideoAnalysisInput
 from .features import FEATURES_VERSION, build_timeline
 from .profiles import PARAM_SPECS, EffectiveProfile, baseline_profile
 from .ranking import Candidate, rnd, select_diverse
@@ -47,7 +47,7 @@ ORDER_WITHOUT_MUSIC = ("highlight", "beat_montage")
 class SuggestionResult:
     """The engine's answer.
 
-    ``clips``: ClipModel dicts, best first (``rank`` 1..n)::
+    ``clips``: :class:`~suggestions.engine.contracts.ClipModelSpec` dicts, best first (``rank`` 1..n)::
 
         {"template": "highlight" | "beat_montage" | "hook",
          "rank": int, "start": float, "end": float,      # source span (min src_in, max src_out)
@@ -61,7 +61,7 @@ class SuggestionResult:
     ``profile_sources``: the layers (kind, id, version, experimental) the weights came from.
     """
 
-    clips: list[dict[str, Any]]
+    clips: list[ClipModelSpec]
     reasons: list[str] = field(default_factory=list)
     profile_sources: list[dict[str, Any]] = field(default_factory=list)
     features_version: str = FEATURES_VERSION
@@ -99,8 +99,8 @@ def _gap(value: Any) -> float:
 
 
 def suggest_clips(
-    video: Mapping[str, Any],
-    music: Mapping[str, Any] | None = None,
+    video: VideoAnalysisInput,
+    music: MusicAnalysisInput | None = None,
     profile: EffectiveProfile | None = None,
     *,
     min_start_gap_s: float = MIN_START_GAP_S,

@@ -1,11 +1,13 @@
 """Feature timeline: one normalised, per-second view of a video analysis and a music analysis.
 
-Everything the suggestion engine scores comes from here.  The analysers hand us JSON-like dicts
-(see ``suggest_clips``); this module turns them into
+Everything the suggestion engine scores comes from here.  The analysers hand us their typed
+results (``VideoAnalysisInput``, ``MusicAnalysisInput``: see ``contracts.py``); this module turns
+them into
 
 * per-second arrays in **source time** for the video features (second ``i`` covers ``[i, i+1)``),
 * per-second arrays in **track time** for the music features,
-* a beat grid (times, downbeat flags, position in bar, strength) — the per-beat timeline,
+* a beat grid (times, downbeat flags, position in bar, strength; ``beatgrid.py``) — the per-beat
+  timeline,
 * a few event lists the templates snap to (shot boundaries, audio onsets, speech pauses).
 
 "Normalised" means a *fixed* mapping of every feature onto ``0..1`` (documented per feature in
@@ -19,17 +21,22 @@ original-audio features, when the video has audio).  Unavailable features are le
 score entirely — they neither add nor dilute — so a silent video or an instrumental track is
 not punished for what it cannot have.
 
-Every list in the inputs may be empty or missing; malformed numbers (None, NaN) count as absent.
+Every key of the inputs may be missing and every list empty; a number that is None or NaN in
+stored JSON counts as absent (``_values.py``).  Face boxes are normalised to the frame (0..1).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from ._values import floats, num, times
+from .beatgrid import BeatGrid, build_beat_grid
+from .contracts import MusicAnalysisInput, VideoAnalysisInput
 
 FEATURES_VERSION = "1"
 
@@ -99,55 +106,15 @@ ONSET_WINDOW = (-1.0, 2.0)
 ONSET_RATE_FULL = 4.0
 SPEECH_ON = 0.5  # speech value above which a second is "in speech"
 SPEECH_PAUSE = 0.3  # below which it is a pause
-DOWNBEAT_MATCH_S = 0.07  # a beat this close to a listed downbeat is that downbeat
 
 
 # --------------------------------------------------------------------------- small helpers
 
 
-def _num(value: Any, default: float | None = None) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return default
-    return f if math.isfinite(f) else default
-
-
-def _floats(values: Any) -> np.ndarray:
-    """A 1-d float array from a possibly messy list; None/NaN/garbage become 0."""
-    if values is None:
-        return np.zeros(0)
-    out = [_num(v, 0.0) for v in values] if isinstance(values, Iterable) else []
-    return np.asarray(out, dtype=float)
-
-
-def _time_of(value: Any) -> float | None:
-    """An event time: a number, or a dict with a ``time`` key (e.g. ``{"time", "strength"}``)."""
-    if isinstance(value, Mapping):
-        return _num(value.get("time"))
-    return _num(value)
-
-
-def _times(values: Any, lo: float = 0.0, hi: float = math.inf) -> np.ndarray:
-    """Sorted unique event times in ``[lo, hi]``; entries that are not times are dropped."""
-    if not values or not isinstance(values, Iterable):
-        return np.zeros(0)
-    out = [f for f in (_time_of(v) for v in values) if f is not None and lo <= f <= hi]
-    return np.unique(np.asarray(out, dtype=float))
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> Sequence[Any]:
-    return value if isinstance(value, (list, tuple)) else []
-
-
-def resample_per_second(values: Any, hop_s: float, n_seconds: int) -> np.ndarray:
+def resample_per_second(values: Iterable[Any] | None, hop_s: float, n_seconds: int) -> np.ndarray:
     """Average a curve sampled every ``hop_s`` (sample k covers [k*hop, (k+1)*hop)) into
     ``n_seconds`` one-second bins.  Time not covered by the curve counts as 0."""
-    v = _floats(values)
+    v = floats(values)
     if n_seconds <= 0:
         return np.zeros(0)
     if v.size == 0:
@@ -164,17 +131,16 @@ def resample_per_second(values: Any, hop_s: float, n_seconds: int) -> np.ndarray
     return np.diff(at)
 
 
-def interval_coverage(intervals: Any, n_seconds: int) -> np.ndarray:
-    """Share of each second ``[i, i+1)`` covered by the union of ``[[start, end], ...]``."""
+def interval_coverage(intervals: Iterable[Any] | None, n_seconds: int) -> np.ndarray:
+    """Share of each second ``[i, i+1)`` covered by the union of ``[[start, end], ...]``
+    (or of ``[{"start", "end"}, ...]``: sections, lyric lines)."""
     cov = np.zeros(max(n_seconds, 0))
     spans: list[tuple[float, float]] = []
-    for item in _list(intervals):
-        if isinstance(item, Mapping):
-            s, e = _num(item.get("start")), _num(item.get("end"))
-        elif isinstance(item, (list, tuple)) and len(item) >= 2:
-            s, e = _num(item[0]), _num(item[1])
+    for item in intervals or ():
+        if isinstance(item, dict):
+            s, e = num(item.get("start")), num(item.get("end"))
         else:
-            continue
+            s, e = num(item[0]), num(item[1])
         if s is None or e is None or e <= s:
             continue
         spans.append((max(0.0, s), min(float(n_seconds), e)))
@@ -228,32 +194,6 @@ class Curve:
 
 
 # --------------------------------------------------------------------------- timeline types
-
-
-@dataclass(frozen=True)
-class BeatGrid:
-    """The track's beats (per-beat timeline), in track seconds, sorted.
-
-    ``pos_in_bar`` is 0 on a downbeat.  ``synthetic`` is True when the track listed no beats
-    and the grid was built from its tempo (so cuts are on the tempo grid, not detected beats).
-    """
-
-    times: np.ndarray
-    is_downbeat: np.ndarray
-    pos_in_bar: np.ndarray
-    strength: np.ndarray
-    beats_per_bar: int = 4
-    synthetic: bool = False
-
-    @property
-    def period(self) -> float:
-        """Median beat period in seconds (0.5 s when fewer than two beats)."""
-        if self.times.size < 2:
-            return 0.5
-        return float(np.median(np.diff(self.times)))
-
-    def __len__(self) -> int:
-        return int(self.times.size)
 
 
 @dataclass(frozen=True)
@@ -346,128 +286,61 @@ class FeatureTimeline:
 # --------------------------------------------------------------------------- builders
 
 
-def _video_duration(video: Mapping[str, Any]) -> float:
-    meta = _dict(video.get("meta"))
-    d = _num(meta.get("duration"))
+def _video_duration(video: VideoAnalysisInput) -> float:
+    d = num((video.get("meta") or {}).get("duration"))
     if d is not None and d > 0:
         return d
     # Fall back to whatever else tells us how long the source is.
-    timeline = _dict(video.get("timeline"))
-    hop = _num(timeline.get("hop_s"), 1.0) or 1.0
+    timeline: dict[str, Any] = dict(video.get("timeline") or {})
+    hop = num(timeline.get("hop_s"), 1.0) or 1.0
     guess = 0.0
     for key in ("motion", "audio_energy", "speech", "faces", "novelty"):
-        guess = max(guess, len(_list(timeline.get(key))) * hop)
-    for shot in _list(video.get("shots")):
-        guess = max(guess, _num(_dict(shot).get("end"), 0.0) or 0.0)
+        guess = max(guess, len(timeline.get(key) or ()) * hop)
+    for shot in video.get("shots") or ():
+        guess = max(guess, num(shot.get("end"), 0.0) or 0.0)
     return guess
 
 
-def _face_points(video: Mapping[str, Any], width: float) -> tuple[np.ndarray, np.ndarray]:
-    times: list[float] = []
+def _face_points(video: VideoAnalysisInput) -> tuple[np.ndarray, np.ndarray]:
+    """Per face sample: its time and the horizontal centre of its dominant (score x area) face."""
+    face_times: list[float] = []
     xs: list[float] = []
-    for entry in _list(video.get("faces")):
-        entry = _dict(entry)
-        t = _num(entry.get("time"))
+    for entry in video.get("faces") or ():
+        t = num(entry.get("time"))
         if t is None:
             continue
         best: tuple[float, float] | None = None  # (weight, centre)
-        for box in _list(entry.get("boxes")):
-            if not isinstance(box, (list, tuple)) or len(box) < 4:
-                continue
-            x, _y, w, h = (_num(v, 0.0) or 0.0 for v in box[:4])
-            score = _num(box[4], 1.0) if len(box) > 4 else 1.0
-            cx = x + w / 2.0
-            if cx > 1.0 or w > 1.0:  # pixel coordinates
-                cx = cx / width if width > 0 else 0.5
+        for box in entry.get("boxes") or ():
+            x, _y, w, h = (num(v, 0.0) or 0.0 for v in box[:4])
+            score = num(box[4], 1.0) if len(box) > 4 else 1.0
             weight = abs(w * h) * (score or 0.0)
             if best is None or weight > best[0]:
-                best = (weight, cx)
+                best = (weight, x + w / 2.0)
         if best is not None:
-            times.append(t)
+            face_times.append(t)
             xs.append(min(1.0, max(0.0, best[1])))
-    order = np.argsort(np.asarray(times), kind="stable")
-    return np.asarray(times, dtype=float)[order], np.asarray(xs, dtype=float)[order]
+    order = np.argsort(np.asarray(face_times), kind="stable")
+    return np.asarray(face_times, dtype=float)[order], np.asarray(xs, dtype=float)[order]
 
 
-def _build_music(music: Mapping[str, Any]) -> MusicTimeline:
-    beats_raw = _times(music.get("beats"))
-    onset = _dict(music.get("onset_curve"))
-    energy = _dict(music.get("energy_curve"))
-    onset_vals, energy_vals = _floats(onset.get("values")), _floats(energy.get("values"))
-    onset_hop = _num(onset.get("hop_s"), 0.0) or 0.0
-    energy_hop = _num(energy.get("hop_s"), 1.0) or 1.0
-    sections: list[dict[str, Any]] = [dict(_dict(s)) for s in _list(music.get("sections"))]
+def _build_music(music: MusicAnalysisInput) -> MusicTimeline:
+    onset = music.get("onset_curve") or {"hop_s": 0.0, "values": []}
+    energy = music.get("energy_curve") or {"hop_s": 1.0, "values": []}
+    onset_vals, energy_vals = floats(onset.get("values")), floats(energy.get("values"))
+    onset_hop = num(onset.get("hop_s"), 0.0) or 0.0
+    energy_hop = num(energy.get("hop_s"), 1.0) or 1.0
+    sections: list[dict[str, Any]] = [dict(s) for s in music.get("sections") or ()]
 
-    duration = _num(music.get("duration"), 0.0) or 0.0
+    duration = num(music.get("duration"), 0.0) or 0.0
     if duration <= 0:
+        listed = times(music.get("beats"))
         duration = max(
-            [0.0, float(beats_raw[-1]) if beats_raw.size else 0.0]
+            [0.0, float(listed[-1]) if listed.size else 0.0]
             + [onset_vals.size * onset_hop, energy_vals.size * energy_hop]
-            + [_num(s.get("end"), 0.0) or 0.0 for s in sections]
+            + [num(s.get("end"), 0.0) or 0.0 for s in sections]
         )
     n = int(math.ceil(duration)) if duration > 0 else 0
-    beats_raw = beats_raw[beats_raw <= duration + 1e-9]
-
-    # ---- beat grid
-    synthetic = False
-    tempo = _num(music.get("tempo"), 0.0) or 0.0
-    if beats_raw.size == 0 and tempo > 0 and duration > 0:
-        beats_raw = np.arange(0.0, duration + 1e-9, 60.0 / tempo)
-        synthetic = True
-    nb = beats_raw.size
-    is_down: np.ndarray = np.zeros(nb, dtype=bool)
-    positions = _list(music.get("beat_positions"))
-    raw_beats_list = _list(music.get("beats"))
-    downbeats = _times(music.get("downbeats"))
-    if downbeats.size and nb:
-        idx = np.clip(np.searchsorted(downbeats, beats_raw), 1, downbeats.size) - 1
-        nearest = np.minimum(
-            np.abs(beats_raw - downbeats[idx]),
-            np.abs(beats_raw - downbeats[np.minimum(idx + 1, downbeats.size - 1)]),
-        )
-        is_down = nearest <= DOWNBEAT_MATCH_S
-    elif not synthetic and positions and len(positions) == len(raw_beats_list):
-        # beat_positions is parallel to the analyser's beats list, 1-based (1 = downbeat) as
-        # music.analysis.rhythm writes it; a 0-based list (it holds a 0) marks downbeats with 0.
-        pv_all = [_num(p) for p in positions]
-        first = 0 if any(p is not None and round(p) == 0 for p in pv_all) else 1
-        pos_map = {}
-        for b, pv in zip(raw_beats_list, pv_all, strict=False):
-            bt = _num(b)
-            if bt is not None and pv is not None:
-                pos_map[bt] = round(pv) == first
-        is_down = np.array([pos_map.get(float(t), False) for t in beats_raw], dtype=bool)
-    meter = _num(music.get("meter"))
-    bpb = int(min(12, max(2, round(meter)))) if meter else 4
-    if nb and not is_down.any():
-        is_down[::bpb] = True  # no bar information: assume the meter (4/4) from the first beat
-    down_idx = np.flatnonzero(is_down)
-    if down_idx.size >= 2:
-        bpb = int(min(12, max(2, round(float(np.median(np.diff(down_idx)))))))
-    pos = np.zeros(nb, dtype=int)
-    if nb:
-        last = -1
-        first = int(down_idx[0]) if down_idx.size else 0
-        for k in range(nb):
-            if is_down[k]:
-                last = k
-            pos[k] = (k - last) if last >= 0 else (bpb - (first - k) % bpb) % bpb
-    # beat strength
-    if onset_vals.size and onset_hop > 0 and onset_vals.max() > 0:
-        onorm = np.clip(onset_vals / onset_vals.max(), 0.0, 1.0)
-        idx = np.clip(np.round(beats_raw / onset_hop).astype(int), 0, onorm.size - 1)
-        lo, hi = np.maximum(idx - 1, 0), np.minimum(idx + 1, onorm.size - 1)
-        strength = np.maximum(np.maximum(onorm[lo], onorm[idx]), onorm[hi])
-    else:
-        strength = np.where(is_down, 1.0, 0.5)
-    beats = BeatGrid(
-        times=beats_raw,
-        is_downbeat=is_down,
-        pos_in_bar=pos,
-        strength=np.asarray(strength, dtype=float),
-        beats_per_bar=bpb,
-        synthetic=synthetic,
-    )
+    beats = build_beat_grid(music, duration, onset_vals, onset_hop)
 
     # ---- per-second features
     feats: dict[str, np.ndarray] = {}
@@ -479,15 +352,14 @@ def _build_music(music: Mapping[str, Any]) -> MusicTimeline:
     else:
         feats["music_energy"] = np.zeros(n)
     bs: np.ndarray = np.zeros(n)
-    if nb and n:
-        sec = np.minimum(beats_raw.astype(int), n - 1)
+    if len(beats) and n:
+        sec = np.minimum(beats.times.astype(int), n - 1)
         sums = np.bincount(sec, weights=beats.strength, minlength=n)[:n]
         counts = np.bincount(sec, minlength=n)[:n]
         bs = np.divide(sums, counts, out=np.zeros(n), where=counts > 0)
         available.add("beat_strength")
     feats["beat_strength"] = bs
-    activity = _dict(music.get("activity"))
-    singing = _list(activity.get("singing"))
+    singing = (music.get("activity") or {}).get("singing") or []
     feats["singing"] = interval_coverage(singing, n)
     if singing:
         available.add("singing")
@@ -495,7 +367,7 @@ def _build_music(music: Mapping[str, Any]) -> MusicTimeline:
     feats["section_peak"] = interval_coverage(peaks, n)
     if sections:
         available.add("section_peak")
-    segments = _list(_dict(music.get("transcription")).get("segments"))
+    segments = (music.get("transcription") or {}).get("segments") or []
     feats["lyric_line"] = interval_coverage(segments, n)
     if segments:
         available.add("lyric_line")
@@ -511,24 +383,23 @@ def _build_music(music: Mapping[str, Any]) -> MusicTimeline:
     )
 
 
-def build_timeline(video: Mapping[str, Any], music: Mapping[str, Any] | None = None) -> FeatureTimeline:
+def build_timeline(video: VideoAnalysisInput, music: MusicAnalysisInput | None = None) -> FeatureTimeline:
     """Build the feature timeline from a video analysis and an optional music analysis."""
-    video = _dict(video)
-    meta = _dict(video.get("meta"))
+    meta = video.get("meta") or {}
     duration = max(0.0, _video_duration(video))
     n = int(math.ceil(duration - 1e-9)) if duration > 0 else 0
-    fps = _num(meta.get("fps"), 30.0) or 30.0
+    fps = num(meta.get("fps"), 30.0) or 30.0
     if fps <= 0:
         fps = 30.0
-    width = _num(meta.get("width"), 0.0) or 0.0
+    width = num(meta.get("width"), 0.0) or 0.0
     has_audio = meta.get("has_audio", True) is not False
-    timeline = _dict(video.get("timeline"))
-    hop = _num(timeline.get("hop_s"), 1.0) or 1.0
+    timeline: dict[str, Any] = dict(video.get("timeline") or {})
+    hop = num(timeline.get("hop_s"), 1.0) or 1.0
 
     feats: dict[str, np.ndarray] = {}
     available: set[str] = set()
     for name in ("motion", "novelty", "faces", "audio_energy", "speech"):
-        raw = _list(timeline.get(name))
+        raw = timeline.get(name) or []
         feats[name] = np.clip(resample_per_second(raw, hop, n), 0.0, 1.0)
         if raw and (has_audio or name not in ("audio_energy", "speech")):
             available.add(name)
@@ -536,14 +407,13 @@ def build_timeline(video: Mapping[str, Any], music: Mapping[str, Any] | None = N
         feats["audio_energy"] = np.zeros(n)
         feats["speech"] = np.zeros(n)
 
-    impacts = _list(video.get("impacts"))
+    impacts = video.get("impacts") or []
     imp_sum = np.zeros(n)
     for item in impacts:
-        item = _dict(item)
-        t = _num(item.get("time"))
+        t = num(item.get("time"))
         if t is None or not 0 <= t < max(duration, 1e-9) or n == 0:
             continue
-        strength = min(1.0, max(0.0, _num(item.get("strength"), 1.0) or 0.0))
+        strength = min(1.0, max(0.0, num(item.get("strength"), 1.0) or 0.0))
         imp_sum[min(int(t), n - 1)] += strength
     feats["impact"] = 1.0 - np.exp(-IMPACT_GAIN * imp_sum)
     if impacts:
@@ -551,28 +421,29 @@ def build_timeline(video: Mapping[str, Any], music: Mapping[str, Any] | None = N
 
     # Shot boundaries: listed cuts, plus shot starts (the same information when both exist).
     frame = 1.0 / fps
-    cut_candidates = [_dict(c).get("time") for c in _list(video.get("cuts"))]
-    cut_candidates += [_dict(s).get("start") for s in _list(video.get("shots"))]
-    raw_cuts = _times(cut_candidates, lo=frame / 2, hi=max(0.0, duration - frame / 2))
+    cuts, shots = video.get("cuts") or [], video.get("shots") or []
+    cut_candidates = [c.get("time") for c in cuts] + [s.get("start") for s in shots]
+    raw_cuts = times(cut_candidates, lo=frame / 2, hi=max(0.0, duration - frame / 2))
     if raw_cuts.size > 1:  # merge boundaries closer than a frame (same cut listed twice)
         keep = np.concatenate([[True], np.diff(raw_cuts) > frame * 0.99])
         raw_cuts = raw_cuts[keep]
     feats["shot_change"] = np.clip(window_rate(raw_cuts, n, SHOT_RATE_WINDOW) / SHOT_RATE_FULL, 0.0, 1.0)
-    if _list(video.get("cuts")) or _list(video.get("shots")):
+    if cuts or shots:
         available.add("shot_change")
 
-    onsets = _times(video.get("audio_onsets"), 0.0, duration) if has_audio else np.zeros(0)
+    listed_onsets = video.get("audio_onsets") or []
+    onsets = times(listed_onsets, 0.0, duration) if has_audio else np.zeros(0)
     feats["onset_density"] = np.clip(window_rate(onsets, n, ONSET_WINDOW) / ONSET_RATE_FULL, 0, 1)
-    if has_audio and _list(video.get("audio_onsets")):
+    if has_audio and listed_onsets:
         available.add("onset_density")
 
     feats = {k: np.clip(np.nan_to_num(feats[k]), 0.0, 1.0) for k in VIDEO_FEATURES}
     speech = feats["speech"]
     pauses = np.flatnonzero(speech < SPEECH_PAUSE).astype(float) + 0.5 if "speech" in available else np.zeros(0)
     pauses = pauses[pauses <= duration]
-    face_t, face_x = _face_points(video, width)
+    face_t, face_x = _face_points(video)
 
-    music_tl = _build_music(_dict(music)) if music is not None else None
+    music_tl = _build_music(music) if music is not None else None
     return FeatureTimeline(
         duration=float(duration),
         fps=float(fps),

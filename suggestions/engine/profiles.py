@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .contracts import DEFAULT_REFRAME, LEGACY_REFRAME, REFRAME_MODES
 from .features import FEATURES, MUSIC_FEATURES, VIDEO_FEATURES
 
 TEMPLATES: tuple[str, ...] = ("highlight", "beat_montage", "hook")
@@ -102,9 +103,12 @@ class ParamSpec:
     lo: float | None = None
     hi: float | None = None
     choices: tuple[str, ...] = ()
+    aliases: Mapping[str, str] = field(default_factory=dict)  # legacy spelling -> choice
 
     def clean(self, value: Any, *, where: str) -> Any:
         if self.choices:
+            if isinstance(value, str):
+                value = self.aliases.get(value, value)
             if value not in self.choices:
                 raise ValueError(f"{where}: {self.name} must be one of {self.choices}, got {value!r}")
             return value
@@ -127,21 +131,23 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         ParamSpec("snap_tolerance_s", "how far a clip edge may move to a cut/pause", 0.0, 3.0),
         ParamSpec(
             "reframe",
-            "9:16 crop: around faces (falls back to saliency), saliency, or centre",
-            choices=("face", "saliency", "center"),
+            "how the source fills the output frame: crop around faces (the centre where none is "
+            "seen), crop the centre, or letterbox (whole frame over a blurred fill)",
+            choices=REFRAME_MODES,
+            aliases=LEGACY_REFRAME,
         ),
     )
 }
 
 BASELINE_PARAMS: dict[str, dict[str, Any]] = {
-    "highlight": {"target_length_s": 30.0, "snap_tolerance_s": 1.0, "reframe": "face"},
+    "highlight": {"target_length_s": 30.0, "snap_tolerance_s": 1.0, "reframe": DEFAULT_REFRAME},
     "beat_montage": {
         "target_length_s": 30.0,
         "cuts_per_bar": 1.0,
         "min_shot_s": 1.0,
-        "reframe": "face",
+        "reframe": DEFAULT_REFRAME,
     },
-    "hook": {"target_length_s": 30.0, "snap_tolerance_s": 1.0, "reframe": "face"},
+    "hook": {"target_length_s": 30.0, "snap_tolerance_s": 1.0, "reframe": DEFAULT_REFRAME},
 }
 
 assert set(FEATURES) == set(VIDEO_FEATURES) | set(MUSIC_FEATURES)

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .contracts import ClipModelSpec, EdlSegment
 from .features import MUSIC_FEATURES, VIDEO_FEATURES, Curve, FeatureTimeline
 
 OVERLAP_PENALTY = 0.3
@@ -49,7 +50,7 @@ class Segment:
     position: float
     duration: float
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> EdlSegment:
         return {
             "src_in": self.src_in,
             "src_out": self.src_out,
@@ -85,7 +86,7 @@ class Candidate:
     def spans(self) -> list[tuple[float, float]]:
         return [(s.src_in, s.src_out) for s in self.segments]
 
-    def to_model(self, rank: int) -> dict[str, Any]:
+    def to_model(self, rank: int) -> ClipModelSpec:
         return {
             "template": self.template,
             "rank": rank,

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from .contracts import DEFAULT_REFRAME
 from .features import FeatureTimeline, MusicTimeline
 from .ranking import (
     OVERLAP_PENALTY,
@@ -114,8 +115,10 @@ def window_starts(last: float, step: float = WINDOW_STEP_S) -> np.ndarray:
 
 
 def _reframe(tl: FeatureTimeline, params: Mapping[str, Any], spans) -> dict[str, Any]:
-    centre = tl.face_center(spans) if params.get("reframe", "face") == "face" else None
-    return {"reframe": params.get("reframe", "face"), "reframe_center": centre}
+    """The clip's reframe mode (the renderer honours it) and, for ``faces``, where they are."""
+    mode = params.get("reframe", DEFAULT_REFRAME)
+    centre = tl.face_center(spans) if mode == "faces" else None
+    return {"reframe": mode, "reframe_center": centre}
 
 
 def _snap_window(

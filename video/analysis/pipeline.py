@@ -4,7 +4,7 @@ Steps (``on_step(name)`` is called before each, in this order; use it for the
 job's stage/progress): ``probe``, ``decode``, ``shots``, ``motion``,
 ``audio``, ``speech``, ``impacts``, ``faces``, ``embeddings``, ``novelty``.
 
-Result::
+Result (typed as :class:`video.analysis.contracts.VideoAnalysisResult`)::
 
     {
       "meta": {"duration", "fps", "width", "height", "video_codec", "audio_codec", "has_audio", "nb_frames"},
@@ -32,9 +32,19 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+
+from video.analysis.contracts import (
+    AudioOnset,
+    Cut,
+    EmbeddingsInfo,
+    FaceSample,
+    Impact,
+    Shot,
+    VideoAnalysisResult,
+)
 
 __all__ = ["analyze_video", "STEPS", "PIPELINE_VERSION"]
 
@@ -72,11 +82,12 @@ def analyze_video(
     threads: int = 2,
     with_faces: bool = True,
     with_embeddings: bool = True,
-) -> dict[str, Any]:
+) -> VideoAnalysisResult:
     """Analyse a (gated) video file; see the module docstring for the result.
 
-    ``meta`` may be the dict from :func:`fala_clip.media.probe.gate_video` to
-    skip probing again. ``shot_detector``: ``"fast"`` (default) or
+    ``meta``: the dict :func:`fala_clip.media.probe.gate_video` returned when
+    the submission was gated (``VideoIngest.probe``); given, ffprobe does not
+    run again. ``shot_detector``: ``"fast"`` (default) or
     ``"transnetv2"`` (accurate, ~12 ms/frame, in a subprocess).
     ``clip_model``: a local CLIP checkpoint directory; EfficientNet-Lite0 when
     None.
@@ -107,6 +118,7 @@ def analyze_video(
 
     # -- probe ---------------------------------------------------------------
     step("probe")
+    reused = False
     if meta is None:
         from fala_clip.media.probe import MediaLimits, gate_video
 
@@ -116,8 +128,14 @@ def analyze_video(
                 max_duration_s=None, max_bytes=None, max_width=None, max_height=None, max_fps=None, max_streams=None
             ),
         )
+    else:
+        reused = True
     info = VideoInfo.from_meta(meta)
-    versions["probe"] = {"name": "ffprobe", "version": ffmpeg_version(), "params": {"protocol_whitelist": "file"}}
+    versions["probe"] = {
+        "name": "ffprobe",
+        "version": ffmpeg_version(),
+        "params": {"protocol_whitelist": "file", "from_submission": reused},
+    }
 
     # -- decode --------------------------------------------------------------
     step("decode")
@@ -199,7 +217,7 @@ def analyze_video(
 
     # -- embeddings ----------------------------------------------------------
     step("embeddings")
-    emb_block: dict[str, Any] = {"model": None, "dim": 0, "count": 0, "times": [], "vectors": []}
+    emb_block: EmbeddingsInfo = {"model": None, "dim": 0, "count": 0, "times": [], "vectors": []}
     vectors = np.zeros((0, 0), np.float32)
     emb_times = np.zeros(0)
     if with_embeddings and len(dec.samples):
@@ -243,8 +261,8 @@ def analyze_video(
             "has_audio": audio is not None,
             "nb_frames": n_frames,
         },
-        "shots": shots,
-        "cuts": cuts,
+        "shots": cast(list[Shot], shots),
+        "cuts": cast(list[Cut], cuts),
         "timeline": {
             "hop_s": 1.0,
             "seconds": n_seconds,
@@ -254,9 +272,9 @@ def analyze_video(
             "faces": faces_sec,
             "novelty": _r(novelty),
         },
-        "impacts": impacts,
-        "audio_onsets": onsets,
-        "faces": faces,
+        "impacts": cast(list[Impact], impacts),
+        "audio_onsets": cast(list[AudioOnset], onsets),
+        "faces": cast(list[FaceSample], faces),
         "embeddings": emb_block,
         "timings": timings,
         "versions": versions,

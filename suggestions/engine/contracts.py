@@ -1,0 +1,90 @@
+"""What the suggestion engine reads and writes (typed contracts), and the reframe vocabulary.
+
+* Inputs: :class:`~video.analysis.contracts.VideoAnalysisInput` and
+  :class:`~music.analysis.contracts.MusicAnalysisInput` (owned by their
+  producers, re-exported here).
+* Output: :class:`ClipModelSpec` — one clip model with its edit decision
+  list; the renderer (``rendering.engine``) reads the same type.
+* :data:`ReframeMode` — the one vocabulary of the upload option
+  (``video.serializers``), the profiles' ``reframe`` param and the renderer.
+
+TypedDicts over JSON: the engine's output is stored as-is in
+``video_clip_models`` and read back without conversion.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict, get_args
+
+from music.analysis.contracts import MusicAnalysisInput
+from video.analysis.contracts import VideoAnalysisInput
+
+__all__ = [
+    "DEFAULT_REFRAME",
+    "LEGACY_REFRAME",
+    "REFRAME_MODES",
+    "ClipModelSpec",
+    "EdlSegment",
+    "MusicAnalysisInput",
+    "ReframeMode",
+    "TemplateName",
+    "VideoAnalysisInput",
+    "clean_reframe",
+]
+
+#: How a 16:9 (or any) source becomes the output frame:
+#: ``faces`` — crop around the faces (the frame centre where none is seen);
+#: ``center`` — crop the middle of the frame; ``letterbox`` — fit the whole
+#: frame over a blurred fill.  (A saliency/motion centre is built by a later
+#: issue; until then ``faces`` falls back to the centre.)
+ReframeMode = Literal["faces", "center", "letterbox"]
+REFRAME_MODES: tuple[ReframeMode, ...] = get_args(ReframeMode)
+DEFAULT_REFRAME: ReframeMode = "faces"
+#: Values stored by earlier versions (profile snapshots, clip params) and what they mean now:
+#: ``face`` was the profiles' spelling; ``saliency`` was offered but never implemented (the
+#: renderer cropped around faces), so it keeps meaning what it did.
+LEGACY_REFRAME: dict[str, ReframeMode] = {"face": "faces", "saliency": "faces"}
+
+TemplateName = Literal["highlight", "beat_montage", "hook"]
+
+
+def clean_reframe(value: Any) -> ReframeMode | None:
+    """A reframe mode from a stored/submitted value (legacy spellings mapped); None if not one."""
+    if isinstance(value, str):
+        value = LEGACY_REFRAME.get(value, value)
+        for mode in REFRAME_MODES:
+            if value == mode:
+                return mode
+    return None
+
+
+class EdlSegment(TypedDict):
+    """One cut: source ``[src_in, src_out)`` placed at output time ``position``."""
+
+    src_in: float
+    src_out: float
+    position: float
+    duration: float
+
+
+class ClipModelSpec(TypedDict):
+    """One proposed clip (``SuggestionResult.clips``; ``ClipModel.as_engine_clip()``).
+
+    ``params`` holds the template's style params (``reframe``: a :data:`ReframeMode`,
+    ``target_length_s``, …) and what the template did (snapping, cut source, …).
+    ``music_offset`` / ``music_duration`` are None when the clip keeps the original audio.
+    ``score`` and ``breakdown`` (feature → contribution, summing to ``score``) come from the
+    engine; the renderer does not need them.
+    """
+
+    template: str
+    rank: int
+    start: float
+    end: float
+    duration: float
+    edl: list[EdlSegment]
+    music_offset: float | None
+    music_duration: float | None
+    params: dict[str, Any]
+    score: NotRequired[float]
+    breakdown: NotRequired[dict[str, float]]
