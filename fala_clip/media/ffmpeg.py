@@ -1,26 +1,37 @@
-"""Small shared helpers around the ffmpeg / ffprobe command-line tools.
+"""The ffmpeg-specific face of the process layer (:mod:`fala_clip.media.procs`).
 
-Every call goes through :func:`run_ffmpeg` (or :func:`run_tool`) so that all
-of them share the same hygiene: ``-nostdin -hide_banner`` (ffmpeg otherwise
-reads the terminal and can hang a worker), a wall-clock timeout, no shell, and
-on failure an exception that carries the tail of stderr so the job error says
-*why* ffmpeg failed instead of only an exit code.
+Every ffmpeg call shares ``-nostdin -hide_banner`` and a quiet log level
+(ffmpeg otherwise reads the terminal and can hang a worker), no shell, a
+deadline, the parent-death signal, and on failure :class:`FFmpegError`
+carrying the tail of stderr so a job error says *why* ffmpeg failed.
 
-Plain Python, no Django: used by the media gate, the video analysers and the
-renderer.
+``FFmpegError`` *is* :class:`fala_clip.media.procs.ProcessError` (and
+``FFmpegTimeout`` its timeout subclass): one error type for every child.
+
+Plain Python, no Django at import: used by the media gate, the analysers and
+the renderer.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
+
+from fala_clip.media.procs import (
+    Completed,
+    ProcessError,
+    ProcessTimeout,
+    Progress,
+    ffmpeg_bin,
+    ffprobe_bin,
+    run,
+    stderr_tail,
+)
 
 __all__ = [
     "FFmpegError",
     "FFmpegTimeout",
+    "Progress",
     "ffmpeg_bin",
     "ffprobe_bin",
     "ffmpeg_cmd",
@@ -30,52 +41,8 @@ __all__ = [
     "ffmpeg_version",
 ]
 
-#: How much of stderr an error keeps (ffmpeg prints the useful line last).
-STDERR_TAIL_CHARS = 2000
-
-
-class FFmpegError(RuntimeError):
-    """An ffmpeg/ffprobe process failed.
-
-    ``returncode`` is the exit status (``None`` when it was killed for the
-    timeout), ``stderr_tail`` the last part of what it printed, ``cmd`` the
-    argument list (paths included: log it only where paths are not secret).
-    """
-
-    def __init__(self, message: str, *, cmd: Sequence[str], returncode: int | None, stderr_tail: str):
-        super().__init__(f"{message}: {stderr_tail.strip()}" if stderr_tail.strip() else message)
-        self.cmd = list(cmd)
-        self.returncode = returncode
-        self.stderr_tail = stderr_tail
-
-
-class FFmpegTimeout(FFmpegError):
-    """The process ran past its timeout and was killed."""
-
-
-def _which(env_var: str, name: str) -> str:
-    override = os.environ.get(env_var)
-    if override:
-        return override
-    return shutil.which(name) or name
-
-
-def ffmpeg_bin() -> str:
-    """Path of the ffmpeg binary (``FFMPEG_BIN`` overrides)."""
-    return _which("FFMPEG_BIN", "ffmpeg")
-
-
-def ffprobe_bin() -> str:
-    """Path of the ffprobe binary (``FFPROBE_BIN`` overrides)."""
-    return _which("FFPROBE_BIN", "ffprobe")
-
-
-def stderr_tail(data: bytes | str | None, limit: int = STDERR_TAIL_CHARS) -> str:
-    """Decode and keep the last ``limit`` characters of a process' stderr."""
-    if not data:
-        return ""
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    return text[-limit:]
+FFmpegError = ProcessError
+FFmpegTimeout = ProcessTimeout
 
 
 def ffmpeg_cmd(*args: str | os.PathLike[str], loglevel: str = "error", overwrite: bool = True) -> list[str]:
@@ -102,41 +69,9 @@ def run_tool(
     timeout: float | None = 600.0,
     input: bytes | None = None,
     what: str | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    """Run ``cmd`` (no shell), capture stdout/stderr, raise on failure.
-
-    Raises :class:`FFmpegTimeout` after ``timeout`` seconds (the process is
-    killed) and :class:`FFmpegError` on a non-zero exit, both with the tail of
-    stderr. ``what`` names the operation in the message.
-    """
-    argv = [os.fspath(c) for c in cmd]
-    label = what or Path(argv[0]).name
-    try:
-        proc = subprocess.run(
-            argv,
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise FFmpegTimeout(
-            f"{label} timed out after {timeout:g} s",
-            cmd=argv,
-            returncode=None,
-            stderr_tail=stderr_tail(exc.stderr),
-        ) from None
-    except FileNotFoundError as exc:
-        raise FFmpegError(f"{label}: executable not found", cmd=argv, returncode=None, stderr_tail=str(exc)) from None
-    if proc.returncode != 0:
-        raise FFmpegError(
-            f"{label} failed with exit status {proc.returncode}",
-            cmd=argv,
-            returncode=proc.returncode,
-            stderr_tail=stderr_tail(proc.stderr),
-        )
-    return proc
+) -> Completed:
+    """Run ``cmd`` through the process layer, capture stdout, raise on failure."""
+    return run(cmd, timeout=timeout, input=input, what=what)
 
 
 def run_ffmpeg(
@@ -145,12 +80,16 @@ def run_ffmpeg(
     loglevel: str = "error",
     overwrite: bool = True,
     what: str = "ffmpeg",
-) -> subprocess.CompletedProcess[bytes]:
-    """Run ffmpeg with the shared flags (see :func:`ffmpeg_cmd`) and a timeout.
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Completed:
+    """Run ffmpeg with the shared flags (see :func:`ffmpeg_cmd`) and a deadline.
 
+    With ``on_progress`` ffmpeg reports through ``-progress pipe:1``.
     Example: ``run_ffmpeg("-i", src, "-t", "5", "-c", "copy", dst, timeout=60)``.
     """
-    return run_tool(ffmpeg_cmd(*args, loglevel=loglevel, overwrite=overwrite), timeout=timeout, what=what)
+    head: tuple[str, ...] = ("-progress", "pipe:1", "-nostats") if on_progress is not None else ()
+    cmd = ffmpeg_cmd(*head, *args, loglevel=loglevel, overwrite=overwrite)
+    return run(cmd, timeout=timeout, what=what, on_progress=on_progress)
 
 
 _VERSION_CACHE: dict[str, str] = {}

@@ -8,10 +8,11 @@ sections (kick, snare, hats, a chord pad), written with numpy.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
+
+from fala_clip.media.procs import ffmpeg_bin, run
 
 FLASH_TIMES = (7.0, 19.5, 33.0, 46.5)
 
@@ -47,12 +48,12 @@ def sample_video(path: Path, *, duration: float = 60.0, width: int = 960, height
         ]
     )
     cmd = [
-        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+        ffmpeg_bin(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
         "-filter_complex", graph, "-map", "[vout]", "-map", "[aout]",
         "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
         "-c:a", "aac", "-b:a", "128k", "-t", str(duration), "-movflags", "+faststart", str(path),
     ]  # fmt: skip
-    subprocess.run(cmd, check=True, timeout=600)
+    run(cmd, timeout=600, capture_stdout=False, what="sample video")
     return path
 
 

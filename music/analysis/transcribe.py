@@ -12,8 +12,10 @@ Models (never downloaded at run time):
   loaded with ``local_files_only=True``: it must have been fetched into the
   Hugging Face cache at deploy time.
 
-The model comes from the ``model`` argument, else the ``WHISPER_MODEL``
-environment variable, else ``base``. Loaded models are cached per process.
+The model, the cache directory and the thread count are parameters (the
+caller passes the ``WHISPER_MODEL``, ``MODEL_CACHE_DIR`` and
+``WHISPER_CPU_THREADS`` settings); this module never reads the environment.
+Without a model, ``base``. Loaded models are cached per process.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ _PARTS = (
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 DEFAULT_MODEL = "base"
-DEFAULT_BEAM_SIZE = int(os.environ.get("WHISPER_BEAM_SIZE", "5"))
+DEFAULT_BEAM_SIZE = 5
 COMPUTE_TYPE = "int8"
 SR = 16000
 
@@ -53,9 +55,8 @@ class WhisperModelError(RuntimeError):
 
 
 def default_cache_dir() -> Path:
-    """``FALA_MODEL_CACHE`` or ``~/.cache/fala-clip/models``."""
-    env = os.environ.get("FALA_MODEL_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "fala-clip" / "models"
+    """``~/.cache/fala-clip/models`` (the ``MODEL_CACHE_DIR`` setting's default)."""
+    return Path.home() / ".cache" / "fala-clip" / "models"
 
 
 def _package_dir(name: str) -> Path:
@@ -134,7 +135,7 @@ def ensure_whisper_base(cache_dir: str | os.PathLike[str] | None = None) -> Path
 
 def resolve_model(model: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> tuple[str, str]:
     """Map a model setting to ``(name, path_or_id)`` for ``WhisperModel``."""
-    name = model or os.environ.get("WHISPER_MODEL") or DEFAULT_MODEL
+    name = model or DEFAULT_MODEL
     if name == "base":
         return name, str(ensure_whisper_base(cache_dir))
     if name == "tiny.en":
@@ -149,15 +150,18 @@ def resolve_model(model: str | None = None, cache_dir: str | os.PathLike[str] | 
 
 
 def _cpu_threads() -> int:
-    env = os.environ.get("WHISPER_CPU_THREADS")
-    if env:
-        return max(1, int(env))
+    """Default CTranslate2 threads: the cores, at most two."""
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def load_model(model: str | None = None, *, cpu_threads: int | None = None) -> tuple[Any, str, str]:
+def load_model(
+    model: str | None = None,
+    *,
+    cpu_threads: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> tuple[Any, str, str]:
     """Load (once per process) and return ``(WhisperModel, name, path_or_id)``."""
-    name, ref = resolve_model(model)
+    name, ref = resolve_model(model, cache_dir)
     threads = cpu_threads or _cpu_threads()
     key = (ref, COMPUTE_TYPE, threads)
     with _models_lock:
@@ -192,6 +196,7 @@ def transcribe(
     beam_size: int | None = None,
     vad_filter: bool = True,
     cpu_threads: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Transcribe 16 kHz mono float32 audio with word timestamps.
 
@@ -199,10 +204,12 @@ def transcribe(
     "segments": [{"start", "end", "text", "words": [{"start", "end", "word",
     "probability"}]}], "model": {"name", "version", "params"}}``.
     Pass ``language`` when known: whisper mis-detects Portuguese on short clips.
+    ``cache_dir`` is where the bundled ``base`` is joined (default
+    :func:`default_cache_dir`).
     """
     import faster_whisper
 
-    wm, name, ref = load_model(model, cpu_threads=cpu_threads)
+    wm, name, ref = load_model(model, cpu_threads=cpu_threads, cache_dir=cache_dir)
     beam = int(beam_size or DEFAULT_BEAM_SIZE)
     params = {
         "model": name,

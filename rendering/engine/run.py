@@ -4,19 +4,19 @@ and a log line per step.  Takes the role of the old ``scripts/edit.py``.
 
 from __future__ import annotations
 
-import collections
 import os
-import subprocess
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fala_clip.media.procs import die_with_parent
+from fala_clip.media.procs import ProcessTimeout, Progress, run
+from fala_clip.media.procs import parse_progress_line as parse_progress_line  # re-exported: the progress format
+from suggestions.engine.contracts import ClipModelSpec
+from video.analysis.contracts import FaceSample
 
 from . import graph
-from ._proc import ffprobe_json, tail
+from ._proc import KEEP_STDERR_BYTES, ffprobe_json, run_ffmpeg, tail
 from .errors import RenderError
 from .verify import parse_loudnorm_json, verify_output
 
@@ -78,94 +78,20 @@ class _Log:
         self.lines.append(f"[{time.monotonic() - self.t0:7.3f}s] {step}: {message}")
 
 
-def parse_progress_line(line: str, state: dict[str, str]) -> str | None:
-    """Fold one ``-progress`` line into ``state``; return the ``progress`` value when a block ends."""
-    key, sep, value = line.strip().partition("=")
-    if not sep:
-        return None
-    state[key] = value
-    return value if key == "progress" else None
-
-
 def _out_time_s(state: dict[str, str]) -> float | None:
-    # out_time_us is the reliable one (out_time_ms is also microseconds, a
-    # long-standing ffmpeg quirk); either may be "N/A" or negative at start.
-    for key in ("out_time_us", "out_time_ms"):
-        raw = state.get(key)
-        if raw and raw not in ("N/A",):
-            try:
-                return max(int(raw), 0) / 1e6
-            except ValueError:
-                continue
-    return None
-
-
-def run_ffmpeg_with_progress(
-    cmd: list[str],
-    *,
-    timeout: float,
-    on_time: Callable[[float], None] | None = None,
-) -> tuple[int, str, bool]:
-    """Run ffmpeg with ``-progress pipe:1``; return (returncode, stderr tail, saw progress=end).
-
-    stderr is drained on a thread into a bounded buffer so a chatty ffmpeg
-    never blocks; a watchdog kills the process on timeout.
-    """
-    proc = subprocess.Popen(
-        cmd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        bufsize=1,
-        preexec_fn=die_with_parent(),  # ffmpeg dies with a killed work-horse
-    )
-    err_lines: collections.deque[str] = collections.deque(maxlen=200)
-    drain = threading.Thread(target=lambda: err_lines.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
-    drain.start()
-    timed_out = threading.Event()
-
-    def kill() -> None:
-        timed_out.set()
-        proc.kill()
-
-    watchdog = threading.Timer(timeout, kill)
-    watchdog.daemon = True
-    watchdog.start()
-    state: dict[str, str] = {}
-    ended = False
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            flag = parse_progress_line(line, state)
-            if flag is None:
-                continue
-            if flag == "end":
-                ended = True
-            t = _out_time_s(state)
-            if t is not None and on_time:
-                on_time(t)
-        rc = proc.wait()
-    finally:
-        watchdog.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        drain.join(timeout=5)
-    if timed_out.is_set():
-        raise RenderError("timeout", f"ffmpeg ran past {timeout:.0f}s", "".join(err_lines)[-4000:])
-    return rc, "".join(err_lines), ended
+    """Output seconds of a ``-progress`` state (None while ffmpeg says N/A)."""
+    return Progress(state=state, ended=False).out_time_s
 
 
 def render_variant(
     source: str,
-    clip: dict,
+    clip: ClipModelSpec,
     out_path: str,
     *,
     meta: dict,
     music: str | None = None,
     music_meta: dict | None = None,
-    faces: list[dict] | None = None,
+    faces: list[FaceSample] | None = None,
     settings: dict[str, Any] | None = None,
     on_progress: ProgressFn | None = None,
     timeout: float | None = None,
@@ -223,12 +149,12 @@ def render_variant(
         assert cmd is not None
         log("loudness", "measure pass: " + " ".join(cmd))
         try:
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=remaining())
-        except subprocess.TimeoutExpired as exc:
-            raise RenderError("timeout", f"loudness pass ran past {budget:.0f}s") from exc
-        if proc.returncode != 0:
-            raise RenderError("loudness_failed", f"loudness pass exited with {proc.returncode}", tail(proc.stderr))
-        measured = parse_loudnorm_json(proc.stderr)
+            proc = run_ffmpeg(cmd, timeout=remaining(), code="loudness_failed", what="loudness pass")
+        except RenderError as exc:
+            if exc.code == "timeout":
+                raise RenderError("timeout", f"loudness pass ran past {budget:.0f}s", exc.stderr_tail) from exc
+            raise
+        measured = parse_loudnorm_json(proc.stderr_text)
         timings["loudness"] = round(time.monotonic() - t, 3)
         log(
             "loudness",
@@ -254,17 +180,25 @@ def render_variant(
     log("encode", " ".join(cmd))
     span = 100.0 - encode_base - (_VERIFY_SHARE if st["verify"] else 0.0)
     t = time.monotonic()
+
+    def on_block(block: Progress) -> None:
+        t = block.out_time_s
+        if t is not None:
+            progress.report(encode_base + span * min(t / plan.duration, 1.0))
+
+    limit = remaining()
     try:
-        rc, stderr, ended = run_ffmpeg_with_progress(
-            cmd,
-            timeout=remaining(),
-            on_time=lambda s: progress.report(encode_base + span * min(s / plan.duration, 1.0)),
-        )
+        # the layer: parent-death signal, stderr tail, deadline watchdog;
+        # an exception from on_progress kills ffmpeg (how a caller cancels)
+        done = run(cmd, timeout=limit, on_progress=on_block, what="encode", check=False, keep_stderr=KEEP_STDERR_BYTES)
+    except ProcessTimeout as exc:
+        _remove(out_path + ".part")
+        raise RenderError("timeout", f"ffmpeg ran past {limit:.0f}s", exc.stderr_tail[-4000:]) from exc
     except BaseException:
-        # includes an exception raised by on_progress (how a caller cancels)
         _remove(out_path + ".part")
         raise
     timings["encode"] = round(time.monotonic() - t, 3)
+    rc, stderr, ended = done.returncode, done.stderr_text, done.progress_ended
     if rc != 0 or not ended:
         _remove(out_path + ".part")
         raise RenderError(

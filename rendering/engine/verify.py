@@ -14,7 +14,7 @@ import re
 import struct
 from typing import Any
 
-from ._proc import FFMPEG, ffprobe_json, run_ffmpeg
+from ._proc import ffmpeg_bin, ffprobe_json, run_ffmpeg
 from .errors import RenderError
 
 # --------------------------------------------------------------------------- MP4 atoms
@@ -67,7 +67,7 @@ def loudness_stats(path: str, *, timeout: float = 300) -> dict[str, float]:
     """EBU R128 integrated loudness (LUFS), loudness range (LU) and true peak (dBTP)."""
     proc = run_ffmpeg(
         [
-            FFMPEG,
+            ffmpeg_bin(),
             "-hide_banner",
             "-nostdin",
             "-nostats",

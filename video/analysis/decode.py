@@ -38,7 +38,6 @@ import contextlib
 import math
 import os
 import queue
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -49,8 +48,8 @@ from typing import Any
 
 import numpy as np
 
-from fala_clip.media.ffmpeg import FFmpegError, FFmpegTimeout, ffmpeg_bin, stderr_tail
-from fala_clip.media.procs import die_with_parent
+from fala_clip.media.audio import decode_audio as _decode_audio
+from fala_clip.media.procs import ffmpeg_bin, spawn
 
 __all__ = [
     "VideoInfo",
@@ -173,17 +172,6 @@ class _PipeReader(threading.Thread):
         return self.buf
 
 
-class _StderrReader(threading.Thread):
-    def __init__(self, stream: Any):
-        super().__init__(name="ffmpeg-stderr", daemon=True)
-        self._stream = stream
-        self.tail = b""
-
-    def run(self) -> None:
-        for chunk in iter(lambda: self._stream.read(4096), b""):
-            self.tail = (self.tail + chunk)[-8000:]
-
-
 def _read_exact(stream: Any, n: int) -> bytes:
     """Read up to ``n`` bytes, looping over short reads; fewer only at EOF."""
     buf = bytearray()
@@ -290,32 +278,14 @@ def decode_video(
     ]
     t0 = time.perf_counter()
     try:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=extra_fds,
-            preexec_fn=die_with_parent(),  # ffmpeg dies with a killed work-horse
-        )
+        # the layer: parent-death signal, stderr tail, deadline watchdog
+        child = spawn(cmd, timeout=timeout_s, pass_fds=extra_fds, what="decoding")
     finally:
         for fd in extra_fds:
             os.close(fd)
     for name, fd in parent_ends.items():
         readers[name] = _PipeReader(fd, name)
         readers[name].start()
-    err = _StderrReader(proc.stderr)
-    err.start()
-
-    timed_out = threading.Event()
-
-    def _kill() -> None:
-        timed_out.set()
-        proc.kill()
-
-    timer = threading.Timer(timeout_s, _kill)
-    timer.daemon = True
-    timer.start()
 
     ysz, csz = sw * sh, (sw // 2) * (sh // 2)
     fsz = ysz + 2 * csz
@@ -327,10 +297,10 @@ def decode_video(
     stop = threading.Event()
 
     def pump() -> None:
-        assert proc.stdout is not None
+        assert child.stdout is not None
         try:
             while not stop.is_set():
-                buf = _read_exact(proc.stdout, fsz * chunk_frames)
+                buf = _read_exact(child.stdout, fsz * chunk_frames)
                 if not buf:
                     break
                 chunks.put(buf)
@@ -342,41 +312,35 @@ def decode_video(
     pumper = threading.Thread(target=pump, name="ffmpeg-small", daemon=True)
     pumper.start()
     try:
-        while True:
-            buf = chunks.get()
-            if buf is None:
-                break
-            n = len(buf) // fsz
-            if n == 0:
-                break
-            arr = np.frombuffer(buf, dtype=np.uint8, count=n * fsz).reshape(n, fsz)
-            if consumer is not None:
-                y = arr[:, :ysz].reshape(n, sh, sw)
-                u = arr[:, ysz : ysz + csz].reshape(n, sh // 2, sw // 2)
-                v = arr[:, ysz + csz :].reshape(n, sh // 2, sw // 2)
-                consumer(y, u, v)
-            n_frames += n
-        rc = proc.wait()
-    except BaseException:
-        stop.set()
-        proc.kill()
-        proc.wait()
-        # unblock the pump if it waits on a full queue
-        with contextlib.suppress(queue.Empty):
-            while True:
-                chunks.get_nowait()
-        raise
+        with child:
+            try:
+                while True:
+                    buf = chunks.get()
+                    if buf is None:
+                        break
+                    n = len(buf) // fsz
+                    if n == 0:
+                        break
+                    arr = np.frombuffer(buf, dtype=np.uint8, count=n * fsz).reshape(n, fsz)
+                    if consumer is not None:
+                        y = arr[:, :ysz].reshape(n, sh, sw)
+                        u = arr[:, ysz : ysz + csz].reshape(n, sh // 2, sw // 2)
+                        v = arr[:, ysz + csz :].reshape(n, sh // 2, sw // 2)
+                        consumer(y, u, v)
+                    n_frames += n
+            except BaseException:
+                stop.set()
+                child.kill()
+                # unblock the pump if it waits on a full queue
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        chunks.get_nowait()
+                raise
+            child.wait()  # raises FFmpegError / FFmpegTimeout with the stderr tail
     finally:
-        timer.cancel()
         pumper.join(timeout=30)
         for reader in readers.values():
             reader.join(timeout=30)
-        err.join(timeout=5)
-    tail = stderr_tail(err.tail)
-    if timed_out.is_set():
-        raise FFmpegTimeout(f"decoding timed out after {timeout_s:g} s", cmd=cmd, returncode=None, stderr_tail=tail)
-    if rc != 0:
-        raise FFmpegError(f"decoding failed with exit status {rc}", cmd=cmd, returncode=rc, stderr_tail=tail)
 
     samples = np.zeros((0, ph, pw, 3), np.uint8)
     if want_samples:
@@ -438,37 +402,5 @@ def read_small_frames(
 
 
 def decode_audio(path: str | os.PathLike[str], *, rate: int = AUDIO_RATE, timeout_s: float = 600.0) -> np.ndarray:
-    """The first audio stream of ``path`` as mono float32 at ``rate`` Hz."""
-    cmd = [
-        ffmpeg_bin(),
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-i",
-        "file:" + os.path.abspath(path),
-        "-map",
-        "0:a:0",
-        "-vn",
-        "-ac",
-        "1",
-        "-ar",
-        str(rate),
-        "-f",
-        "f32le",
-        "pipe:1",
-    ]
-    try:
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise FFmpegTimeout(
-            "audio decode timed out", cmd=cmd, returncode=None, stderr_tail=stderr_tail(exc.stderr)
-        ) from None
-    if proc.returncode != 0:
-        raise FFmpegError(
-            f"audio decode failed with exit status {proc.returncode}",
-            cmd=cmd,
-            returncode=proc.returncode,
-            stderr_tail=stderr_tail(proc.stderr),
-        )
-    return np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
+    """The first audio stream of ``path`` as mono float32 at ``rate`` Hz (the shared decoder)."""
+    return _decode_audio(path, rate, timeout_s=timeout_s)

