@@ -307,7 +307,81 @@ def _check_common(path: Path, limits: MediaLimits) -> tuple[dict[str, Any], int]
             f"The file has {meta['streams']} streams; the limit is {limits.max_streams}.",
             {"streams": meta["streams"], "max_streams": limits.max_streams},
         )
+    _measure_duration_if_suspicious(path, meta, data)
     return meta, size
+
+
+# --------------------------------------------------------------------------- real duration
+
+#: An intact file has packets up to this close to the duration its header claims.
+END_TOLERANCE_S = 1.0
+#: How far before the claimed end the cheap check starts reading packets.
+TAIL_WINDOW_S = 3.0
+
+
+def _packet_end(path: Path, *, start_s: float | None, timeout: float) -> float | None:
+    """The latest ``pts + duration`` of any packet, reading from ``start_s`` (a seek;
+    None = from the beginning) to the end of the file. Demuxing only, no decoding."""
+    cmd = [
+        ffprobe_bin(),
+        "-v",
+        "quiet",
+        "-protocol_whitelist",
+        "file",
+        *(["-read_intervals", f"{start_s:.3f}%"] if start_s is not None else []),
+        "-show_entries",
+        "packet=pts_time,dts_time,duration_time",
+        "-of",
+        "csv=p=0",
+        "file:" + os.path.abspath(path),
+    ]
+    try:
+        proc = run_tool(cmd, timeout=timeout, what="ffprobe packets")
+    except FFmpegTimeout as exc:
+        raise MediaRejected("unreadable_media", f"Reading the file took longer than {timeout:g} s.", {}) from exc
+    except FFmpegError:
+        return None
+    end: float | None = None
+    for line in proc.stdout.decode("ascii", "replace").splitlines():
+        fields = [_num(x) for x in line.split(",")]
+        ts = fields[0] if fields and fields[0] is not None else (fields[1] if len(fields) > 1 else None)
+        if ts is None:
+            continue
+        dur = fields[2] if len(fields) > 2 and fields[2] is not None else 0.0
+        end = ts + dur if end is None else max(end, ts + dur)
+    return end
+
+
+def _measure_duration_if_suspicious(path: Path, meta: dict[str, Any], data: dict[str, Any]) -> None:
+    """Replace the container's claimed duration by the real one when the data stops early.
+
+    A truncated mp4 with its index (moov) at the front still claims its full
+    length; so may a cut Matroska or WAV header.  The cheap check, run on every
+    file: demux the packets of the last few seconds the header claims.  An
+    intact file has packets up to its claimed end (cost: one short ffprobe
+    reading a few seconds).  When they are missing, every packet is demuxed once
+    (no decoding) and the end of the last one is the duration we keep; the
+    header's claim is kept in ``duration_claimed``.
+    """
+    claimed = meta["duration"]
+    if not claimed or claimed <= 0:
+        return
+    fmt = data.get("format") or {}
+    start = _num(fmt.get("start_time")) or 0.0
+    timeout = max(PROBE_TIMEOUT_S, claimed / 20)
+    tail_from = start + max(0.0, claimed - TAIL_WINDOW_S)
+    tail_end = _packet_end(path, start_s=tail_from, timeout=timeout)
+    if tail_end is not None and tail_end - start >= claimed - END_TOLERANCE_S:
+        return
+    real_end = _packet_end(path, start_s=None, timeout=timeout)
+    measured = max(0.0, (real_end or start) - start)
+    if measured >= claimed - END_TOLERANCE_S:
+        return  # the data is all there; only seeking near the end misbehaved
+    meta["duration_claimed"] = claimed
+    meta["duration"] = round(measured, 6)
+    video = meta.get("video")
+    if video and video.get("fps"):
+        video["nb_frames"] = int(round(measured * video["fps"]))
 
 
 def _check_duration(meta: dict[str, Any], limits: MediaLimits) -> None:

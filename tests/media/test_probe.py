@@ -169,3 +169,107 @@ def test_shared_webm_passes_the_video_gate(shared_media: Path, ground_truth):
     assert meta["video"]["fps"] == ground_truth["big_buck_bunny_0_30.webm"]["fps"]
     assert meta["audio"] is not None
     assert meta["duration"] == pytest.approx(30.0, abs=0.1)
+
+
+# --- the real duration of a file whose header claims more than its data ------------
+
+
+@pytest.fixture(scope="module")
+def faststart_24s(tmp_path_factory) -> Path:
+    """24 s of 320x240 video + audio, index (moov) at the front."""
+    from tests.media.conftest import ffmpeg
+
+    path = tmp_path_factory.mktemp("faststart") / "full.mp4"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=24"),
+        *("-f", "lavfi", "-i", "sine=frequency=440:duration=24"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"),
+        *("-movflags", "+faststart", str(path)),
+    )
+    return path
+
+
+def _decodable_seconds(path: Path) -> float:
+    """What a full decode of the file yields (the reference for the gate's measurement)."""
+    import subprocess
+
+    out = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "quiet", "-i", str(path), "-f", "null", "-", "-progress", "pipe:1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    return max(int(line.split("=")[1]) for line in out.splitlines() if line.startswith("out_time_us=")) / 1e6
+
+
+@pytest.fixture
+def ffprobe_calls(monkeypatch) -> list[list[str]]:
+    """Records every command the gate runs (and runs it for real)."""
+    import fala_clip.media.probe as probe_module
+
+    calls: list[list[str]] = []
+    real = probe_module.run_tool
+
+    def recording(cmd, **kwargs):
+        calls.append([str(c) for c in cmd])
+        return real(cmd, **kwargs)
+
+    monkeypatch.setattr(probe_module, "run_tool", recording)
+    return calls
+
+
+def test_truncated_faststart_mp4_gets_its_decodable_duration(faststart_24s, tmp_path, ffprobe_calls):
+    """Given a 24 s +faststart mp4 cut to 10 % of its bytes (the header still claims 24 s),
+    when gated, then the duration is what really decodes (±0.5 s) and the claim is kept aside."""
+    data = faststart_24s.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 10])
+    assert probe(cut)["format"]["duration"] == "24.000000"  # the container's claim
+    decodable = _decodable_seconds(cut)
+    assert 1.0 < decodable < 5.0
+    meta = gate_video(cut)
+    assert meta["duration"] == pytest.approx(decodable, abs=0.5)
+    assert meta["duration_claimed"] == 24.0
+    assert meta["video"]["nb_frames"] == round(meta["duration"] * 25)
+    packet_reads = [c for c in ffprobe_calls if any(a.startswith("packet=") for a in c)]
+    full_scans = [c for c in packet_reads if "-read_intervals" not in c]
+    assert len(full_scans) == 1
+
+
+def test_intact_file_keeps_its_exact_duration_after_one_tail_read(faststart_24s, ffprobe_calls):
+    """Given an intact file, then its header duration is kept and only the last seconds are read
+    (one short packet read with a seek), never a pass over the whole file."""
+    meta = gate_video(faststart_24s)
+    assert meta["duration"] == 24.0 and "duration_claimed" not in meta
+    assert meta["video"]["nb_frames"] == 600
+    packet_reads = [c for c in ffprobe_calls if any(a.startswith("packet=") for a in c)]
+    assert len(packet_reads) == 1
+    assert packet_reads[0][packet_reads[0].index("-read_intervals") + 1] == "21.000%"
+
+
+def test_truncated_file_below_the_minimum_is_empty_media(faststart_24s, tmp_path):
+    data = faststart_24s.read_bytes()
+    cut = tmp_path / "sliver.mp4"
+    cut.write_bytes(data[: len(data) // 40])  # about 0.6 s of data under a 24 s header
+    err = rejected(gate_video, cut, dataclasses.replace(VIDEO_LIMITS, min_duration_s=1.0))
+    assert err.code == "empty_media"
+    assert err.details["duration"] == pytest.approx(_decodable_seconds(cut), abs=0.5)
+    assert err.details["duration"] < 1.0
+
+
+@pytest.mark.parametrize("ext,args", [("webm", ("-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus"))])
+def test_truncated_webm_gets_its_real_duration(tmp_path, ext, args):
+    from tests.media.conftest import ffmpeg
+
+    full = tmp_path / f"full.{ext}"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=20"),
+        *("-f", "lavfi", "-i", "sine=duration=20"),
+        *args,
+        *("-shortest", str(full)),
+    )
+    cut = tmp_path / f"cut.{ext}"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 5])
+    meta = gate_video(cut)
+    assert meta["duration_claimed"] == pytest.approx(20.0, abs=0.1)
+    assert meta["duration"] == pytest.approx(_decodable_seconds(cut), abs=0.5)

@@ -240,3 +240,29 @@ def test_database_error_after_the_store_removes_the_stored_file(api, clip_mp4, s
     from jobs.dispatch import get_queue
 
     assert get_queue("heavy").count == 0
+
+
+def test_truncated_faststart_upload_stores_the_decodable_duration(api, tmp_path, settings):
+    """Given a 24 s +faststart mp4 cut to 10 % (its header still claims 24 s), when uploaded,
+    then the stored duration is the part that really decodes (±0.5 s), not the claim."""
+    full = tmp_path / "full.mp4"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=24",
+         "-f", "lavfi", "-i", "sine=frequency=440:duration=24", "-c:v", "libx264", "-preset", "ultrafast",
+         "-c:a", "aac", "-shortest", "-movflags", "+faststart", str(full)],
+        check=True,
+    )  # fmt: skip
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 10])
+    decoded = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "quiet", "-i", str(cut), "-f", "null", "-", "-progress", "pipe:1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    decodable = max(int(ln.split("=")[1]) for ln in decoded.splitlines() if ln.startswith("out_time_us=")) / 1e6
+    resp = _upload(api, cut)
+    assert resp.status_code == 202, resp.json()
+    assert resp.json()["video"]["duration"] == pytest.approx(decodable, abs=0.5)
+    ingest = VideoIngest.objects.get()
+    assert ingest.duration == pytest.approx(decodable, abs=0.5) and ingest.probe["duration_claimed"] == 24.0
