@@ -65,7 +65,7 @@ POSITIVE = (
     "AWS_QUERYSTRING_EXPIRE",
 )
 # Settings that must be a finite number >= 0.
-NON_NEGATIVE = ("WORKSPACE_RETENTION_S", "SECURE_HSTS_SECONDS")
+NON_NEGATIVE = ("WORKSPACE_RETENTION_S", "SECURE_HSTS_SECONDS", "SUGGESTION_HISTORY_KEEP")
 
 
 def _error(var: str, value: Any, why: str, n: int) -> Error:
@@ -110,18 +110,19 @@ def _check_choices() -> Iterable[Error]:
     # parse_rate (also used for Retry-After) needs the whole value to be valid.
     from fala_clip.api.ratelimit import parse_rate
 
-    rate = settings.UPLOAD_RATE_LIMIT
-    try:
-        count, period_s = parse_rate(rate)
-    except (ValueError, AttributeError):
-        count = period_s = 0
-    if count < 1 or period_s < 1:
-        yield _error(
-            "UPLOAD_RATE_LIMIT",
-            rate,
-            "must be N/period with N >= 1 and period s, m, h or d, optionally with a multiplier (30/h, 5/10m)",
-            2,
-        )
+    for name in ("UPLOAD_RATE_LIMIT", "RECOMPUTE_RATE_LIMIT"):
+        rate = getattr(settings, name)
+        try:
+            count, period_s = parse_rate(rate)
+        except (ValueError, AttributeError):
+            count = period_s = 0
+        if count < 1 or period_s < 1:
+            yield _error(
+                name,
+                rate,
+                "must be N/period with N >= 1 and period s, m, h or d, optionally with a multiplier (30/h, 5/10m)",
+                2,
+            )
     if settings.RENDER_PRESET not in X264_PRESETS:
         yield _error("RENDER_PRESET", settings.RENDER_PRESET, f"must be an x264 preset: {', '.join(X264_PRESETS)}", 3)
     crf = settings.RENDER_CRF

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fala_clip.api.errors import ServiceError
+from fala_clip.api.ratelimit import recompute_ratelimit
 from suggestions import selectors
 from suggestions.serializers import SuggestionSetSerializer
 from suggestions.services import suggestions_recompute
@@ -25,7 +26,11 @@ class SuggestionsApi(APIView):
 
 class SuggestionsRecomputeApi(APIView):
     @extend_schema(request=None, responses=SuggestionSetSerializer)
+    @recompute_ratelimit
     def post(self, request: Request, video_id: str) -> Response:
-        """Recompute with the current weight profiles, reusing the stored analyses."""
+        """Recompute with the current weight profiles from the stored analyses.
+
+        Returns the current set unchanged when nothing the engine reads has changed.
+        """
         ingest = video_get(owner=request.user, video_id=video_id)
         return Response(SuggestionSetSerializer(suggestions_recompute(ingest=ingest)).data)

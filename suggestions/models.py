@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from suggestions.engine.contracts import ClipModelSpec
+
 
 class SuggestionSet(models.Model):
     """One run of the engine for a video: its clip models, reasons and profile."""
@@ -20,11 +22,25 @@ class SuggestionSet(models.Model):
     genre = models.CharField(max_length=60, blank=True, default="")
     allow_experimental = models.BooleanField(default=False)
     duration_ms = models.FloatField(default=0.0)
+    input_key = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="sha256 of everything the engine read (analyses, profile, features version, options); "
+        "a recompute with the same key reuses the current set",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         db_table = "video_suggestion_sets"
         ordering = ["-created_at"]
+        constraints = [
+            # Two concurrent recomputes must not leave two current sets (the
+            # service also serialises them on the ingest row).
+            models.UniqueConstraint(
+                fields=["ingest"], condition=models.Q(is_current=True), name="suggestion_set_one_current_per_video"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"suggestions {self.pk} for {self.ingest_id}"
@@ -56,7 +72,7 @@ class ClipModel(models.Model):
     def __str__(self) -> str:
         return f"#{self.rank} {self.template} {self.start:.1f}-{self.end:.1f}"
 
-    def as_engine_clip(self) -> dict:
+    def as_engine_clip(self) -> ClipModelSpec:
         return {
             "template": self.template,
             "rank": self.rank,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
 from typing import Any
 
@@ -9,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from music.analysis.contracts import MusicAnalysisInput
-from suggestions.engine import suggest_clips
+from suggestions.engine import FEATURES_VERSION, suggest_clips
 from suggestions.models import ClipModel, SuggestionSet
 from suggestions.profiles import effective_profile
 
@@ -38,13 +41,44 @@ def _music_input(music_analysis: Any) -> MusicAnalysisInput | None:
     }
 
 
+def _json_default(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    if isinstance(value, bytes | memoryview):
+        return hashlib.sha256(bytes(value)).hexdigest()
+    raise TypeError(f"cannot fingerprint {type(value).__name__}")
+
+
+def _video_analysis_digest(video_analysis: Any) -> str:
+    """Content hash of the stored video analysis (a reprocess updates the row in place)."""
+    fields = [f.attname for f in video_analysis._meta.concrete_fields if f.attname not in ("id", "created_at")]
+    return _digest({name: getattr(video_analysis, name) for name in fields})
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=True, default=_json_default)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def suggestions_compute(
-    *, ingest: Any, job: Any = None, video_analysis: Any, music_analysis: Any = None, reuse: bool = True
+    *,
+    ingest: Any,
+    job: Any = None,
+    video_analysis: Any,
+    music_analysis: Any = None,
+    reuse: bool = True,
+    reuse_same_inputs: bool = False,
 ) -> list[ClipModel]:
     """Run the engine with the current effective profile and store the result.
 
-    A retried job (same ``job``) reuses the set it already stored.  The
-    previous current set of the video stops being current.
+    A retried job (same ``job``) reuses the set it already stored.  With
+    ``reuse_same_inputs`` (a recompute) the current set is returned as it is
+    when everything the engine reads — analyses, effective profile, features
+    version, options — is unchanged.  Otherwise the new set becomes the one
+    current set of the video (the constraint ``suggestion_set_one_current_per_video``
+    backs the row lock) and the history is pruned to ``SUGGESTION_HISTORY_KEEP``.
     """
     if reuse and job is not None:
         existing = SuggestionSet.objects.filter(ingest=ingest, job=job, is_current=True).first()
@@ -54,16 +88,40 @@ def suggestions_compute(
     genre = music_analysis.effective_genre if music_analysis is not None else ""
     allow_exp = bool(options.get("allow_experimental"))
     profile = effective_profile(owner=ingest.owner, music=ingest.music, genre=genre, allow_experimental=allow_exp)
+    music_input = _music_input(music_analysis)
+    target_length_s = options.get("target_length_s")
+    input_key = _digest(
+        {
+            "video": _video_analysis_digest(video_analysis),
+            "music": music_input,
+            "profile": profile.to_dict(),
+            "features_version": FEATURES_VERSION,
+            "min_start_gap_s": settings.MIN_START_GAP_S,
+            "target_length_s": target_length_s,
+            "genre": genre,
+        }
+    )
+    if reuse_same_inputs:
+        current = SuggestionSet.objects.filter(ingest=ingest, is_current=True, input_key=input_key).first()
+        if current is not None:
+            return list(current.clip_models.order_by("rank"))
     t0 = time.perf_counter()
     result = suggest_clips(
         video_analysis.as_engine_input(),
-        _music_input(music_analysis),
+        music_input,
         profile,
         min_start_gap_s=settings.MIN_START_GAP_S,
-        target_length_s=options.get("target_length_s"),
+        target_length_s=target_length_s,
     )
     elapsed_ms = (time.perf_counter() - t0) * 1000
     with transaction.atomic():
+        # Serialise writers of this video's sets: the second of two concurrent
+        # recomputes waits here, then sees the first one's set.
+        type(ingest).objects.select_for_update().filter(pk=ingest.pk).first()
+        if reuse_same_inputs:
+            current = SuggestionSet.objects.filter(ingest=ingest, is_current=True, input_key=input_key).first()
+            if current is not None:
+                return list(current.clip_models.order_by("rank"))
         SuggestionSet.objects.filter(ingest=ingest, is_current=True).update(is_current=False)
         sset = SuggestionSet.objects.create(
             ingest=ingest,
@@ -75,6 +133,7 @@ def suggestions_compute(
             genre=genre,
             allow_experimental=allow_exp,
             duration_ms=round(elapsed_ms, 2),
+            input_key=input_key,
         )
         models = [
             ClipModel(
@@ -95,11 +154,32 @@ def suggestions_compute(
             for c in result.clips
         ]
         ClipModel.objects.bulk_create(models)
+        _prune_history(ingest=ingest)
     return list(sset.clip_models.order_by("rank"))
 
 
+def _prune_history(*, ingest: Any) -> None:
+    """Keep the newest ``SUGGESTION_HISTORY_KEEP`` non-current sets of the video.
+
+    Sets a job produced or that were rendered are never deleted: the job's
+    result and the rendered variants (``RenderedVariant.clip_model`` cascades)
+    point at them.
+    """
+    keep = settings.SUGGESTION_HISTORY_KEEP
+    history = SuggestionSet.objects.filter(ingest=ingest, is_current=False).order_by("-created_at", "-pk")
+    old = history.values_list("pk", flat=True)[keep:]
+    doomed = SuggestionSet.objects.filter(pk__in=list(old), job__isnull=True).exclude(
+        pk__in=ClipModel.objects.filter(renders__isnull=False).values("suggestion_set_id")
+    )
+    doomed.delete()
+
+
 def suggestions_recompute(*, ingest: Any) -> SuggestionSet:
-    """New suggestions from the stored analyses and the current profiles (no re-analysis)."""
+    """Suggestions from the stored analyses and the current profiles (no re-analysis).
+
+    The current set is returned unchanged (no new rows) when nothing the engine
+    reads has changed since it was computed.
+    """
     from fala_clip.api.errors import ServiceError
     from music.models import MusicAnalysis
 
@@ -110,5 +190,11 @@ def suggestions_recompute(*, ingest: Any) -> SuggestionSet:
         music_analysis = MusicAnalysis.objects.filter(asset_id=ingest.music_id).first()
         if music_analysis is None:
             raise ServiceError("music_not_analyzed", "The track has not been analysed yet.", status_code=409)
-    suggestions_compute(ingest=ingest, video_analysis=ingest.analysis, music_analysis=music_analysis, reuse=False)
+    suggestions_compute(
+        ingest=ingest,
+        video_analysis=ingest.analysis,
+        music_analysis=music_analysis,
+        reuse=False,
+        reuse_same_inputs=True,
+    )
     return SuggestionSet.objects.get(ingest=ingest, is_current=True)

@@ -170,6 +170,10 @@ WORKSPACE_RETENTION_S = env.int("WORKSPACE_RETENTION_S", default=24 * 3600)
 
 # --- API --------------------------------------------------------------------
 UPLOAD_RATE_LIMIT = env.str("UPLOAD_RATE_LIMIT", default="30/h")
+# Recomputing suggestions runs the engine and may store a set: limited per user too.
+RECOMPUTE_RATE_LIMIT = env.str("RECOMPUTE_RATE_LIMIT", default="60/h")
+# Non-current suggestion sets kept per video (sets a job produced or rendered are never pruned).
+SUGGESTION_HISTORY_KEEP = env.int("SUGGESTION_HISTORY_KEEP", default=10)
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_VIEW = "fala_clip.api.ratelimit.ratelimited_view"
 REST_FRAMEWORK = {
