@@ -259,7 +259,7 @@ def test_redirect_loop_stops_after_five(server, tmp_path):
 
 
 def test_html_page_from_a_non_platform_host_is_not_handed_to_ytdlp(server, tmp_path, monkeypatch):
-    monkeypatch.setattr(dl, "_ydl_extract", lambda *a: pytest.fail("yt-dlp must not be used"))
+    monkeypatch.setattr(dl.platforms, "_ydl_extract", lambda *a: pytest.fail("yt-dlp must not be used"))
     err = refused(fetch, server, "/page.html", tmp_path)
     assert err.code == "download_failed" and "media" in err.message
 
@@ -296,7 +296,7 @@ def test_connection_is_pinned_to_the_resolved_address_with_host_header_kept(serv
         calls.append(host)
         return ["127.0.0.1"]
 
-    monkeypatch.setattr(dl, "_resolve", fake_resolve)
+    monkeypatch.setattr(dl.policy, "_resolve", fake_resolve)
     port = server["port"]
     url = f"http://media.example:{port}/video.mp4"
     # without allowlist: resolves to loopback -> refused before any connection
@@ -310,7 +310,7 @@ def test_connection_is_pinned_to_the_resolved_address_with_host_header_kept(serv
 
 
 def test_one_private_record_among_public_ones_is_refused(monkeypatch, tmp_path):
-    monkeypatch.setattr(dl, "_resolve", lambda h, p, t: ["93.184.215.14", "10.0.0.1"])
+    monkeypatch.setattr(dl.policy, "_resolve", lambda h, p, t: ["93.184.215.14", "10.0.0.1"])
     err = refused(download, "http://mixed.example/v.mp4", tmp_path, max_bytes=MB, max_duration_s=60, timeout_s=5)
     assert err.code == "unsafe_url"
 
@@ -320,12 +320,12 @@ def test_one_private_record_among_public_ones_is_refused(monkeypatch, tmp_path):
 
 @pytest.fixture
 def public_platform_dns(monkeypatch):
-    real = dl._resolve
+    real = dl.policy._resolve
 
     def fake(host, port, timeout):
-        return ["142.250.72.14"] if dl._is_platform(host) else real(host, port, timeout)
+        return ["142.250.72.14"] if dl.policy._is_platform(host) else real(host, port, timeout)
 
-    monkeypatch.setattr(dl, "_resolve", fake)
+    monkeypatch.setattr(dl.policy, "_resolve", fake)
 
 
 def test_platform_url_uses_ytdlp_options_and_our_pinned_fetch(server, tmp_path, monkeypatch, public_platform_dns):
@@ -343,7 +343,7 @@ def test_platform_url_uses_ytdlp_options_and_our_pinned_fetch(server, tmp_path, 
             ],
         }
 
-    monkeypatch.setattr(dl, "_ydl_extract", fake_extract)
+    monkeypatch.setattr(dl.platforms, "_ydl_extract", fake_extract)
     path = download(
         "https://www.youtube.com/watch?v=abc",
         tmp_path,
@@ -369,7 +369,7 @@ def test_platform_url_uses_ytdlp_options_and_our_pinned_fetch(server, tmp_path, 
 
 def test_platform_media_url_to_metadata_address_is_refused(tmp_path, monkeypatch, public_platform_dns):
     monkeypatch.setattr(
-        dl,
+        dl.platforms,
         "_ydl_extract",
         lambda url, opts: {
             "id": "x",
@@ -393,7 +393,7 @@ def test_platform_limits(tmp_path, monkeypatch, public_platform_dns):
         ({**base, "duration": 10, "protocol": "m3u8_native"}, "download_failed"),
     ]
     for info, code in cases:
-        monkeypatch.setattr(dl, "_ydl_extract", lambda url, opts, info=info: info)
+        monkeypatch.setattr(dl.platforms, "_ydl_extract", lambda url, opts, info=info: info)
         err = refused(download, "https://vimeo.com/1", tmp_path, max_bytes=MB, max_duration_s=600, timeout_s=10)
         assert err.code == code, info
     assert list(tmp_path.iterdir()) == []
@@ -413,6 +413,6 @@ def test_preflight_follows_and_checks_redirects_without_reading_the_body(server,
 
 
 def test_preflight_of_a_platform_url_checks_the_address_only(monkeypatch, public_platform_dns):
-    monkeypatch.setattr(dl, "_ydl_extract", lambda *a: pytest.fail("no extraction at submission time"))
+    monkeypatch.setattr(dl.platforms, "_ydl_extract", lambda *a: pytest.fail("no extraction at submission time"))
     url = "https://www.youtube.com/watch?v=abc"
     assert dl.preflight(url) == url
