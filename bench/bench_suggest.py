@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from suggestions.engine import build_timeline, suggest_clips  # noqa: E402
-from suggestions.engine.synthetic import synthetic_music, synthetic_video  # noqa: E402
+from tests.suggestions.engine.synthetic import synthetic_music, synthetic_video  # noqa: E402
 
 BUDGET_S = 2.0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +135,7 @@ def music_upload(
 # --- analysis results ------------------------------------------------------------
 
 
-def music_analysis_save(*, asset: MusicAsset, result: dict[str, Any], genre: dict[str, Any]) -> MusicAnalysis:
+def music_analysis_save(*, asset: MusicAsset, result: Mapping[str, Any], genre: dict[str, Any]) -> MusicAnalysis:
     """Persist one analysis (rows for beats and embeddings) atomically."""
     tr = result.get("transcription") or {}
     with transaction.atomic():

@@ -19,6 +19,7 @@ from fala_clip.media.workspace import Workspace
 from fala_clip.storage import local_copy, storage_key, store_file
 from jobs.errors import JobError
 from jobs.services import job_record_stage_timing
+from rendering.engine.reframe import Reframe, reframe_for_clip
 from rendering.models import RenderedVariant
 
 log = logging.getLogger(__name__)
@@ -26,12 +27,13 @@ log = logging.getLogger(__name__)
 ASPECT_SIZES = {"9:16": (1080, 1920), "1:1": (1080, 1080), "4:5": (1080, 1350)}
 
 
-def render_settings(options: dict[str, Any]) -> dict[str, Any]:
+def render_settings(options: dict[str, Any], reframe: Reframe) -> dict[str, Any]:
+    """The renderer's settings for one variant (``reframe``: see :func:`reframe_for_clip`)."""
     width, height = ASPECT_SIZES[options.get("aspect", "9:16")]
     return {
         "width": width,
         "height": height,
-        "mode": "letterbox" if options.get("reframe") == "letterbox" else "crop",
+        "mode": reframe.render_mode,
         "preset": settings.RENDER_PRESET,
         "crf": settings.RENDER_CRF,
         "loudness_target": settings.RENDER_LOUDNESS_LUFS,
@@ -80,7 +82,7 @@ def render_all_variants(
     if ingest.music_id:
         music_path = str(local_copy(ingest.music.file, workspace.videos, "music" + Path(ingest.music.file).suffix))
     meta = analysis.meta
-    st = render_settings(ingest.options or {})
+    options = ingest.options or {}
 
     for row in rows:
         if row.status == RenderedVariant.Status.DONE:
@@ -89,8 +91,14 @@ def render_all_variants(
         ctx.progress(
             rendering_variant=row.index, completed_variants=completed, total_variants=total, percent=0.0, log_event=True
         )
+        # The artist's explicit upload choice, else the clip model's param (from the
+        # effective profile), else faces.
+        reframe = reframe_for_clip(options.get("reframe"), row.clip_model.params)
+        st = render_settings(options, reframe)
         RenderedVariant.objects.filter(pk=row.pk).update(
-            status=RenderedVariant.Status.RENDERING, started_at=timezone.now(), settings=st
+            status=RenderedVariant.Status.RENDERING,
+            started_at=timezone.now(),
+            settings={**st, "reframe": reframe.mode, "reframe_source": reframe.source},
         )
         on_progress = _VariantProgress(ctx, index=row.index, completed=completed, total=total)
         out = workspace.processed / f"variant-{row.index}.mp4"
@@ -102,7 +110,7 @@ def render_all_variants(
                 str(out),
                 meta=meta,
                 music=music_path,
-                faces=analysis.faces if (ingest.options or {}).get("reframe", "faces") == "faces" else None,
+                faces=reframe.faces(analysis.faces),
                 settings=st,
                 on_progress=on_progress,
             )

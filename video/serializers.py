@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from fala_clip.api.fields import FiniteFloatField, NullIfBlankURLField
+from video.analysis.contracts import REFRAME_MODES
 from video.models import VideoAnalysis, VideoIngest
 from video.selectors import video_latest_job
 from video.services import ASPECTS
@@ -16,7 +17,8 @@ class VideoSubmitSerializer(serializers.Serializer):
     music_id = serializers.UUIDField(required=False, allow_null=True)
     aspect = serializers.ChoiceField(choices=ASPECTS, default="9:16")
     target_length_s = FiniteFloatField(min_value=15, max_value=60, default=30.0)
-    reframe = serializers.ChoiceField(choices=["faces", "center", "letterbox"], default="faces")
+    # Optional: when absent the clip model's reframe param (from the effective profile) decides.
+    reframe = serializers.ChoiceField(choices=REFRAME_MODES, required=False)
     allow_experimental = serializers.BooleanField(default=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -26,7 +28,7 @@ class VideoSubmitSerializer(serializers.Serializer):
 
     def options(self) -> dict[str, Any]:
         d = self.validated_data
-        return {k: d[k] for k in ("aspect", "target_length_s", "reframe", "allow_experimental")}
+        return {k: d[k] for k in ("aspect", "target_length_s", "reframe", "allow_experimental") if k in d}
 
 
 class VideoIngestSerializer(serializers.ModelSerializer):

@@ -9,7 +9,7 @@ on the way in or out of the database.  Times are track seconds.
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 __all__ = [
     "Activity",
@@ -113,6 +113,6 @@ class MusicAnalysisResult(TypedDict):
     sections: list[Section]
     activity: Activity
     transcription: Transcription
-    embeddings: dict[str, object]
+    embeddings: dict[str, Any]  # {"audio": {"model", "dim", "vector", ...}, "lyrics": {...} | None}
     timings: dict[str, float]
     versions: dict[str, dict[str, object]]

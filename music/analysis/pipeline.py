@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ANALYSIS_SCHEMA_VERSION
+from .contracts import MusicAnalysisResult
 from .decode import DEFAULT_SR, ffmpeg_version, load_audio, to_16k
 
 #: Step names passed to ``on_step``, in order (the worker maps them to job stages).
@@ -43,8 +44,8 @@ def analyze_track(
     beam_size: int | None = None,
     whisper_threads: int | None = None,
     model_cache_dir: str | Path | None = None,
-) -> dict[str, Any]:
-    """Analyse an audio file; returns a JSON-serialisable dict.
+) -> MusicAnalysisResult:
+    """Analyse an audio file; returns a JSON-serialisable :class:`MusicAnalysisResult`.
 
     Keys: ``duration``, ``sample_rate``, ``tempo``, ``beats``, ``downbeats``,
     ``beat_positions``, ``meter``, ``onset_curve``, ``energy_curve``,
@@ -137,8 +138,13 @@ def analyze_track(
         "onset_curve": rh["onset_curve"],
         "energy_curve": st["energy_curve"],
         "sections": st["sections"],
-        "activity": {k: act[k] for k in ("speech", "singing", "music")},
-        "transcription": {k: tr[k] for k in ("language", "language_probability", "text", "segments")},
+        "activity": {"speech": act["speech"], "singing": act["singing"], "music": act["music"]},
+        "transcription": {
+            "language": tr["language"],
+            "language_probability": tr["language_probability"],
+            "text": tr["text"],
+            "segments": tr["segments"],
+        },
         "embeddings": {"audio": audio_emb, "lyrics": lyrics_emb},
         "timings": timings,
         "versions": versions,

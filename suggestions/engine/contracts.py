@@ -7,6 +7,8 @@
   list; the renderer (``rendering.engine``) reads the same type.
 * :data:`ReframeMode` — the one vocabulary of the upload option
   (``video.serializers``), the profiles' ``reframe`` param and the renderer.
+  It lives with the video contracts (the lowest layer the upload, the engine
+  and the renderer all import) and is re-exported here.
 
 TypedDicts over JSON: the engine's output is stored as-is in
 ``video_clip_models`` and read back without conversion.
@@ -14,10 +16,17 @@ TypedDicts over JSON: the engine's output is stored as-is in
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict, get_args
+from typing import Any, Literal, NotRequired, TypedDict
 
 from music.analysis.contracts import MusicAnalysisInput
-from video.analysis.contracts import VideoAnalysisInput
+from video.analysis.contracts import (
+    DEFAULT_REFRAME,
+    LEGACY_REFRAME,
+    REFRAME_MODES,
+    ReframeMode,
+    VideoAnalysisInput,
+    clean_reframe,
+)
 
 __all__ = [
     "DEFAULT_REFRAME",
@@ -32,30 +41,7 @@ __all__ = [
     "clean_reframe",
 ]
 
-#: How a 16:9 (or any) source becomes the output frame:
-#: ``faces`` — crop around the faces (the frame centre where none is seen);
-#: ``center`` — crop the middle of the frame; ``letterbox`` — fit the whole
-#: frame over a blurred fill.  (A saliency/motion centre is built by a later
-#: issue; until then ``faces`` falls back to the centre.)
-ReframeMode = Literal["faces", "center", "letterbox"]
-REFRAME_MODES: tuple[ReframeMode, ...] = get_args(ReframeMode)
-DEFAULT_REFRAME: ReframeMode = "faces"
-#: Values stored by earlier versions (profile snapshots, clip params) and what they mean now:
-#: ``face`` was the profiles' spelling; ``saliency`` was offered but never implemented (the
-#: renderer cropped around faces), so it keeps meaning what it did.
-LEGACY_REFRAME: dict[str, ReframeMode] = {"face": "faces", "saliency": "faces"}
-
 TemplateName = Literal["highlight", "beat_montage", "hook"]
-
-
-def clean_reframe(value: Any) -> ReframeMode | None:
-    """A reframe mode from a stored/submitted value (legacy spellings mapped); None if not one."""
-    if isinstance(value, str):
-        value = LEGACY_REFRAME.get(value, value)
-        for mode in REFRAME_MODES:
-            if value == mode:
-                return mode
-    return None
 
 
 class EdlSegment(TypedDict):

@@ -13,9 +13,14 @@ analyser), and a 5-minute source carries 900 x 1280 numbers.
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict, get_args
 
 __all__ = [
+    "DEFAULT_REFRAME",
+    "LEGACY_REFRAME",
+    "REFRAME_MODES",
+    "ReframeMode",
+    "clean_reframe",
     "AudioOnset",
     "Cut",
     "EmbeddingsInfo",
@@ -27,6 +32,30 @@ __all__ = [
     "VideoAnalysisResult",
     "VideoMeta",
 ]
+
+
+#: How a 16:9 (or any) source becomes the output frame:
+#: ``faces`` — crop around the faces (the frame centre where none is seen);
+#: ``center`` — crop the middle of the frame; ``letterbox`` — fit the whole
+#: frame over a blurred fill.  (A saliency/motion centre is built by a later
+#: issue; until then ``faces`` falls back to the centre.)
+ReframeMode = Literal["faces", "center", "letterbox"]
+REFRAME_MODES: tuple[ReframeMode, ...] = get_args(ReframeMode)
+DEFAULT_REFRAME: ReframeMode = "faces"
+#: Values stored by earlier versions (profile snapshots, clip params) and what they mean now:
+#: ``face`` was the profiles' spelling; ``saliency`` was offered but never implemented (the
+#: renderer cropped around faces), so it keeps meaning what it did.
+LEGACY_REFRAME: dict[str, ReframeMode] = {"face": "faces", "saliency": "faces"}
+
+
+def clean_reframe(value: Any) -> ReframeMode | None:
+    """A reframe mode from a stored/submitted value (legacy spellings mapped); None if not one."""
+    if isinstance(value, str):
+        value = LEGACY_REFRAME.get(value, value)
+        for mode in REFRAME_MODES:
+            if value == mode:
+                return mode
+    return None
 
 
 class VideoMeta(TypedDict, total=False):

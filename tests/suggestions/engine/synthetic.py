@@ -1,4 +1,4 @@
-"""Synthetic analysis dicts (the shapes the analysers produce) for tests, benches and demos.
+"""Synthetic analysis dicts (the shapes the analysers produce) for tests and benches.
 
 Deterministic for a given seed.  Not used by the engine itself.
 """

@@ -14,7 +14,7 @@ from suggestions.engine.features import (
     interval_coverage,
     resample_per_second,
 )
-from suggestions.engine.synthetic import synthetic_music, synthetic_video
+from tests.suggestions.engine.synthetic import synthetic_music, synthetic_video
 
 
 def test_every_feature_is_documented_with_a_0_1_range_and_a_domain():

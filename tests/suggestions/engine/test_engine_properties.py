@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from suggestions.engine import MIN_CLIP_S, ProfileLayer, merge_profiles, suggest_clips
-from suggestions.engine.synthetic import synthetic_music, synthetic_video
+from tests.suggestions.engine.synthetic import synthetic_music, synthetic_video
 
 SETTINGS = settings(
     max_examples=60,

@@ -17,8 +17,8 @@ from suggestions.engine import (
     merge_profiles,
     suggest_clips,
 )
-from suggestions.engine.synthetic import synthetic_music, synthetic_video
 from suggestions.engine.templates import TemplateRequest, highlight_candidates
+from tests.suggestions.engine.synthetic import synthetic_music, synthetic_video
 
 CLIP_KEYS = {
     "template",

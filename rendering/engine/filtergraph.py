@@ -1,0 +1,317 @@
+"""Filter-graph building: the ffmpeg argv of the encode and of the loudness measurement pass.
+
+One input per segment (``seek="input"``) or one trimmed input (``seek="trim"``, benchmark only),
+the video chain (fps, trim, crop or letterbox, scale), the audio chain (source segments or the
+music with fades, loudnorm) and the x264/AAC output.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from suggestions.engine.contracts import ClipModelSpec
+from video.analysis.contracts import FaceSample
+
+from ._proc import ffmpeg_bin
+from .edl import RenderPlan, plan_render
+from .reframe import _even, crop_path_expr
+from .settings import _f, _rate_str, resolve_settings
+
+
+def _input_margin(plan: RenderPlan) -> float:
+    # Enough extra source so the fps filter sees the frame after the last one
+    # it needs; trim/atrim cut the exact length afterwards.
+    return 2 / float(plan.source_fps) + 2 / float(plan.fps)
+
+
+def _inputs_and_taps(
+    plan: RenderPlan, source: str, st: dict, *, video: bool, audio: bool
+) -> tuple[list[str], list[str], list[tuple[str | None, str | None]]]:
+    """Input args, filter lines that expose raw segment streams, and per-segment (v, a) labels."""
+    args: list[str] = []
+    lines: list[str] = []
+    taps: list[tuple[str | None, str | None]] = []
+    margin = _input_margin(plan)
+    if st["seek"] == "input":
+        for seg in plan.segments:
+            if seg.src_in > 0:
+                # 1 us early: a frame that starts exactly at src_in must
+                # survive ffmpeg's accurate-seek trim whatever the rounding.
+                args += ["-ss", _f(max(seg.src_in - 1e-6, 0.0))]
+            args += ["-t", _f(seg.duration + margin)]
+            if not video:
+                args += ["-vn"]
+            args += ["-protocol_whitelist", "file", "-i", source]
+            taps.append((f"{seg.index}:v:0" if video else None, f"{seg.index}:a:0" if audio else None))
+        return args, lines, taps
+    # seek == "trim": one input (starting at the first needed second), split and trimmed.
+    first = min(s.src_in for s in plan.segments)
+    last = max(s.src_out for s in plan.segments) + margin
+    base = max(first, 0.0)
+    if base > 0:
+        args += ["-ss", _f(max(base - 1e-6, 0.0))]
+    args += ["-t", _f(last - base)]
+    if not video:
+        args += ["-vn"]
+    args += ["-protocol_whitelist", "file", "-i", source]
+    n = len(plan.segments)
+    if video:
+        lines.append(f"[0:v:0]split={n}" + "".join(f"[sv{k}]" for k in range(n)))
+    if audio:
+        lines.append(f"[0:a:0]asplit={n}" + "".join(f"[sa{k}]" for k in range(n)))
+    for seg in plan.segments:
+        k = seg.index
+        rel = seg.src_in - base
+        vlab = alab = None
+        if video:
+            lines.append(
+                f"[sv{k}]trim=start={_f(rel)}:duration={_f(seg.duration + margin)},setpts=PTS-{_f(rel)}/TB[tv{k}]"
+            )
+            vlab = f"tv{k}"
+        if audio:
+            lines.append(
+                f"[sa{k}]atrim=start={_f(rel)}:duration={_f(seg.duration + margin)},asetpts=PTS-{_f(rel)}/TB[ta{k}]"
+            )
+            alab = f"ta{k}"
+        taps.append((vlab, alab))
+    return args, lines, taps
+
+
+def _audio_format(sr: int) -> str:
+    return f"aresample={sr}:first_pts=0,aformat=sample_fmts=fltp:sample_rates={sr}:channel_layouts=stereo"
+
+
+def _loudnorm(st: dict, measured: dict | None, *, print_json: bool = False) -> str:
+    opts = f"I={float(st['loudness_target']):g}:TP={float(st['true_peak']):g}:LRA={float(st['lra']):g}"
+    if measured:
+        opts += (
+            f":measured_I={float(measured['input_i']):.2f}:measured_TP={float(measured['input_tp']):.2f}"
+            f":measured_LRA={float(measured['input_lra']):.2f}:measured_thresh={float(measured['input_thresh']):.2f}"
+            f":offset={float(measured['target_offset']):.2f}:linear=true"
+        )
+    if print_json:
+        opts += ":print_format=json"
+    return f"loudnorm={opts}"
+
+
+def _audio_chain(plan: RenderPlan, st: dict, taps: list, music_input: int | None, lines: list[str]) -> str | None:
+    """Append the audio lines (up to, not including, loudnorm); return the label of the mixed audio."""
+    sr = int(st["sample_rate"])
+    if plan.audio == "silent":
+        lines.append(f"anullsrc=r={sr}:cl=stereo,atrim=end_sample={plan.total_samples}[apre]")
+        return "apre"
+    if plan.audio == "music":
+        assert music_input is not None and plan.music_length is not None
+        fade_in = min(float(st["music_fade_in"]), plan.music_length / 4)
+        fade_out = min(float(st["music_fade_out"]), plan.music_length / 4)
+        chain = f"[{music_input}:a:0]{_audio_format(sr)},apad,atrim=end_sample={plan.total_samples}"
+        if fade_in > 0:
+            chain += f",afade=t=in:st=0:d={_f(fade_in)}:curve=tri"
+        if fade_out > 0:
+            chain += f",afade=t=out:st={_f(plan.music_length - fade_out)}:d={_f(fade_out)}:curve=tri"
+        lines.append(chain + "[apre]")
+        return "apre"
+    for seg, (_, alab) in zip(plan.segments, taps, strict=True):
+        lines.append(f"[{alab}]{_audio_format(sr)},apad,atrim=end_sample={seg.samples}[a{seg.index}]")
+    if len(plan.segments) == 1:
+        return "a0"
+    return None  # concatenated together with video
+
+
+def _video_chain(plan: RenderPlan, st: dict, taps: list, lines: list[str]) -> None:
+    rate = _rate_str(plan.fps)
+    for seg, (vlab, _) in zip(plan.segments, taps, strict=True):
+        chain = (
+            f"[{vlab}]fps={rate}:start_time=0:round=near,tpad=stop_mode=clone:stop=2,"
+            f"trim=end_frame={seg.frames},setpts=PTS-STARTPTS"
+        )
+        if plan.mode == "crop" and seg.crop_path:
+            # a smooth path: the offset is an expression of the frame time t
+            path = crop_path_expr(seg.crop_path)
+            x = f"'{path}'" if seg.crop_axis == "x" else str(seg.crop_x)
+            y = f"'{path}'" if seg.crop_axis == "y" else str(seg.crop_y)
+            chain += f",crop=w={plan.crop_w}:h={plan.crop_h}:x={x}:y={y}"
+        elif plan.mode == "crop":
+            chain += f",crop={plan.crop_w}:{plan.crop_h}:{seg.crop_x}:{seg.crop_y}"
+        lines.append(chain + f",setsar=1[v{seg.index}]")
+
+
+def _video_finish(plan: RenderPlan, st: dict, label: str, lines: list[str]) -> None:
+    w, h, flags = plan.width, plan.height, st["scale_flags"]
+    if plan.mode == "crop":
+        lines.append(f"[{label}]scale={w}:{h}:flags={flags},setsar=1,format=yuv420p[vout]")
+        return
+    fit = f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags={flags},setsar=1"
+    if st["letterbox_background"] == "black":
+        lines.append(f"[{label}]{fit},pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,format=yuv420p[vout]")
+        return
+    # Blurred fill: blur a 1/8-size cover crop (cheap) and scale it back up.
+    sw, sh = max(2, _even(w / 8)), max(2, _even(h / 8))
+    lines.append(f"[{label}]split=2[lbfg][lbbg]")
+    lines.append(
+        f"[lbbg]scale={sw}:{sh}:force_original_aspect_ratio=increase,crop={sw}:{sh},"
+        "boxblur=lr='min(8,min(w,h)/4)':lp=2:cr='min(4,min(cw,ch)/4)':cp=2,"
+        f"scale={w}:{h}:flags=bilinear,setsar=1[lbblur]"
+    )
+    lines.append(f"[lbfg]{fit}[lbfit]")
+    lines.append("[lbblur][lbfit]overlay=(W-w)/2:(H-h)/2,format=yuv420p[vout]")
+
+
+def _common_head() -> list[str]:
+    return [ffmpeg_bin(), "-hide_banner", "-nostdin", "-y"]
+
+
+def build_command(
+    source: str,
+    clip: ClipModelSpec,
+    out_path: str,
+    *,
+    music: str | None = None,
+    faces: list[FaceSample] | None = None,
+    meta: dict,
+    settings: dict[str, Any] | None = None,
+    measured_loudness: dict | None = None,
+    music_meta: dict | None = None,
+    plan: RenderPlan | None = None,
+) -> list[str]:
+    """The ffmpeg argv that renders one variant in a single run.
+
+    ``measured_loudness`` is the JSON printed by the measurement pass
+    (:func:`build_loudness_command`); when given, loudnorm runs in linear
+    (two-pass) mode, otherwise single-pass dynamic.
+    """
+    st = resolve_settings(settings)
+    plan = plan or plan_render(clip, meta, st, faces=faces, music=bool(music), music_meta=music_meta)
+    use_src_audio = plan.audio == "source"
+    args, lines, taps = _inputs_and_taps(plan, source, st, video=True, audio=use_src_audio)
+    music_input = None
+    if plan.audio == "music":
+        music_input = len(plan.segments) if st["seek"] == "input" else 1
+        if plan.music_offset:
+            args += ["-ss", _f(plan.music_offset)]
+        args += ["-t", _f(plan.duration + 1.0), "-protocol_whitelist", "file", "-i", str(music)]
+
+    _video_chain(plan, st, taps, lines)
+    alabel = _audio_chain(plan, st, taps, music_input, lines)
+    n = len(plan.segments)
+    if n == 1:
+        vlabel = "v0"
+    elif use_src_audio:
+        lines.append("".join(f"[v{k}][a{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=1[vcat][acat]")
+        vlabel, alabel = "vcat", "acat"
+    else:
+        lines.append("".join(f"[v{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[vcat]")
+        vlabel = "vcat"
+    _video_finish(plan, st, vlabel, lines)
+
+    sr = int(st["sample_rate"])
+    if st["loudnorm"] and plan.audio != "silent" and not (measured_loudness and _is_silent(measured_loudness)):
+        lines.append(
+            f"[{alabel}]{_loudnorm(st, measured_loudness if st['loudnorm_passes'] == 2 else None)},"
+            f"aresample={sr},aformat=sample_fmts=fltp:channel_layouts=stereo[aout]"
+        )
+    else:
+        lines.append(f"[{alabel}]anull[aout]")
+
+    gop = max(1, round(float(st["gop_seconds"]) * float(plan.fps)))
+    out = [
+        "-filter_complex",
+        ";".join(lines),
+        "-map",
+        "[vout]",
+        "-map",
+        "[aout]",
+        "-map_metadata",
+        "-1",
+        "-map_chapters",
+        "-1",
+        "-c:v",
+        "libx264",
+        "-preset",
+        str(st["preset"]),
+        "-crf",
+        str(st["crf"]),
+        "-pix_fmt",
+        "yuv420p",
+        "-profile:v",
+        "high",
+        "-g",
+        str(gop),
+    ]
+    if st["threads"]:
+        out += ["-threads", str(int(st["threads"]))]
+    out += [
+        "-c:a",
+        "aac",
+        "-b:a",
+        str(st["audio_bitrate"]),
+        "-ar",
+        str(sr),
+        "-ac",
+        "2",
+        "-max_muxing_queue_size",
+        "1024",
+    ]
+    if st["faststart"]:
+        out += ["-movflags", "+faststart"]
+    out += ["-progress", "pipe:1", "-nostats", "-stats_period", "0.5", "-f", "mp4", str(out_path)]
+    return [*_common_head(), "-loglevel", "warning", *args, *out]
+
+
+def _is_silent(measured: dict) -> bool:
+    try:
+        return not math.isfinite(float(measured["input_i"])) or float(measured["input_i"]) < -69
+    except (KeyError, TypeError, ValueError):
+        return True
+
+
+def build_loudness_command(
+    source: str,
+    clip: ClipModelSpec,
+    *,
+    music: str | None = None,
+    meta: dict,
+    settings: dict[str, Any] | None = None,
+    music_meta: dict | None = None,
+    plan: RenderPlan | None = None,
+) -> list[str] | None:
+    """Audio-only pass that prints loudnorm's measurement JSON on stderr.
+
+    Runs the exact audio chain of the final render (same segments, same
+    fades), so the linear gain of pass two is computed on what is encoded.
+    Returns None when there is nothing to measure (silent output).
+    """
+    st = resolve_settings(settings)
+    plan = plan or plan_render(clip, meta, st, music=bool(music), music_meta=music_meta)
+    if plan.audio == "silent":
+        return None
+    lines: list[str] = []
+    if plan.audio == "music":
+        args: list[str] = []
+        if plan.music_offset:
+            args += ["-ss", _f(plan.music_offset)]
+        args += ["-t", _f(plan.duration + 1.0), "-protocol_whitelist", "file", "-i", str(music)]
+        alabel = _audio_chain(plan, st, [], 0, lines)
+    else:
+        args, lines, taps = _inputs_and_taps(plan, source, st, video=False, audio=True)
+        alabel = _audio_chain(plan, st, taps, None, lines)
+        n = len(plan.segments)
+        if alabel is None:
+            lines.append("".join(f"[a{k}]" for k in range(n)) + f"concat=n={n}:v=0:a=1[acat]")
+            alabel = "acat"
+    lines.append(f"[{alabel}]{_loudnorm(st, None, print_json=True)}[aout]")
+    return [
+        *_common_head(),
+        "-loglevel",
+        "info",
+        "-nostats",
+        *args,
+        "-filter_complex",
+        ";".join(lines),
+        "-map",
+        "[aout]",
+        "-f",
+        "null",
+        "-",
+    ]

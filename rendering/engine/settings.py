@@ -1,0 +1,100 @@
+"""Render settings: the defaults, their validation, and small number formats shared by the graph.
+
+``DEFAULT_SETTINGS`` documents every setting (see ``README.md``); :func:`resolve_settings`
+overlays a caller's settings on them and rejects unknown keys and bad values.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from .errors import RenderError
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    # geometry
+    "width": 1080,
+    "height": 1920,
+    "fps": 30,  # number, "30000/1001", or "source"
+    "mode": "crop",  # "crop" (fill, centred on faces) | "letterbox" (fit + pad)
+    "letterbox_background": "blur",  # "blur" | "black"
+    "scale_flags": "bicubic",
+    # face-centred crop
+    "face_min_score": 0.5,
+    "face_hold_fraction": 0.04,  # keep the previous x when a contiguous segment moves less than this * width
+    # Long segments follow the face with a smooth, speed-limited path
+    # (piecewise linear, knots every crop_track_step_s) instead of one window.
+    "crop_track": True,
+    "crop_track_min_s": 6.0,
+    "crop_track_step_s": 1.0,
+    "crop_track_max_speed": 0.25,  # fraction of the source width (height) per second
+    # Move each cut-in to the nearest source frame start (<= half a frame), so
+    # audio and video of a segment start at the same instant.
+    "snap_to_source_frames": True,
+    # video encode
+    "preset": "veryfast",
+    "crf": 20,
+    "gop_seconds": 2.0,
+    "threads": None,  # x264 threads (None: ffmpeg default)
+    # audio
+    "audio_bitrate": "192k",
+    "sample_rate": 48000,
+    "music_fade_in": 0.25,
+    "music_fade_out": 0.75,
+    "loudnorm": True,
+    "loudness_target": -14.0,  # integrated LUFS
+    "true_peak": -1.5,  # dBTP
+    "lra": 11.0,
+    "loudnorm_passes": 2,  # 1: single-pass dynamic; 2: measure, then linear when possible
+    # process
+    "seek": "input",  # "input" (one -ss input per segment) | "trim" (one input, trim filters)
+    "timeout_s": 900.0,
+    "verify": True,
+    "faststart": True,
+}
+
+_ALLOWED: dict[str, set[Any]] = {
+    "mode": {"crop", "letterbox"},
+    "letterbox_background": {"blur", "black"},
+    "seek": {"input", "trim"},
+    "loudnorm_passes": {1, 2},
+}
+
+
+def resolve_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
+    """Defaults overlaid with ``settings``; unknown keys and bad values raise."""
+    merged = dict(DEFAULT_SETTINGS)
+    for key, value in (settings or {}).items():
+        if key not in DEFAULT_SETTINGS:
+            raise RenderError("invalid_settings", f"unknown render setting {key!r}")
+        merged[key] = value
+    for key, allowed in _ALLOWED.items():
+        if merged[key] not in allowed:
+            raise RenderError("invalid_settings", f"setting {key}={merged[key]!r} not in {sorted(map(str, allowed))}")
+    for key in ("width", "height"):
+        if int(merged[key]) <= 0 or int(merged[key]) % 2:
+            raise RenderError("invalid_settings", f"setting {key} must be a positive even integer")
+    return merged
+
+
+def parse_rate(value: Any) -> Fraction:
+    """``30``, ``29.97``, ``"30000/1001"``, ``"30/1"`` -> Fraction."""
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, str) and "/" in value:
+        num, den = value.split("/", 1)
+        rate = Fraction(int(num), int(den))
+    else:
+        rate = Fraction(str(value)).limit_denominator(1001)
+    if rate <= 0:
+        raise RenderError("invalid_edl", f"invalid frame rate {value!r}")
+    return rate
+
+
+def _rate_str(rate: Fraction) -> str:
+    return f"{rate.numerator}/{rate.denominator}"
+
+
+def _f(x: float) -> str:
+    """Seconds for an ffmpeg argument (microsecond precision, no exponent)."""
+    return f"{x:.6f}"
