@@ -7,4 +7,16 @@ class FalaClipConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the start-up validation of the settings (manage.py check).
+        from django.conf import settings
+        from django.core.signals import setting_changed
+
         from fala_clip import checks  # noqa: F401
+        from fala_clip.media import procs
+
+        procs.configure(ffmpeg=settings.FFMPEG_BIN)
+
+        def _reconfigure(*, setting: str, value: object, **_: object) -> None:
+            if setting == "FFMPEG_BIN":
+                procs.configure(ffmpeg=str(value or ""))
+
+        setting_changed.connect(_reconfigure, weak=False, dispatch_uid="fala_clip_ffmpeg_bin")

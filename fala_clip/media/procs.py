@@ -1,7 +1,7 @@
 """The one process layer: every ffmpeg, ffprobe and TransNetV2 child starts here.
 
-Plain Python, no Django import at module level (the binary lookup reads
-``django.conf.settings`` lazily, when Django is configured).
+Plain Python, no Django import (the ``FFMPEG_BIN`` setting is pushed in by
+``fala_clip.apps.FalaClipConfig.ready`` through :func:`configure`).
 
 Every child gets the same hygiene:
 
@@ -126,23 +126,20 @@ def die_with_parent() -> Callable[[], None] | None:
 # --------------------------------------------------------------------------- binaries
 
 
-def _setting(name: str) -> str | None:
-    """``settings.<name>`` when Django is importable and configured, else None."""
-    try:
-        from django.conf import settings
-        from django.core.exceptions import ImproperlyConfigured
-    except ImportError:  # pragma: no cover - Django is a dependency
-        return None
-    try:
-        value = getattr(settings, name, None)
-    except ImproperlyConfigured:
-        return None
-    return str(value) if value else None
+#: The ``FFMPEG_BIN`` setting, pushed in by ``FalaClipConfig.ready()`` (and again when a
+#: test overrides it): the layer itself stays free of Django imports.
+_ffmpeg_setting: str | None = None
+
+
+def configure(*, ffmpeg: str | None) -> None:
+    """Set the ffmpeg binary (empty/None = ``ffmpeg`` on PATH)."""
+    global _ffmpeg_setting
+    _ffmpeg_setting = ffmpeg or None
 
 
 def ffmpeg_bin() -> str:
     """The ffmpeg binary: the ``FFMPEG_BIN`` setting, else ``ffmpeg`` on PATH."""
-    return _setting("FFMPEG_BIN") or shutil.which("ffmpeg") or "ffmpeg"
+    return _ffmpeg_setting or shutil.which("ffmpeg") or "ffmpeg"
 
 
 def ffprobe_bin() -> str:
