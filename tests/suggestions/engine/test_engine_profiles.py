@@ -7,10 +7,12 @@ import pytest
 from suggestions.engine import (
     BASELINE,
     BASELINE_PARAMS,
+    PARAM_SPECS,
     ProfileLayer,
     baseline_profile,
     merge_profiles,
 )
+from suggestions.engine.contracts import REFRAME_MODES
 
 
 def _src(profile):
@@ -141,3 +143,17 @@ def test_merge_does_not_mutate_the_baseline_tables():
     merge_profiles([ProfileLayer("global", "g", 1, weights={"motion": 3.0})])
     assert BASELINE["highlight"]["motion"] == 1.0
     assert baseline_profile().weights["highlight"]["motion"] == 1.0
+
+
+def test_reframe_speaks_the_upload_vocabulary_and_reads_legacy_spellings():
+    # the profiles, the upload option and the renderer share one vocabulary
+    assert PARAM_SPECS["reframe"].choices == REFRAME_MODES == ("faces", "center", "letterbox")
+    assert {p["reframe"] for p in BASELINE_PARAMS.values()} == {"faces"}
+    # snapshots stored before: "face" was the profiles' spelling, "saliency" was never built
+    old = ProfileLayer("artist", "a", 1, params={"reframe": "face", "hook.reframe": "saliency"})
+    merged = merge_profiles([old, ProfileLayer("track", "t", 1, params={"beat_montage.reframe": "letterbox"})])
+    assert [merged.params[t]["reframe"] for t in ("highlight", "hook", "beat_montage")] == [
+        "faces",
+        "faces",
+        "letterbox",
+    ]
