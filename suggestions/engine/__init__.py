@@ -6,12 +6,14 @@ Public API::
 
     profile = merge_profiles([ProfileLayer("artist", "42", 3, weights={"motion": 0.5})])
     result = suggest_clips(video_analysis, music_analysis, profile)
-    result.clips            # ClipModel dicts, best first
+    result.clips            # ClipModelSpec dicts, best first
     result.reasons          # why a model is missing
     result.profile_sources  # layers that produced the weights (store with the suggestion)
 
-Modules: ``features`` (timeline and FEATURES), ``profiles`` (baseline and layer merging),
-``templates`` (highlight, beat_montage, hook), ``ranking`` (scores, diversity), ``engine``.
+Modules: ``contracts`` (typed inputs, ``ClipModelSpec``, ``ReframeMode``), ``features``
+(timeline and FEATURES), ``beatgrid`` (the per-beat grid), ``profiles`` (baseline and layer
+merging), ``templates`` (highlight, beat_montage, hook), ``ranking`` (scores, diversity),
+``engine``.
 """
 
 from .engine import MIN_START_GAP_S, SuggestionResult, suggest_clips
