@@ -172,8 +172,11 @@ def test_killed_render_resumes_without_redoing_finished_variants(api, e2e, small
     assert encoders, "variant 2 is not rendering"
     for pid in horses:
         os.kill(pid, signal.SIGKILL)
-    # the horse's ffmpeg dies with it (PR_SET_PDEATHSIG): no orphan keeps writing the workspace
-    time.sleep(1.0)
+    # the horse's ffmpeg dies with it (PR_SET_PDEATHSIG acts at once): within a second no orphan
+    # keeps writing the workspace (an orphan encoder would still be running then)
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline and any(_alive(p) for p in encoders):
+        time.sleep(0.05)
     assert [p for p in encoders if _alive(p)] == []
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and Job.objects.get(pk=job_id).status != "done":

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -20,6 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _wait(predicate, timeout: float, step: float = 0.2):
+    """Poll ``predicate`` until it is truthy or ``timeout`` s pass; returns its last value."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -29,36 +32,89 @@ def _wait(predicate, timeout: float, step: float = 0.2):
     return predicate()
 
 
-def test_heavy_jobs_never_overlap(user, start_worker, tmp_path):
+def _slot_holder(lock_dir: Path, slot: int = 0) -> int | None:
+    """The pid holding heavy slot ``slot`` (its ``flock`` is taken and the file names it), else None."""
+    path = lock_dir / f"heavy-worker-{slot}.lock"
+    if not path.exists():
+        return None
+    with open(path) as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = fh.read().strip()
+            return int(text) if text.isdigit() else None
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return None
+
+
+def _spans(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return sorted((json.loads(line) for line in path.read_text().splitlines()), key=lambda s: s["start"])
+
+
+def _overlaps(spans: list[dict]) -> list[tuple[dict, dict]]:
+    return [(a, b) for a, b in zip(spans, spans[1:]) if b["start"] < a["end"]]
+
+
+def test_two_heavy_workers_started_together_one_refuses_and_jobs_dont_overlap(user, start_worker, worker_env, tmp_path):
+    lock_dir = Path(worker_env["WORKER_LOCK_DIR"])
+    # Given two heavy workers started at the same moment on one host
+    a, b = start_worker("heavy"), start_worker("heavy")
+    # Then exactly one of them exits, with status 2 and the refusal
+    refused = _wait(lambda: [p for p in (a, b) if p.poll() is not None], timeout=60)
+    assert len(refused) == 1, "neither worker exited"
+    (loser,) = refused
+    (winner,) = [p for p in (a, b) if p is not loser]
+    output = loser.stdout.read()
+    assert loser.returncode == 2, output
+    assert "refusing to start" in output and "HEAVY_WORKERS_PER_HOST=1" in output
+    assert f"held by pid {winner.pid}" in output
+    # and the other holds the one slot and keeps running
+    assert _wait(lambda: _slot_holder(lock_dir) == winner.pid, timeout=30)
+    # When several jobs are queued for it
     out = tmp_path / "spans.jsonl"
     jobs = [
-        services.job_create(owner=user, kind="test_span", params={"out": str(out), "seconds": 0.6}) for _ in range(3)
+        services.job_create(owner=user, kind="test_span", params={"out": str(out), "seconds": 0.4}) for _ in range(4)
     ]
     for job in jobs:
         job_enqueue(job=job)
-    proc = start_worker("heavy", burst=True)
-    proc.wait(timeout=120)
-    spans = sorted((json.loads(line) for line in out.read_text().splitlines()), key=lambda s: s["start"])
-    assert len(spans) == 3
-    for a, b in zip(spans, spans[1:]):
-        assert a["end"] <= b["start"], f"heavy jobs overlapped: {a} {b}"
+    # Then they all finish, one after another: no two recorded intervals overlap
+    assert _wait(lambda: Job.objects.filter(pk__in=[j.pk for j in jobs], status=JobStatus.DONE).count() == 4, 120)
+    spans = _spans(out)
+    assert len(spans) == 4 and _overlaps(spans) == []
+    assert winner.poll() is None and _slot_holder(lock_dir) == winner.pid
+
+
+def test_the_overlap_measure_sees_overlap_when_two_heavy_workers_are_allowed(user, start_worker, worker_env, tmp_path):
+    """Control for the test above: with two slots per host both workers run, and the same spans overlap."""
+    lock_dir = Path(worker_env["WORKER_LOCK_DIR"])
+    two = {"HEAVY_WORKERS_PER_HOST": "2"}
+    a, b = start_worker("heavy", extra_env=two), start_worker("heavy", extra_env=two)
+    assert _wait(lambda: {_slot_holder(lock_dir, 0), _slot_holder(lock_dir, 1)} == {a.pid, b.pid}, timeout=60)
+    out = tmp_path / "spans.jsonl"
+    jobs = [
+        services.job_create(owner=user, kind="test_span", params={"out": str(out), "seconds": 1.5}) for _ in range(2)
+    ]
     for job in jobs:
-        job.refresh_from_db()
-        assert job.status == JobStatus.DONE
-        assert "working" in job.stage_timings
+        job_enqueue(job=job)
+    assert _wait(lambda: Job.objects.filter(pk__in=[j.pk for j in jobs], status=JobStatus.DONE).count() == 2, 120)
+    spans = _spans(out)
+    assert len(spans) == 2 and len(_overlaps(spans)) == 1
 
 
-def test_second_heavy_worker_on_same_host_refuses(start_worker):
+def test_a_heavy_worker_started_while_one_runs_refuses(start_worker, worker_env):
+    lock_dir = Path(worker_env["WORKER_LOCK_DIR"])
     first = start_worker("heavy")
-    # Wait until the first one holds the slot (it logs its start-up).
-    time.sleep(3)
-    assert first.poll() is None
+    # Given the first worker holds the slot (its flock is taken and the lock file names it)
+    assert _wait(lambda: _slot_holder(lock_dir) == first.pid, timeout=60), "the first worker never took the slot"
+    # When a second heavy worker starts, then it refuses with status 2
     second = start_worker("heavy", burst=True)
     rc = second.wait(timeout=60)
     output = second.stdout.read()
     assert rc == 2
     assert "refusing to start" in output and "HEAVY_WORKERS_PER_HOST=1" in output
-    assert first.poll() is None  # the first one is untouched
+    assert first.poll() is None and _slot_holder(lock_dir) == first.pid  # the first one is untouched
     # A default worker is not limited.
     light = start_worker("default", burst=True)
     assert light.wait(timeout=60) == 0
