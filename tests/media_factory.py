@@ -1,13 +1,19 @@
 """One place for the recipes that generate test media (ffmpeg and numpy).
 
 Tests import what they need from here instead of carrying their own ffmpeg
-command lines.  Every recipe writes to a path the caller gives and returns it.
+command lines: lavfi test sources with or without a tone, flashes with beeps at
+known instants, a music bed, concatenated sources with hard cuts at known
+frames, a real face moving across the frame, and frame/audio readers.  Every
+recipe writes to a path the caller gives and returns it.  (Numpy-synthesised
+music — click tracks, drum patterns — lives in ``tests/music/analysis/synth.py``;
+the demo's sample media in ``fala_clip.media.samples``.)
 """
 
 from __future__ import annotations
 
 import importlib.util
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,16 +22,152 @@ import numpy as np
 X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 
 
-def ffmpeg(*args: str, timeout: float = 120) -> None:
+def ffmpeg(*args: str, cwd: Path | None = None, timeout: float = 120) -> None:
     """Run ffmpeg quietly; raise with its stderr tail when it fails."""
-    proc = subprocess.run(
-        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args], cwd=cwd, timeout=timeout)
+
+
+def run(cmd: list[str], *, cwd: Path | None = None, timeout: float = 120) -> None:
+    """Run a media command; raise with its stderr tail when it fails."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout)
     if proc.returncode != 0:
-        raise RuntimeError(f"ffmpeg {' '.join(args)}\n{proc.stderr[-2000:]}")
+        raise RuntimeError(f"{' '.join(cmd)}\n{proc.stderr[-2000:]}")
+
+
+def lavfi(source: str) -> list[str]:
+    """The input arguments of one lavfi source (``testsrc=...``, ``sine=...``)."""
+    return ["-f", "lavfi", "-i", source]
+
+
+# --- lavfi sources ---------------------------------------------------------------
+
+
+def testsrc_video(
+    out: Path,
+    *,
+    size: str = "160x120",
+    rate: int = 25,
+    duration: float = 2,
+    tone: int | None = None,
+    tone_sr: int = 22050,
+    container: str | None = None,
+) -> Path:
+    """testsrc (H.264), with a ``tone`` Hz sine (AAC) when given; ``container`` forces the format (``mpegts``)."""
+    args = lavfi(f"testsrc=size={size}:rate={rate}:duration={duration}")
+    if tone is not None:
+        args += lavfi(f"sine=frequency={tone}:sample_rate={tone_sr}:duration={duration}")
+    args += X264
+    if tone is not None:
+        args += ["-c:a", "aac", "-shortest"]
+    if container:
+        args += ["-f", container]
+    ffmpeg(*args, str(out))
+    return out
+
+
+def sine_audio(out: Path, *, freq: int = 440, sample_rate: int = 22050, duration: float = 3, codec: Sequence[str] = ()):
+    """A sine tone; the codec follows the extension unless ``codec`` gives one (``-c:a libmp3lame -b:a 64k``)."""
+    ffmpeg(*lavfi(f"sine=frequency={freq}:sample_rate={sample_rate}:duration={duration}"), *codec, str(out))
+    return out
+
+
+def filtered_video(out: Path, source: str, *, vf: str | None = None, duration: float | None = None) -> Path:
+    """One lavfi video source through an optional ``-vf`` filter, cut to ``duration`` s (H.264)."""
+    args = lavfi(source)
+    if vf:
+        args += ["-vf", vf]
+    if duration is not None:
+        args += ["-t", str(duration)]
+    ffmpeg(*args, *X264, str(out))
+    return out
+
+
+def concat_segments(out: Path, segments: Sequence[tuple[str, int]], *, crf: int | None = None) -> list[int]:
+    """Concatenate ``(lavfi source, frames)`` segments (H.264); returns the cut frames (hard cuts)."""
+    args: list[str] = []
+    graph = ""
+    for i, (src, n) in enumerate(segments):
+        args += lavfi(src)
+        graph += f"[{i}:v]trim=end_frame={n},setpts=PTS-STARTPTS,format=yuv420p,setsar=1[v{i}];"
+    graph += "".join(f"[v{i}]" for i in range(len(segments))) + f"concat=n={len(segments)}:v=1:a=0[out]"
+    quality = ["-crf", str(crf)] if crf is not None else []
+    ffmpeg(
+        *args, "-filter_complex", graph, "-map", "[out]", "-c:v", "libx264", "-preset", "ultrafast", *quality, str(out)
+    )
+    cuts, frame = [], 0
+    for _, n in segments[:-1]:
+        frame += n
+        cuts.append(frame)
+    return cuts
+
+
+# --- flashes and beeps at known instants -----------------------------------------
+
+
+def flash_beep_video(out: Path, *, size: str = "320x180", rate: int = 25, duration: float = 4, at: float = 2.0):
+    """Dimmed testsrc2 with a 2-frame white flash and a 100 ms 1 kHz beep (16 kHz AAC) both at ``at`` s."""
+    ffmpeg(
+        *lavfi(f"testsrc2=s={size}:r={rate}:d={duration}"),
+        *lavfi(
+            f"aevalsrc=exprs='if(between(t\\,{at:g}\\,{at + 0.1:g})\\,0.8*sin(2*PI*1000*t)\\,0)':s=16000:d={duration}"
+        ),
+        "-vf",
+        f"eq=brightness=-0.25,drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='between(t,{at:g},{at + 0.079:g})'",
+        *X264,
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(out),
+    )
+    return out
+
+
+def flash_source(
+    path: Path,
+    *,
+    duration: float = 10.0,
+    fps: int = 30,
+    size: str = "640x360",
+    flashes: list[float],
+    beep_len: float = 0.1,
+    audio: bool = True,
+    gop: int = 48,
+) -> Path:
+    """testsrc + a white frame at each flash time, a sample-exact 1 kHz beep at the same times over a
+    200 Hz bed (``aevalsrc``: ``volume`` with ``enable=`` would gate per 21-ms audio frame)."""
+    enable = "+".join(f"eq(n,{round(t * fps)})" for t in flashes)
+    args = [
+        *lavfi(f"testsrc=size={size}:rate={fps}:duration={duration}"),
+        *lavfi(f"color=white:size={size}:rate={fps}:duration={duration}"),
+    ]
+    fc = f"[0][1]overlay=enable='{enable}'[v]"
+    maps = ["-map", "[v]"]
+    if audio:
+        gate = "+".join(f"between(t,{t:.6f},{t + beep_len:.6f})" for t in flashes)
+        expr = f"0.5*sin(2*PI*1000*t)*({gate})+0.3*sin(2*PI*200*t)"
+        args += lavfi(f"aevalsrc='{expr}':c=stereo:s=48000:d={duration}")
+        maps += ["-map", "2:a", "-c:a", "aac", "-b:a", "128k"]
+    args += ["-filter_complex", fc, *maps, "-c:v", "libx264", "-preset", "ultrafast", "-g", str(gop)]
+    ffmpeg(*args, "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+def music_bed(path: Path, *, duration: float = 8.0, freq: float = 440.0) -> Path:
+    """A 'music' bed: a ``freq`` Hz tone plus quiet pink noise, stereo AAC."""
+    ffmpeg(
+        *lavfi(f"sine=f={freq}:r=48000:d={duration}"),
+        *lavfi(f"anoisesrc=c=pink:a=0.05:r=48000:d={duration}"),
+        "-filter_complex",
+        "[0][1]amix=inputs=2:normalize=0,aformat=channel_layouts=stereo[a]",
+        "-map",
+        "[a]",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        str(path),
+    )
+    return path
 
 
 # --- a real face ----------------------------------------------------------------

@@ -47,10 +47,15 @@ def _slot_holder(lock_dir: Path, slot: int = 0) -> int | None:
         return None
 
 
-def _spans(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return sorted((json.loads(line) for line in path.read_text().splitlines()), key=lambda s: s["start"])
+def _run_span_jobs(user, out: Path, *, count: int, seconds: float) -> list[dict]:
+    """Queue ``count`` heavy jobs that record their [start, end]; wait until all are done; the spans by start."""
+    params = {"out": str(out), "seconds": seconds}
+    jobs = [services.job_create(owner=user, kind="test_span", params=params) for _ in range(count)]
+    for job in jobs:
+        job_enqueue(job=job)
+    done = _wait(lambda: Job.objects.filter(pk__in=[j.pk for j in jobs], status=JobStatus.DONE).count() == count, 120)
+    assert done, list(Job.objects.filter(pk__in=[j.pk for j in jobs]).values_list("status", "error_message"))
+    return sorted((json.loads(line) for line in out.read_text().splitlines()), key=lambda s: s["start"])
 
 
 def _overlaps(spans: list[dict]) -> list[tuple[dict, dict]]:
@@ -73,15 +78,8 @@ def test_two_heavy_workers_started_together_one_refuses_and_jobs_dont_overlap(us
     # and the other holds the one slot and keeps running
     assert _wait(lambda: _slot_holder(lock_dir) == winner.pid, timeout=30)
     # When several jobs are queued for it
-    out = tmp_path / "spans.jsonl"
-    jobs = [
-        services.job_create(owner=user, kind="test_span", params={"out": str(out), "seconds": 0.4}) for _ in range(4)
-    ]
-    for job in jobs:
-        job_enqueue(job=job)
+    spans = _run_span_jobs(user, tmp_path / "spans.jsonl", count=4, seconds=0.4)
     # Then they all finish, one after another: no two recorded intervals overlap
-    assert _wait(lambda: Job.objects.filter(pk__in=[j.pk for j in jobs], status=JobStatus.DONE).count() == 4, 120)
-    spans = _spans(out)
     assert len(spans) == 4 and _overlaps(spans) == []
     assert winner.poll() is None and _slot_holder(lock_dir) == winner.pid
 
@@ -92,14 +90,7 @@ def test_the_overlap_measure_sees_overlap_when_two_heavy_workers_are_allowed(use
     two = {"HEAVY_WORKERS_PER_HOST": "2"}
     a, b = start_worker("heavy", extra_env=two), start_worker("heavy", extra_env=two)
     assert _wait(lambda: {_slot_holder(lock_dir, 0), _slot_holder(lock_dir, 1)} == {a.pid, b.pid}, timeout=60)
-    out = tmp_path / "spans.jsonl"
-    jobs = [
-        services.job_create(owner=user, kind="test_span", params={"out": str(out), "seconds": 1.5}) for _ in range(2)
-    ]
-    for job in jobs:
-        job_enqueue(job=job)
-    assert _wait(lambda: Job.objects.filter(pk__in=[j.pk for j in jobs], status=JobStatus.DONE).count() == 2, 120)
-    spans = _spans(out)
+    spans = _run_span_jobs(user, tmp_path / "spans.jsonl", count=2, seconds=1.5)
     assert len(spans) == 2 and len(_overlaps(spans)) == 1
 
 

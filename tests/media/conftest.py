@@ -1,90 +1,24 @@
-"""Small media generated with ffmpeg's lavfi sources for the gate tests."""
+"""Small media for the gate tests, from the shared recipes in ``tests.media_factory``."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.media_factory import ffmpeg, sine_audio, testsrc_video
 
-def ffmpeg(*args: str) -> None:
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
-        check=True,
-        timeout=120,
-    )
+__all__ = ["ffmpeg", "gate_media"]  # ffmpeg: the runner these tests use for their own odd files
 
 
 @pytest.fixture(scope="session")
 def gate_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A few tiny files: 2 s mp4 with audio, 2 s mp4 without, mp3, wav, 3 s wav."""
     d = tmp_path_factory.mktemp("gate_media")
-    out = {
-        "mp4": d / "clip.mp4",
-        "mp4_noaudio": d / "silent.mp4",
-        "mp3": d / "tone.mp3",
-        "wav": d / "tone.wav",
-        "ts": d / "seg0.ts",
+    return {
+        "mp4": testsrc_video(d / "clip.mp4", duration=2, tone=440),
+        "mp4_noaudio": testsrc_video(d / "silent.mp4", duration=2),
+        "mp3": sine_audio(d / "tone.mp3", sample_rate=22050, duration=3, codec=["-c:a", "libmp3lame", "-b:a", "64k"]),
+        "wav": sine_audio(d / "tone.wav", sample_rate=16000, duration=3),
+        "ts": testsrc_video(d / "seg0.ts", duration=1, container="mpegts"),
     }
-    ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=160x120:rate=25:duration=2",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=22050:duration=2",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-shortest",
-        str(out["mp4"]),
-    )
-    ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=160x120:rate=25:duration=2",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        str(out["mp4_noaudio"]),
-    )
-    ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=22050:duration=3",
-        "-c:a",
-        "libmp3lame",
-        "-b:a",
-        "64k",
-        str(out["mp3"]),
-    )
-    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000:duration=3", str(out["wav"]))
-    ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=160x120:rate=25:duration=1",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-f",
-        "mpegts",
-        str(out["ts"]),
-    )
-    return out

@@ -9,11 +9,12 @@ fixture (skips when ``../shared/media`` is absent).
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.media_factory import ffmpeg as media_ffmpeg
 
 from . import synth
 
@@ -68,6 +69,6 @@ def ffmpeg(tmp_path: Path):
     """Run ffmpeg with the given arguments (inputs/outputs relative to tmp_path)."""
 
     def _run(*args: str) -> None:
-        subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", *args], check=True, cwd=tmp_path)
+        media_ffmpeg(*args, cwd=tmp_path)
 
     return _run

@@ -1,10 +1,8 @@
-"""Synthetic media, the shared test EDL and measurements for the rendering-engine tests.
+"""The shared test EDL and measurements for the rendering-engine tests.
 
-Sources are generated with lavfi: testsrc with white flashes on known frames,
-and a sample-exact 1 kHz beep (``aevalsrc``) starting at the same instants
-over a 200 Hz bed (so loudnorm has something to normalise).  ``volume`` with
-``enable=`` would gate per audio frame (1024 samples = 21 ms), which is too
-coarse for a one-frame sync test, hence ``aevalsrc``.
+Sources come from ``tests.media_factory``: testsrc with white flashes on known
+frames, and a sample-exact 1 kHz beep (``aevalsrc``) starting at the same
+instants over a 200 Hz bed (so loudnorm has something to normalise).
 """
 
 from __future__ import annotations
@@ -13,6 +11,13 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+
+# The sources come from the shared recipes (re-exported under the names these tests use).
+from tests.media_factory import flash_source as make_flash_source
+from tests.media_factory import music_bed as make_music
+from tests.media_factory import run
+
+__all__ = ["make_flash_source", "make_music", "run"]
 
 FFMPEG = "ffmpeg"
 
@@ -35,95 +40,6 @@ def make_clip(cuts, *, music_offset=None, music_duration=None, template="montage
         )
         pos += src_out - src_in
     return {"template": template, "edl": edl, "music_offset": music_offset, "music_duration": music_duration}
-
-
-def run(cmd: list[str]) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)}\n{proc.stderr[-2000:]}")
-
-
-def make_flash_source(
-    path: Path,
-    *,
-    duration: float = 10.0,
-    fps: int = 30,
-    size: str = "640x360",
-    flashes: list[float],
-    beep_len: float = 0.1,
-    audio: bool = True,
-    gop: int = 48,
-) -> Path:
-    """testsrc + white frame at each flash time, 1 kHz beep at the same times."""
-    enable = "+".join(f"eq(n,{round(t * fps)})" for t in flashes)
-    cmd = [
-        FFMPEG,
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc=size={size}:rate={fps}:duration={duration}",
-        "-f",
-        "lavfi",
-        "-i",
-        f"color=white:size={size}:rate={fps}:duration={duration}",
-    ]
-    fc = f"[0][1]overlay=enable='{enable}'[v]"
-    maps = ["-map", "[v]"]
-    if audio:
-        gate = "+".join(f"between(t,{t:.6f},{t + beep_len:.6f})" for t in flashes)
-        expr = f"0.5*sin(2*PI*1000*t)*({gate})+0.3*sin(2*PI*200*t)"
-        cmd += ["-f", "lavfi", "-i", f"aevalsrc='{expr}':c=stereo:s=48000:d={duration}"]
-        maps += ["-map", "2:a", "-c:a", "aac", "-b:a", "128k"]
-    cmd += [
-        "-filter_complex",
-        fc,
-        *maps,
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-g",
-        str(gop),
-        "-pix_fmt",
-        "yuv420p",
-        str(path),
-    ]
-    run(cmd)
-    return path
-
-
-def make_music(path: Path, *, duration: float = 8.0, freq: float = 440.0) -> Path:
-    """A 'music' bed: a 440 Hz tone plus quiet pink noise, AAC in m4a."""
-    cmd = [
-        FFMPEG,
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"sine=f={freq}:r=48000:d={duration}",
-        "-f",
-        "lavfi",
-        "-i",
-        f"anoisesrc=c=pink:a=0.05:r=48000:d={duration}",
-        "-filter_complex",
-        "[0][1]amix=inputs=2:normalize=0,aformat=channel_layouts=stereo[a]",
-        "-map",
-        "[a]",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "128k",
-        str(path),
-    ]
-    run(cmd)
-    return path
 
 
 def frame_luma(path: Path, *, w: int = 18, h: int = 32) -> np.ndarray:
