@@ -7,20 +7,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fala_clip.api.pagination import Pagination
+from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
 from jobs import selectors
 from jobs.serializers import JobDetailSerializer, JobListQuerySerializer, JobSerializer
 
 
 class JobListApi(APIView):
     @extend_schema(
+        operation_id="jobs_list",
         parameters=[
             OpenApiParameter("status", str, enum=["queued", "analyzing", "rendering", "done", "failed"]),
             OpenApiParameter("kind", str),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
+            PageQuerySerializer,
         ],
-        responses=JobSerializer(many=True),
+        responses=paginated(JobSerializer),
     )
     def get(self, request: Request) -> Response:
         query = JobListQuerySerializer(data=request.query_params)

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fala_clip.api.pagination import Pagination
+from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
 from fala_clip.api.ratelimit import upload_ratelimit
 from jobs.serializers import JobSerializer
 from music import selectors, services
@@ -19,7 +19,9 @@ from music.serializers import MusicAnalysisSerializer, MusicAssetSerializer, Mus
 class MusicListCreateApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(responses=MusicAssetSerializer(many=True))
+    @extend_schema(
+        operation_id="music_list", parameters=[PageQuerySerializer], responses=paginated(MusicAssetSerializer)
+    )
     def get(self, request: Request) -> Response:
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.music_list(owner=request.user), request, view=self)

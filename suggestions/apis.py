@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from fala_clip.api.errors import ServiceError
 from fala_clip.api.ratelimit import recompute_ratelimit
+from fala_clip.api.schema import ErrorSerializer
 from suggestions import selectors
 from suggestions.serializers import SuggestionSetSerializer
 from suggestions.services import suggestions_recompute
@@ -25,7 +26,7 @@ class SuggestionsApi(APIView):
 
 
 class SuggestionsRecomputeApi(APIView):
-    @extend_schema(request=None, responses=SuggestionSetSerializer)
+    @extend_schema(request=None, responses={200: SuggestionSetSerializer, 409: ErrorSerializer})
     @recompute_ratelimit
     def post(self, request: Request, video_id: str) -> Response:
         """Recompute with the current weight profiles from the stored analyses.

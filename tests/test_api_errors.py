@@ -155,3 +155,19 @@ def test_admin_404_stays_an_html_page(debug, make_artist):
     resp = client.get("/admin/jobs/job/00000000-0000-0000-0000-000000000000/nonsense/")
     assert resp.status_code in (302, 404)
     assert resp["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "query", ["page_size=-0.99", "page_size=0", "page_size=101", "page=0", "page=abc", "page_size=1.5", "page=-1"]
+)
+def test_bad_page_parameters_are_400_naming_the_parameter(debug, client, query):
+    name = query.split("=")[0]
+    for path in ("/jobs", "/music", "/videos"):
+        error = _error(client.get(f"{path}?{query}"), 400, "invalid")
+        assert list(error["details"]) == [name]
+
+
+def test_page_past_the_end_is_404_and_pages_have_the_documented_envelope(debug, client):
+    body = client.get("/jobs?page=1&page_size=5").json()
+    assert body == {"count": 0, "next": None, "previous": None, "results": []}
+    _error(client.get("/jobs?page=2"), 404, "not_found")

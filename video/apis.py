@@ -9,24 +9,42 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fala_clip.api.pagination import Pagination
+from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
 from fala_clip.api.ratelimit import upload_ratelimit
 from jobs.serializers import JobSerializer
 from video import selectors, services
-from video.serializers import VideoAnalysisSerializer, VideoIngestSerializer, VideoSubmitSerializer
+from video.serializers import (
+    VideoAnalysisSerializer,
+    VideoIngestSerializer,
+    VideoSubmitSerializer,
+    VideoUploadSchemaSerializer,
+    VideoUrlSchemaSerializer,
+)
 
 
 class VideoListCreateApi(APIView):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(responses=VideoIngestSerializer(many=True))
+    @extend_schema(
+        operation_id="videos_list", parameters=[PageQuerySerializer], responses=paginated(VideoIngestSerializer)
+    )
     def get(self, request: Request) -> Response:
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.video_list(owner=request.user), request, view=self)
         return paginator.get_paginated_response(VideoIngestSerializer(page, many=True).data)
 
     @extend_schema(
-        request={"multipart/form-data": VideoSubmitSerializer, "application/json": VideoSubmitSerializer},
+        description=(
+            "Give exactly one of `file` (a multipart upload) or `source_url` (JSON or form; a multipart "
+            "body may carry `source_url` instead of `file` too). Both or neither is 400 `invalid`. "
+            "The file passes the ffprobe gate and the URL the address checks: a refusal is a 400 "
+            "(or 413) with the gate's code."
+        ),
+        request={
+            "multipart/form-data": VideoUploadSchemaSerializer,
+            "application/x-www-form-urlencoded": VideoUrlSchemaSerializer,
+            "application/json": VideoUrlSchemaSerializer,
+        },
         responses={
             202: inline_serializer(
                 "VideoAccepted",

@@ -31,6 +31,20 @@ class VideoSubmitSerializer(serializers.Serializer):
         return {k: d[k] for k in ("aspect", "target_length_s", "reframe", "allow_experimental") if k in d}
 
 
+class VideoUploadSchemaSerializer(VideoSubmitSerializer):
+    """OpenAPI only: the upload variant of ``POST /videos`` (``file`` required, no ``source_url``)."""
+
+    file = serializers.FileField(allow_empty_file=False)
+    source_url = None  # type: ignore[assignment]
+
+
+class VideoUrlSchemaSerializer(VideoSubmitSerializer):
+    """OpenAPI only: the URL variant of ``POST /videos`` (``source_url`` required, no ``file``)."""
+
+    file = None  # type: ignore[assignment]
+    source_url = serializers.CharField(max_length=2000, help_text="http(s) URL of the video.")
+
+
 class VideoIngestSerializer(serializers.ModelSerializer):
     music_id = serializers.UUIDField(read_only=True, allow_null=True)
     source_url = NullIfBlankURLField(help_text="The submitted URL; null for an upload.")

@@ -193,12 +193,19 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Turn an artist's long video (and optional track) into short vertical clips.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "ENUM_NAME_OVERRIDES": {
-        "JobStatusEnum": "jobs.models.JobStatus",
-        "RenderStatusEnum": "rendering.models.RenderedVariant.Status",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request and response components apart, so an upload field is ``format: binary``.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents its error responses in the one error shape.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "fala_clip.api.schema.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "RenderStatusEnum": "rendering.models.RenderedVariant.Status",
     },
 }
 
