@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from fala_clip.api.fields import QuerySerializer
 from jobs.models import Job, JobEvent, JobStatus
 
 
@@ -60,6 +61,6 @@ class JobDetailSerializer(JobSerializer):
         fields = [*JobSerializer.Meta.fields, "events"]
 
 
-class JobListQuerySerializer(serializers.Serializer):
+class JobListQuerySerializer(QuerySerializer):
     status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
     kind = serializers.CharField(required=False, max_length=40)

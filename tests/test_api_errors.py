@@ -158,7 +158,18 @@ def test_admin_404_stays_an_html_page(debug, make_artist):
 
 
 @pytest.mark.parametrize(
-    "query", ["page_size=-0.99", "page_size=0", "page_size=101", "page=0", "page=abc", "page_size=1.5", "page=-1"]
+    "query",
+    [
+        "page_size=-0.99",
+        "page_size=0",
+        "page_size=101",
+        "page=0",
+        "page=abc",
+        "page_size=1.5",
+        "page=-1",
+        "page_size=",
+        "page=",
+    ],
 )
 def test_bad_page_parameters_are_400_naming_the_parameter(debug, client, query):
     name = query.split("=")[0]
@@ -171,3 +182,8 @@ def test_page_past_the_end_is_404_and_pages_have_the_documented_envelope(debug, 
     body = client.get("/jobs?page=1&page_size=5").json()
     assert body == {"count": 0, "next": None, "previous": None, "results": []}
     _error(client.get("/jobs?page=2"), 404, "not_found")
+
+
+def test_empty_status_filter_is_400_but_empty_free_text_is_allowed(debug, client):
+    assert list(_error(client.get("/jobs?status="), 400, "invalid")["details"]) == ["status"]
+    assert client.get("/jobs?kind=").json()["count"] == 0

@@ -39,3 +39,23 @@ class NullIfBlankURLField(serializers.URLField):
 
     def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
         return str(value) if value else None
+
+
+class QuerySerializer(serializers.Serializer):
+    """Query parameters, strictly: ``?page_size=`` is an error, not "absent".
+
+    DRF reads an empty value of an optional field in form/query data as "not
+    given", so ``?page_size=`` silently meant the default.  For a parameter
+    whose type cannot be empty (a number, a choice) it is a 400 naming it;
+    free-text parameters may still be empty.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        errors = {
+            name: ["This parameter may not be empty."]
+            for name, field in self.fields.items()
+            if not isinstance(field, serializers.CharField) and hasattr(data, "get") and data.get(name) == ""
+        }
+        if errors:
+            raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)

@@ -8,10 +8,12 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 
+from fala_clip.api.fields import QuerySerializer
+
 MAX_PAGE_SIZE = 100
 
 
-class PageQuerySerializer(serializers.Serializer):
+class PageQuerySerializer(QuerySerializer):
     """``page`` and ``page_size``: positive whole numbers (else 400, never a silent default)."""
 
     page = serializers.IntegerField(min_value=1, required=False, help_text="1-based page number.")

@@ -266,3 +266,18 @@ def test_truncated_faststart_upload_stores_the_decodable_duration(api, tmp_path,
     assert resp.json()["video"]["duration"] == pytest.approx(decodable, abs=0.5)
     ingest = VideoIngest.objects.get()
     assert ingest.duration == pytest.approx(decodable, abs=0.5) and ingest.probe["duration_claimed"] == 24.0
+
+
+def test_enqueue_failure_after_the_store_removes_the_stored_file(api, clip_mp4, settings, monkeypatch):
+    """Given the rows were written and the file stored, when registering the enqueue fails, then
+    the rows roll back and the stored and temp files are deleted."""
+    import jobs.dispatch
+
+    def broken_enqueue(*, job):
+        raise RuntimeError("injected: queue unavailable")
+
+    monkeypatch.setattr(jobs.dispatch, "job_enqueue", broken_enqueue)
+    with pytest.raises(RuntimeError, match="injected"):
+        _upload(api, clip_mp4)
+    _nothing_stored(settings)
+    assert _incoming_empty(settings)
