@@ -177,7 +177,7 @@ def test_shared_webm_passes_the_video_gate(shared_media: Path, ground_truth):
 @pytest.fixture(scope="module")
 def faststart_24s(tmp_path_factory) -> Path:
     """24 s of 320x240 video + audio, index (moov) at the front."""
-    from tests.media.conftest import ffmpeg
+    from tests.media_factory import ffmpeg
 
     path = tmp_path_factory.mktemp("faststart") / "full.mp4"
     ffmpeg(
@@ -259,7 +259,7 @@ def test_truncated_file_below_the_minimum_is_empty_media(faststart_24s, tmp_path
 
 @pytest.mark.parametrize("ext,args", [("webm", ("-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus"))])
 def test_truncated_webm_gets_its_real_duration(tmp_path, ext, args):
-    from tests.media.conftest import ffmpeg
+    from tests.media_factory import ffmpeg
 
     full = tmp_path / f"full.{ext}"
     ffmpeg(
