@@ -7,6 +7,7 @@ No worker runs here: the jobs valid uploads enqueue just sit in Redis.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -20,44 +21,83 @@ MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
 
 
 @pytest.fixture
-def seeded(make_artist, isolated_media, redis_conn, settings):
-    """Alice with a track, a video and their jobs, so ids exist; uploads are not rate limited."""
+def seeded(make_artist, isolated_media, redis_conn, settings, tmp_path):
+    """Alice with a track, an analysed video with current suggestions and a finished render (a real
+    stored mp4), and their jobs; uploads and recomputes are not rate limited.  Returns the token
+    and the ids schemathesis uses for every path parameter (so responses of real rows are checked;
+    negative tests still send malformed ids)."""
+    from django.utils import timezone
+
+    from fala_clip.storage import storage_key, store_file
     from jobs.services import job_create
     from music.models import MusicAsset
+    from rendering.models import RenderedVariant
+    from suggestions.services import suggestions_recompute
+    from tests.media_factory import testsrc_video
+    from tests.suggestions.engine.synthetic import synthetic_video
     from video.models import VideoIngest
+    from video.services import video_analysis_save
 
     settings.UPLOAD_RATE_LIMIT = "100000/h"
+    settings.RECOMPUTE_RATE_LIMIT = "100000/h"
     settings.DEBUG = False
     user, token = make_artist("alice")
     music = MusicAsset.objects.create(
         owner=user, artist=user.artist, title="t", sha256="a" * 64, file="x", size_bytes=1, format="wav", duration=10
     )
+    analysis = video_analysis_save(
+        owner=user, sha256="b" * 64, result=synthetic_video(60.0, fps=25.0, seed=1, peaks=[(20.0, 8.0, {"motion": 1})])
+    )
     video = VideoIngest.objects.create(
         owner=user,
         artist=user.artist,
         source=VideoIngest.Source.UPLOAD,
-        music=music,
         sha256="b" * 64,
         file="y",
-        duration=10,
+        duration=60,
+        analysis=analysis,
+        options={"target_length_s": 15.0, "allow_experimental": False},
     )
-    job_create(owner=user, kind="clip_pipeline", params={"video_id": str(video.pk)})
-    return token
+    job = job_create(owner=user, kind="clip_pipeline", params={"video_id": str(video.pk)})
+    clip = suggestions_recompute(ingest=video).clip_models.order_by("rank").first()
+    mp4 = testsrc_video(tmp_path / "render.mp4", duration=1)
+    render = RenderedVariant.objects.create(
+        ingest=video,
+        job=job,
+        clip_model=clip,
+        index=1,
+        status=RenderedVariant.Status.DONE,
+        file=store_file(mp4, storage_key("renders", user.pk, video.pk, "1.mp4")),
+        duration=1.0,
+        width=160,
+        height=120,
+        size_bytes=mp4.stat().st_size,
+        finished_at=timezone.now(),
+    )
+    ids = {"music_id": music.pk, "video_id": video.pk, "job_id": job.pk, "render_id": render.pk}
+    return token, ids
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_schema_matches_responses(live_server, seeded, tmp_path):
+    token, ids = seeded
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        (REPO_ROOT / "tests" / "schemathesis.toml").read_text()
+        + "\n[parameters]\n"
+        + "".join(f'"path.{name}" = {json.dumps(v if isinstance(v, int) else str(v))}\n' for name, v in ids.items())
+    )
     cmd = [
         str(Path(sys.executable).parent / "schemathesis"),
         "--config-file",
-        str(REPO_ROOT / "tests" / "schemathesis.toml"),
+        str(config),
         "run",
         f"{live_server.url}/api/schema/",
         "--checks",
         "all",
         "--header",
-        f"Authorization: Token {seeded}",
+        f"Authorization: Token {token}",
         "--max-examples",
         str(MAX_EXAMPLES),
         "--workers",
