@@ -20,7 +20,7 @@ from django.db import transaction
 
 from fala_clip.media.uploads import file_sha256
 from fala_clip.media.workspace import Workspace, workspace_for
-from fala_clip.storage import local_copy, storage_key, store_file
+from fala_clip.storage import delete_stored, local_copy, storage_key, store_file
 from jobs.errors import JobError, RetryableJobError
 from jobs.models import JobStatus
 from jobs.runner import JobContext
@@ -91,9 +91,15 @@ def step_ingest(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Path:
         sha = file_sha256(path)
         ext = "mkv" if "matroska" in meta["format"] else "mp4"
         name = store_file(path, storage_key("videos", ingest.owner_id, ingest.pk, f"original.{ext}"))
-        VideoIngest.objects.filter(pk=ingest.pk).update(
-            sha256=sha, file=name, size_bytes=path.stat().st_size, duration=meta["duration"], probe=meta
-        )
+        try:
+            VideoIngest.objects.filter(pk=ingest.pk).update(
+                sha256=sha, file=name, size_bytes=path.stat().st_size, duration=meta["duration"], probe=meta
+            )
+        except Exception:
+            # No row points at the stored copy: remove it so storage holds nothing orphaned
+            # (the retried attempt downloads and stores again).
+            delete_stored(name)
+            raise
         ingest.refresh_from_db()
     return path
 

@@ -159,7 +159,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=2 * 1024**3)
+# The largest multipart body: the video gate's 4 GiB file cap plus room for the form fields.
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=4 * 1024**3 + 16 * 1024**2)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 # Largest JSON / form (non-multipart) request body; larger ones get 413 unread.
 API_MAX_JSON_BYTES = env.int("API_MAX_JSON_BYTES", default=1024**2)
