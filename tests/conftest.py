@@ -131,6 +131,8 @@ def start_worker(worker_env):
     import subprocess
     import sys
 
+    from tests.procwatch import child_pids
+
     procs: list[subprocess.Popen] = []
 
     def _start(queue: str = "heavy", *, burst: bool = False, extra_env: dict | None = None):
@@ -152,21 +154,9 @@ def start_worker(worker_env):
     yield _start
     for proc in procs:
         # RQ work-horses call setsid(), so kill them by parentage, not group.
-        for pid in [*_child_pids(proc.pid), proc.pid]:
+        for pid in [*child_pids(proc.pid), proc.pid]:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         proc.wait(timeout=10)
-
-
-def _child_pids(parent: int) -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            pids.append(int(stat.parent.name))
-    return pids

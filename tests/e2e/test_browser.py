@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.procwatch import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -57,17 +57,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _poll(condition, *, deadline_s: float, what: str):
-    end = time.monotonic() + deadline_s
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline_s:g} s waiting for {what}")
-        time.sleep(0.1)  # polling interval of a condition with a deadline, not a synchronisation
 
 
 @pytest.fixture(scope="module")
@@ -133,10 +122,10 @@ def live_url(server_env) -> Iterator[str]:
 
     no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        try:
-            _poll(answers, deadline_s=90, what=f"gunicorn on {url}")
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}; last answer {last}; gunicorn said:\n{log.read_text()[-3000:]}") from None
+        assert wait_until(answers, timeout=90, interval=0.1), (
+            f"gunicorn on {url} did not answer within 90 s; last answer {last}; "
+            f"gunicorn said:\n{log.read_text()[-3000:]}"
+        )
         yield url
     finally:
         proc.terminate()

@@ -17,13 +17,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from fala_clip.media.procs import ffmpeg_bin, run
+from tests.procwatch import descendants, proc_alive, proc_argv, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,43 +52,6 @@ PHASES: dict[str, Callable[[list[str]], bool]] = {
     "encode": lambda argv: "-progress" in argv,
     "transnetv2": lambda argv: any("scale=48:27" in a for a in argv),
 }
-
-
-def _stat(pid: int) -> tuple[str, int] | None:
-    """(state, ppid) of ``pid``, None when it does not exist."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return fields[0], int(fields[1])
-
-
-def _alive(pid: int) -> bool:
-    st = _stat(pid)
-    return st is not None and st[0] != "Z"
-
-
-def _argv(pid: int) -> list[str]:
-    try:
-        return [a.decode("utf-8", "replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
-    except (FileNotFoundError, ProcessLookupError):
-        return []
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            st = _stat(int(entry.name))
-            if st is not None:
-                children.setdefault(st[1], []).append(int(entry.name))
-    out: list[int] = []
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -126,33 +89,27 @@ def test_killing_the_work_horse_leaves_no_orphan(phase: str, source: Path, tmp_p
     seen: list[int] = []
     try:
         # when that phase's ffmpeg is running (frozen, so it cannot finish by itself)
-        target = None
-        deadline = time.monotonic() + 90
-        while target is None:
+        def phase_ffmpeg() -> int | None:
             if horse.poll() is not None:
                 err = horse.stderr.read().decode() if horse.stderr else ""
                 pytest.fail(f"the work-horse ended before its {phase} ffmpeg was seen: {err[-2000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"no {phase} ffmpeg appeared within 90 s")
-            for pid in _descendants(horse.pid):
-                if _alive(pid) and PHASES[phase](_argv(pid)):
-                    os.kill(pid, signal.SIGSTOP)
-                    target = pid
-                    break
-        seen = _descendants(horse.pid)
+            return next((p for p in descendants(horse.pid) if proc_alive(p) and PHASES[phase](proc_argv(p))), None)
+
+        target = wait_until(phase_ffmpeg, timeout=90, interval=0.01)
+        assert target is not None, f"no {phase} ffmpeg appeared within 90 s"
+        os.kill(target, signal.SIGSTOP)
+        seen = descendants(horse.pid)
         assert target in seen
         # ... and the work-horse is killed
         horse.kill()
         horse.wait()
         # then every process that descended from it goes too
-        end = time.monotonic() + 20
-        while [p for p in seen if _alive(p)] and time.monotonic() < end:
-            time.sleep(0.02)
-        left = {p: _argv(p)[:3] for p in seen if _alive(p)}
+        wait_until(lambda: not [p for p in seen if proc_alive(p)], timeout=20, interval=0.02)
+        left = {p: proc_argv(p)[:3] for p in seen if proc_alive(p)}
         assert left == {}, f"orphans after killing the work-horse during {phase}: {left}"
     finally:
         horse.kill()
         horse.wait()
         for pid in seen:  # never leave a frozen orphan behind a failing test
-            if _alive(pid):
+            if proc_alive(pid):
                 os.kill(pid, signal.SIGKILL)

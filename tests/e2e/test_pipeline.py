@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from jobs.models import Job, JobEvent
 from rendering.models import RenderedVariant
+from tests.procwatch import child_pids, proc_alive, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -48,15 +48,6 @@ def _check_progress(events: list[dict], total: int) -> None:
         assert len(percents) >= 3
 
 
-def _alive(pid: int) -> bool:
-    """Running (a zombie waiting to be reaped by init is dead)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 def _ffmpeg_processes_mentioning(text: str) -> list[int]:
     pids = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
@@ -64,7 +55,7 @@ def _ffmpeg_processes_mentioning(text: str) -> list[int]:
             raw = cmdline.read_bytes()
         except OSError:
             continue
-        if b"ffmpeg" in raw and text.encode() in raw and _alive(int(cmdline.parent.name)):
+        if b"ffmpeg" in raw and text.encode() in raw and proc_alive(int(cmdline.parent.name)):
             pids.append(int(cmdline.parent.name))
     return pids
 
@@ -155,32 +146,20 @@ def test_killed_render_resumes_without_redoing_finished_variants(api, e2e, small
     def variant_one_done():
         return RenderedVariant.objects.filter(job_id=job_id, index=1, status="done").first()
 
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and not variant_one_done():
-        time.sleep(0.3)
-    first = variant_one_done()
+    first = wait_until(variant_one_done, timeout=600, interval=0.3)
     assert first is not None, "variant 1 never finished"
     # kill the work-horse (ffmpeg's parent) while variant 2 renders
-    from tests.conftest import _child_pids
-
-    horses = [p for p in _child_pids(proc.pid)]
+    horses = child_pids(proc.pid)
     assert horses, "no work-horse found"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _ffmpeg_processes_mentioning(job_id):
-        time.sleep(0.05)
-    encoders = _ffmpeg_processes_mentioning(job_id)
+    encoders = wait_until(lambda: _ffmpeg_processes_mentioning(job_id), timeout=60)
     assert encoders, "variant 2 is not rendering"
     for pid in horses:
         os.kill(pid, signal.SIGKILL)
     # the horse's ffmpeg dies with it (PR_SET_PDEATHSIG acts at once): within a second no orphan
     # keeps writing the workspace (an orphan encoder would still be running then)
-    deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline and any(_alive(p) for p in encoders):
-        time.sleep(0.05)
-    assert [p for p in encoders if _alive(p)] == []
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and Job.objects.get(pk=job_id).status != "done":
-        time.sleep(0.5)
+    wait_until(lambda: not any(proc_alive(p) for p in encoders), timeout=1.0)
+    assert [p for p in encoders if proc_alive(p)] == []
+    wait_until(lambda: Job.objects.get(pk=job_id).status == "done", timeout=600, interval=0.5)
     job = Job.objects.get(pk=job_id)
     assert job.status == "done", job.error_message
     assert job.attempts == 2

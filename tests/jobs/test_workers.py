@@ -17,19 +17,9 @@ from jobs import services
 from jobs.dispatch import job_enqueue
 from jobs.models import Job, JobStatus
 from jobs.reconciler import reconcile_jobs
+from tests.procwatch import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _wait(predicate, timeout: float, step: float = 0.2):
-    """Poll ``predicate`` until it is truthy or ``timeout`` s pass; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def _slot_holder(lock_dir: Path, slot: int = 0) -> int | None:
@@ -53,7 +43,8 @@ def _run_span_jobs(user, out: Path, *, count: int, seconds: float) -> list[dict]
     jobs = [services.job_create(owner=user, kind="test_span", params=params) for _ in range(count)]
     for job in jobs:
         job_enqueue(job=job)
-    done = _wait(lambda: Job.objects.filter(pk__in=[j.pk for j in jobs], status=JobStatus.DONE).count() == count, 120)
+    ids = [j.pk for j in jobs]
+    done = wait_until(lambda: Job.objects.filter(pk__in=ids, status=JobStatus.DONE).count() == count, timeout=120)
     assert done, list(Job.objects.filter(pk__in=[j.pk for j in jobs]).values_list("status", "error_message"))
     return sorted((json.loads(line) for line in out.read_text().splitlines()), key=lambda s: s["start"])
 
@@ -67,7 +58,7 @@ def test_two_heavy_workers_started_together_one_refuses_and_jobs_dont_overlap(us
     # Given two heavy workers started at the same moment on one host
     a, b = start_worker("heavy"), start_worker("heavy")
     # Then exactly one of them exits, with status 2 and the refusal
-    refused = _wait(lambda: [p for p in (a, b) if p.poll() is not None], timeout=60)
+    refused = wait_until(lambda: [p for p in (a, b) if p.poll() is not None], timeout=60)
     assert len(refused) == 1, "neither worker exited"
     (loser,) = refused
     (winner,) = [p for p in (a, b) if p is not loser]
@@ -76,7 +67,7 @@ def test_two_heavy_workers_started_together_one_refuses_and_jobs_dont_overlap(us
     assert "refusing to start" in output and "HEAVY_WORKERS_PER_HOST=1" in output
     assert f"held by pid {winner.pid}" in output
     # and the other holds the one slot and keeps running
-    assert _wait(lambda: _slot_holder(lock_dir) == winner.pid, timeout=30)
+    assert wait_until(lambda: _slot_holder(lock_dir) == winner.pid, timeout=30)
     # When several jobs are queued for it
     spans = _run_span_jobs(user, tmp_path / "spans.jsonl", count=4, seconds=0.4)
     # Then they all finish, one after another: no two recorded intervals overlap
@@ -89,7 +80,7 @@ def test_the_overlap_measure_sees_overlap_when_two_heavy_workers_are_allowed(use
     lock_dir = Path(worker_env["WORKER_LOCK_DIR"])
     two = {"HEAVY_WORKERS_PER_HOST": "2"}
     a, b = start_worker("heavy", extra_env=two), start_worker("heavy", extra_env=two)
-    assert _wait(lambda: {_slot_holder(lock_dir, 0), _slot_holder(lock_dir, 1)} == {a.pid, b.pid}, timeout=60)
+    assert wait_until(lambda: {_slot_holder(lock_dir, 0), _slot_holder(lock_dir, 1)} == {a.pid, b.pid}, timeout=60)
     spans = _run_span_jobs(user, tmp_path / "spans.jsonl", count=2, seconds=1.5)
     assert len(spans) == 2 and len(_overlaps(spans)) == 1
 
@@ -98,7 +89,7 @@ def test_a_heavy_worker_started_while_one_runs_refuses(start_worker, worker_env)
     lock_dir = Path(worker_env["WORKER_LOCK_DIR"])
     first = start_worker("heavy")
     # Given the first worker holds the slot (its flock is taken and the lock file names it)
-    assert _wait(lambda: _slot_holder(lock_dir) == first.pid, timeout=60), "the first worker never took the slot"
+    assert wait_until(lambda: _slot_holder(lock_dir) == first.pid, timeout=60), "the first worker never took the slot"
     # When a second heavy worker starts, then it refuses with status 2
     second = start_worker("heavy", burst=True)
     rc = second.wait(timeout=60)
@@ -141,7 +132,7 @@ def test_killed_work_horse_is_detected(user, start_worker, tmp_path, max_attempt
     )
     job_enqueue(job=job)
     start_worker("heavy")
-    assert _wait(lambda: pidfile.exists() and pidfile.read_text(), timeout=60), "the horse never started"
+    assert wait_until(lambda: pidfile.exists() and pidfile.read_text(), timeout=60), "the horse never started"
     job.refresh_from_db()
     assert job.status == JobStatus.ANALYZING
     killed_at = time.monotonic()
@@ -153,7 +144,7 @@ def test_killed_work_horse_is_detected(user, start_worker, tmp_path, max_attempt
             or job.events.filter(type="transition", to_status="queued", data__retry=True).exists()
         )
 
-    done = _wait(handled, timeout=120)
+    done = wait_until(handled, timeout=120)
     detection_s = time.monotonic() - killed_at
     job.refresh_from_db()
     assert done
@@ -162,7 +153,7 @@ def test_killed_work_horse_is_detected(user, start_worker, tmp_path, max_attempt
     else:
         # retried: back on the queue, and picked up again by the same worker
         assert job.status in (JobStatus.QUEUED, JobStatus.ANALYZING)
-        assert _wait(lambda: Job.objects.get(pk=job.pk).attempts == 2, timeout=60)
+        assert wait_until(lambda: Job.objects.get(pk=job.pk).attempts == 2, timeout=60)
     print(f"abandoned job detected in {detection_s:.2f}s")
     assert detection_s < 120
 

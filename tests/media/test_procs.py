@@ -14,25 +14,7 @@ import pytest
 from fala_clip.media import procs
 from fala_clip.media.ffmpeg import FFmpegError, FFmpegTimeout, run_ffmpeg
 from fala_clip.media.procs import ProcessError, ProcessTimeout, Progress, ffmpeg_bin, ffprobe_bin, run, spawn
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _poll(condition, deadline_s: float = 20.0, what: str = "condition"):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"{what} not reached within {deadline_s} s")
+from tests.procwatch import child_pids, proc_alive, wait_until
 
 
 def test_the_ffmpeg_error_names_are_the_layer_error():
@@ -86,7 +68,7 @@ def test_watchdog_kills_an_endless_ffmpeg_and_raises_the_timeout_error():
     elapsed = time.monotonic() - t0
     # then it was killed at the deadline, reaped, and the error says so
     assert 1.0 <= elapsed < 10.0
-    assert not _alive(pid)
+    assert not proc_alive(pid)
     assert info.value.returncode is None and child.proc.returncode == -signal.SIGKILL
     assert str(info.value).startswith("endless timed out after 1 s")
 
@@ -148,16 +130,7 @@ def test_an_exception_in_a_consumer_kills_the_child():
         run(cmd, timeout=60, on_stdout=consumer)
     # then the only ffmpeg child of this process is gone
     me = os.getpid()
-    assert seen and not [
-        p for p in Path("/proc").iterdir() if p.name.isdigit() and _alive(int(p.name)) and _ppid(int(p.name)) == me
-    ]
-
-
-def _ppid(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-        return -1
+    assert seen and not [p for p in child_pids(me) if proc_alive(p)]
 
 
 def test_missing_binary_is_the_layer_error(tmp_path):
@@ -177,12 +150,12 @@ def test_child_dies_with_its_parent():
     try:
         assert parent.stdout is not None
         child = int(parent.stdout.readline())
-        assert _alive(child)
+        assert proc_alive(child)
         # when the parent is killed
         parent.kill()
         parent.wait()
         # then the child goes too
-        _poll(lambda: not _alive(child), what=f"child {child} gone")
+        assert wait_until(lambda: not proc_alive(child), timeout=20, interval=0.01), f"child {child} not gone"
     finally:
         parent.kill()
         parent.wait()
