@@ -9,11 +9,10 @@ never interpreted) and never reads stdin. Plain Python, no Django.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
-from fala_clip.media.procs import ffmpeg_bin, run
+from fala_clip.media.procs import ffmpeg_bin, local_input, run
 
 __all__ = ["decode_audio"]
 
@@ -26,10 +25,7 @@ def audio_command(path: str | os.PathLike[str], sr: int, *, max_seconds: float |
         "-hide_banner",
         "-loglevel",
         "error",
-        "-protocol_whitelist",
-        "file",
-        "-i",
-        "file:" + os.path.abspath(Path(path)),
+        *local_input(path),
     ]
     if max_seconds is not None:
         cmd += ["-t", f"{float(max_seconds):.3f}"]

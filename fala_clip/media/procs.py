@@ -55,6 +55,7 @@ __all__ = [
     "die_with_parent",
     "ffmpeg_bin",
     "ffprobe_bin",
+    "local_input",
     "stderr_tail",
     "STDERR_TAIL_CHARS",
 ]
@@ -140,6 +141,13 @@ def configure(*, ffmpeg: str | None) -> None:
 def ffmpeg_bin() -> str:
     """The ffmpeg binary: the ``FFMPEG_BIN`` setting, else ``ffmpeg`` on PATH."""
     return _ffmpeg_setting or shutil.which("ffmpeg") or "ffmpeg"
+
+
+def local_input(path: str | os.PathLike[str]) -> list[str]:
+    """ffmpeg input arguments that open only this local file: ``-protocol_whitelist file``
+    and a ``file:`` URL of its absolute path (a crafted playlist or a name with a colon
+    can never make ffmpeg reach the network or another protocol)."""
+    return ["-protocol_whitelist", "file", "-i", "file:" + os.path.abspath(os.fspath(path))]
 
 
 def ffprobe_bin() -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 
@@ -31,7 +30,7 @@ def main() -> int:
     import numpy as np
     import torch
 
-    from fala_clip.media.procs import ProcessError, run
+    from fala_clip.media.procs import ProcessError, local_input, run
 
     torch.set_num_threads(max(1, args.threads))
     from importlib.metadata import version
@@ -44,10 +43,7 @@ def main() -> int:
         "-hide_banner",
         "-loglevel",
         "error",
-        "-protocol_whitelist",
-        "file",
-        "-i",
-        "file:" + os.path.abspath(args.video),
+        *local_input(args.video),
         "-map",
         "0:v:0",
         "-vf",

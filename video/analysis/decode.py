@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from fala_clip.media.audio import decode_audio as _decode_audio
-from fala_clip.media.procs import ffmpeg_bin, spawn
+from fala_clip.media.procs import ffmpeg_bin, local_input, spawn
 
 __all__ = [
     "VideoInfo",
@@ -270,8 +270,7 @@ def decode_video(
         "-loglevel",
         "error",
         *in_args,
-        "-i",
-        "file:" + os.path.abspath(path),
+        *local_input(path),
         "-filter_complex",
         graph,
         *out_args,
