@@ -110,7 +110,7 @@ def _check_choices() -> Iterable[Error]:
     # parse_rate (also used for Retry-After) needs the whole value to be valid.
     from fala_clip.api.ratelimit import parse_rate
 
-    for name in ("UPLOAD_RATE_LIMIT", "RECOMPUTE_RATE_LIMIT"):
+    for name in ("UPLOAD_RATE_LIMIT", "RECOMPUTE_RATE_LIMIT", "FEEDBACK_RATE_LIMIT"):
         rate = getattr(settings, name)
         try:
             count, period_s = parse_rate(rate)
@@ -159,4 +159,5 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     else:
         errors.extend(_check_dotted("PROFILE_LAYER_PROVIDERS", providers, 10))
     errors.extend(_check_dotted("JOB_HANDLERS", settings.JOB_HANDLERS.values(), 11))
+    errors.extend(_check_dotted("SUGGESTION_SET_LISTENERS", settings.SUGGESTION_SET_LISTENERS, 11))
     return errors

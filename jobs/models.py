@@ -23,6 +23,7 @@ class JobStatus(models.TextChoices):
 class JobKind(models.TextChoices):
     MUSIC_ANALYSIS = "music_analysis"
     CLIP_PIPELINE = "clip_pipeline"
+    FEEDBACK_APPLY = "feedback_apply"
 
 
 TERMINAL_STATUSES = frozenset({JobStatus.DONE, JobStatus.FAILED})

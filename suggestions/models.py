@@ -58,6 +58,12 @@ class ClipModel(models.Model):
     duration = models.FloatField(help_text="output length (s)")
     score = models.FloatField()
     breakdown = models.JSONField(default=dict, help_text="feature → contribution; sums to score")
+    feature_values = models.JSONField(default=dict, help_text="feature → mean value 0..1 over the clip")
+    layer_effects = models.JSONField(
+        default=list,
+        help_text="per applied profile layer (baseline, genre, global, artist, track): score before/after "
+        "it and the params it changed",
+    )
     edl = models.JSONField(default=list, help_text="[{src_in, src_out, position, duration}]")
     music_offset = models.FloatField(null=True, blank=True)
     music_duration = models.FloatField(null=True, blank=True)

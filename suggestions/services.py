@@ -10,11 +10,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from music.analysis.contracts import MusicAnalysisInput
-from suggestions.engine import FEATURES_VERSION, suggest_clips
+from suggestions.engine import FEATURES_VERSION, merge_profiles, suggest_clips
+from suggestions.engine.explain import layer_effects, layer_steps
 from suggestions.models import ClipModel, SuggestionSet
-from suggestions.profiles import effective_profile
+from suggestions.profiles import profile_layers
 
 
 def _music_input(music_analysis: Any) -> MusicAnalysisInput | None:
@@ -87,7 +89,8 @@ def suggestions_compute(
     options = ingest.options or {}
     genre = music_analysis.effective_genre if music_analysis is not None else ""
     allow_exp = bool(options.get("allow_experimental"))
-    profile = effective_profile(owner=ingest.owner, music=ingest.music, genre=genre, allow_experimental=allow_exp)
+    layers = profile_layers(owner=ingest.owner, music=ingest.music, genre=genre)
+    profile = merge_profiles(layers, allow_experimental=allow_exp)
     music_input = _music_input(music_analysis)
     target_length_s = options.get("target_length_s")
     input_key = _digest(
@@ -114,6 +117,7 @@ def suggestions_compute(
         target_length_s=target_length_s,
     )
     elapsed_ms = (time.perf_counter() - t0) * 1000
+    steps = layer_steps(layers, allow_experimental=allow_exp)
     with transaction.atomic():
         # Serialise writers of this video's sets: the second of two concurrent
         # recomputes waits here, then sees the first one's set.
@@ -146,6 +150,8 @@ def suggestions_compute(
                 duration=c["duration"],
                 score=c["score"],
                 breakdown=c["breakdown"],
+                feature_values=c.get("feature_values") or {},
+                layer_effects=layer_effects(c, steps),
                 edl=c["edl"],
                 music_offset=c.get("music_offset"),
                 music_duration=c.get("music_duration"),
@@ -154,6 +160,8 @@ def suggestions_compute(
             for c in result.clips
         ]
         ClipModel.objects.bulk_create(models)
+        for path in settings.SUGGESTION_SET_LISTENERS:
+            import_string(path)(suggestion_set=sset, sources=result.profile_sources)
         _prune_history(ingest=ingest)
     return list(sset.clip_models.order_by("rank"))
 

@@ -126,6 +126,7 @@ JOB_REQUEUE_AFTER_S = env.int("JOB_REQUEUE_AFTER_S", default=60)
 JOB_HANDLERS: dict[str, str] = {
     "music_analysis": "music.jobs.analyze_music",
     "clip_pipeline": "fala_clip.pipeline.clip_pipeline",
+    "feedback_apply": "learning.jobs.apply_feedback",
 }
 
 # --- media and storage ------------------------------------------------------
@@ -263,8 +264,40 @@ DOWNLOAD_TIMEOUT_S = env.float("DOWNLOAD_TIMEOUT_S", default=600)
 # Suggestions (DESIGN §6).  Providers of weight-profile layers (learning centers):
 # dotted paths of callables, registered here in code (not from the environment);
 # fala_clip.checks verifies each imports and is callable.
-PROFILE_LAYER_PROVIDERS: list[str] = []
+PROFILE_LAYER_PROVIDERS: list[str] = ["learning.providers.center_layers"]
+# Called with the new SuggestionSet (and the layers used) inside the transaction that stores
+# it; learning links the exact center versions that produced it.
+SUGGESTION_SET_LISTENERS: list[str] = ["learning.providers.link_suggestion_set"]
 MIN_START_GAP_S = env.float("MIN_START_GAP_S", default=5.0)
+
+# Learning (DESIGN §8).
+# Interpretations below this confidence are not applied ("not understood").
+LEARNING_CONFIDENCE_FLOOR = env.float("LEARNING_CONFIDENCE_FLOOR", default=0.5)
+# Distinct artists who must agree in direction before a genre profile moves.
+GENRE_PROFILE_MIN_ARTISTS = env.int("GENRE_PROFILE_MIN_ARTISTS", default=3)
+# Step of a genre move (factor for weights, multiplier for numeric params).
+GENRE_PROFILE_STEP = env.float("GENRE_PROFILE_STEP", default=1.15)
+# Bradley–Terry step for picks and ratings, and the pull toward the parent layer.
+LEARNING_PICK_RATE = env.float("LEARNING_PICK_RATE", default=1.5)
+LEARNING_PICK_PRIOR = env.float("LEARNING_PICK_PRIOR", default=0.15)
+# Videos whose suggestions are recomputed after a center changes (newest first).
+LEARNING_RECOMPUTE_MAX_VIDEOS = env.int("LEARNING_RECOMPUTE_MAX_VIDEOS", default=20)
+FEEDBACK_RATE_LIMIT = env.str("FEEDBACK_RATE_LIMIT", default="60/h")
+FEEDBACK_MAX_TEXT = env.int("FEEDBACK_MAX_TEXT", default=2000)
+
+# Optional LLM interpreter (OpenAI-compatible chat completions with a JSON schema).  Off
+# unless LLM_API_KEY is set; any error or timeout falls back to the local interpreter.
+LLM_API_KEY = env.str("LLM_API_KEY", default="")
+LLM_BASE_URL = env.str("LLM_BASE_URL", default="https://api.openai.com/v1")
+LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=20.0)
+# USD per million tokens: model → {"input", "output", "cached"}.  A model not listed costs 0
+# and is logged as unpriced.
+LLM_PRICES: dict[str, dict[str, float]] = {
+    "gpt-4o-mini": {"input": 0.15, "output": 0.60, "cached": 0.075},
+    "gpt-4o": {"input": 2.50, "output": 10.00, "cached": 1.25},
+    "gpt-4.1-mini": {"input": 0.40, "output": 1.60, "cached": 0.10},
+}
 
 # Rendering (DESIGN §7).
 RENDER_PRESET = env.str("RENDER_PRESET", default="veryfast")

@@ -74,3 +74,4 @@ class ClipModelSpec(TypedDict):
     params: dict[str, Any]
     score: NotRequired[float]
     breakdown: NotRequired[dict[str, float]]
+    feature_values: NotRequired[dict[str, float]]  # feature → mean value 0..1 over the clip

@@ -42,6 +42,7 @@ from .contracts import DEFAULT_REFRAME, LEGACY_REFRAME, REFRAME_MODES
 from .features import FEATURES, MUSIC_FEATURES, VIDEO_FEATURES
 
 TEMPLATES: tuple[str, ...] = ("highlight", "beat_montage", "hook")
+MUSIC_STARTS: tuple[str, ...] = ("strongest", "chorus", "drop", "beginning")
 LAYER_ORDER: tuple[str, ...] = ("baseline", "genre", "global", "artist", "track")
 BASELINE_VERSION = 1
 
@@ -136,6 +137,13 @@ PARAM_SPECS: dict[str, ParamSpec] = {
             choices=REFRAME_MODES,
             aliases=LEGACY_REFRAME,
         ),
+        ParamSpec(
+            "music_start",
+            "where the hook's music starts: the strongest section, a chorus (the most energetic "
+            "section labelled chorus), the drop (the biggest rise in energy between sections) or "
+            "the beginning of the track",
+            choices=MUSIC_STARTS,
+        ),
     )
 }
 
@@ -147,7 +155,12 @@ BASELINE_PARAMS: dict[str, dict[str, Any]] = {
         "min_shot_s": 1.0,
         "reframe": DEFAULT_REFRAME,
     },
-    "hook": {"target_length_s": 30.0, "snap_tolerance_s": 1.0, "reframe": DEFAULT_REFRAME},
+    "hook": {
+        "target_length_s": 30.0,
+        "snap_tolerance_s": 1.0,
+        "reframe": DEFAULT_REFRAME,
+        "music_start": "strongest",
+    },
 }
 
 assert set(FEATURES) == set(VIDEO_FEATURES) | set(MUSIC_FEATURES)

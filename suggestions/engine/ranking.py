@@ -70,6 +70,7 @@ class Candidate:
     params: dict[str, Any] = field(default_factory=dict)
     score: float = 0.0
     breakdown: dict[str, float] = field(default_factory=dict)
+    values: dict[str, float] = field(default_factory=dict)
 
     @property
     def start(self) -> float:
@@ -95,6 +96,7 @@ class Candidate:
             "duration": self.duration,
             "score": self.score,
             "breakdown": dict(self.breakdown),
+            "feature_values": dict(self.values),
             "edl": [s.as_dict() for s in self.segments],
             "music_offset": self.music_offset,
             "music_duration": self.music_duration,
@@ -143,24 +145,43 @@ class Scorer:
         o = np.asarray(offset, dtype=float)
         return self.music_curve.mean(o, o + length)
 
-    def breakdown(
+    def feature_values(
         self, spans: Sequence[tuple[float, float]], music_span: tuple[float, float] | None
-    ) -> tuple[float, dict[str, float]]:
-        """(score, {feature: contribution}) for a clip using ``spans`` of the source."""
+    ) -> dict[str, float]:
+        """{feature: mean value 0..1} over the clip, for the features this scorer uses."""
         total = sum(b - a for a, b in spans)
         out: dict[str, float] = {}
         for f in self.video_features:
             curve = self.tl.curves[f]
             covered = sum(float(curve.integral(b) - curve.integral(a)) for a, b in spans)
-            x = covered / total if total > 0 else 0.0
-            out[f] = self.weights[f] * x
+            out[f] = covered / total if total > 0 else 0.0
         if self.music_features and self.tl.music is not None and music_span is not None:
             o, length = music_span
             for f in self.music_features:
-                x = float(self.tl.music.curves[f].mean(o, o + length)) if length > 0 else 0.0
-                out[f] = self.weights[f] * x
+                out[f] = float(self.tl.music.curves[f].mean(o, o + length)) if length > 0 else 0.0
+        return out
+
+    def breakdown(
+        self, spans: Sequence[tuple[float, float]], music_span: tuple[float, float] | None
+    ) -> tuple[float, dict[str, float], dict[str, float]]:
+        """(score, {feature: contribution}, {feature: value}) for a clip using ``spans``."""
+        values = self.feature_values(spans, music_span)
+        out = {f: self.weights[f] * x for f, x in values.items()}
         score = sum(out.values())
-        return rnd(score), {k: rnd(v) for k, v in out.items()}
+        return rnd(score), {k: rnd(v) for k, v in out.items()}, {k: rnd(v) for k, v in values.items()}
+
+
+def score_with(values: Mapping[str, float], weights: Mapping[str, float]) -> float:
+    """The score a clip with feature ``values`` gets under ``weights`` (normalised as the Scorer does).
+
+    ``values`` are the clip's ``feature_values`` (the features its template scored), so
+    ``score_with(clip["feature_values"], profile.weights_for(template))`` reproduces its score,
+    and the same call with another profile says what that profile would have given it.
+    """
+    total = sum(max(0.0, float(weights.get(f, 0.0))) for f in values)
+    if total <= 0:
+        return 0.0
+    return rnd(sum(max(0.0, float(weights.get(f, 0.0))) / total * float(x) for f, x in values.items()))
 
 
 def finalize(cands: list[Candidate]) -> list[Candidate]:

@@ -152,7 +152,7 @@ def _snap_window(
 
 
 def _scored(c: Candidate, scorer: Scorer, music_span: tuple[float, float] | None) -> Candidate:
-    c.score, c.breakdown = scorer.breakdown(c.spans(), music_span)
+    c.score, c.breakdown, c.values = scorer.breakdown(c.spans(), music_span)
     return c
 
 
@@ -196,24 +196,52 @@ def highlight_candidates(tl: FeatureTimeline, req: TemplateRequest) -> list[Cand
 # --------------------------------------------------------------------------- hook
 
 
-def hook_music_span(m: MusicTimeline, length: float, scorer: Scorer) -> tuple[float, float, dict[str, Any]] | None:
+def _f(x: Any, default: float = 0.0) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return default
+    return v if math.isfinite(v) else default
+
+
+def _start_section(sections: Sequence[dict[str, Any]], mdur: float, start: str) -> tuple[dict[str, Any] | None, str]:
+    """The section the hook's music starts on for ``music_start`` = ``start`` (see ``PARAM_SPECS``).
+
+    ``chorus``: the most energetic section labelled chorus; ``drop``: the section after the
+    biggest rise in energy from its predecessor; ``beginning``: the first section.  When the
+    track has no such section the choice falls back to ``strongest`` (and says so in ``how``).
+    """
+    valid = sorted((s for s in sections if 0 <= _f(s.get("start"), -1) < mdur - 1e-9), key=lambda s: _f(s.get("start")))
+    if not valid:
+        return None, "best_music_window"
+    suffix = ""
+    if start == "chorus":
+        choruses = [s for s in valid if str(s.get("label", "")).lower() == "chorus"]
+        if choruses:
+            return min(choruses, key=lambda s: (-_f(s.get("energy")), _f(s.get("start")))), "chorus"
+        suffix = "_no_chorus"
+    elif start == "drop":
+        rises = [(_f(b.get("energy")) - _f(a.get("energy")), i + 1) for i, (a, b) in enumerate(zip(valid, valid[1:]))]
+        rises = [r for r in rises if r[0] > 0]
+        if rises:
+            _, i = max(rises, key=lambda r: (r[0], -r[1]))
+            return valid[i], "drop"
+        suffix = "_no_drop"
+    elif start == "beginning":
+        return valid[0], "beginning"
+    peaks = [s for s in valid if s.get("is_peak")]
+    pool, how = (peaks, "peak_section") if peaks else (valid, "loudest_section")
+    return min(pool, key=lambda s: (-_f(s.get("energy")), _f(s.get("start")))), how + suffix
+
+
+def hook_music_span(
+    m: MusicTimeline, length: float, scorer: Scorer, start: str = "strongest"
+) -> tuple[float, float, dict[str, Any]] | None:
     """(music_offset, music_duration, info) for the hook, or None if the track is too short."""
     mdur = floor_us(m.duration)
     beats = m.beats
-    peaks = [s for s in m.sections if s.get("is_peak")]
-    pool, how = (peaks, "peak_section") if peaks else (list(m.sections), "loudest_section")
-
-    def _f(x: Any, default: float = 0.0) -> float:
-        try:
-            v = float(x)
-        except (TypeError, ValueError):
-            return default
-        return v if math.isfinite(v) else default
-
-    section: dict[str, Any] | None = None
-    pool = [s for s in pool if 0 <= _f(s.get("start"), -1) < mdur - 1e-9]
-    if pool:
-        section = min(pool, key=lambda s: (-_f(s.get("energy")), _f(s.get("start"))))
+    section, how = _start_section(m.sections, mdur, start)
+    if section is not None:
         offset = _f(section.get("start"))
     else:
         how = "best_music_window"
@@ -267,7 +295,7 @@ def hook_candidates(tl: FeatureTimeline, req: TemplateRequest) -> tuple[list[Can
     if m is None:
         return [], "no music track"
     scorer = Scorer(tl, req.weights, use_music=True)
-    span = hook_music_span(m, req.length, scorer)
+    span = hook_music_span(m, req.length, scorer, str(req.params.get("music_start", "strongest")))
     if span is None:
         return [], f"the track is too short for a {MIN_CLIP_S:g} s hook ({m.duration:.1f} s)"
     offset, music_len, info = span

@@ -1,0 +1,357 @@
+"""Feedback: submission (idempotent, enqueued on commit) and application (a job on the default queue).
+
+Application of one feedback, in order:
+
+1. **Text** → an :class:`Interpretation` (the LLM when configured, else — or on any LLM error —
+   the offline rules + embeddings interpreter).  Adjustments at or above the confidence floor
+   go to the target center: the track's center for music feedback (``scope="artist"`` sends it
+   to the artist's center), the artist's center for artist feedback.  Below the floor nothing
+   is applied and the feedback is ``not_understood`` (with what *was* understood).
+2. **Pick** (music feedback naming the clip the artist liked among a suggestion set) → a
+   Bradley–Terry step on the artist's and the track's centers; **rating** alone → a nudge.
+3. **Genre vote**: text adjustments count toward the track's genre profile (moves only when
+   K distinct artists agree).
+4. The suggestions of the affected videos are recomputed with the new versions.
+
+Every step is idempotent (a retried job finds the events it already wrote), and each applied
+change is one :class:`LearningEvent` + one new :class:`CenterVersion`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from fala_clip.api.errors import ServiceError
+from jobs.dispatch import job_enqueue
+from jobs.models import Job, JobKind
+from jobs.services import job_create
+from learning import services
+from learning.interpret.contracts import Adjustment, Interpretation
+from learning.models import (
+    ArtistFeedback,
+    CenterScope,
+    FeedbackStatus,
+    LearningEvent,
+    MusicFeedback,
+    VersionSource,
+)
+from learning.preference import bradley_terry_step, rating_step
+
+log = logging.getLogger(__name__)
+
+
+def request_hash(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _replay(model: Any, *, owner: Any, key: str, digest: str) -> Any:
+    if not key:
+        return None
+    existing = model.objects.filter(owner=owner, idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.request_hash != digest:
+        raise ServiceError(
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used with a different request.",
+            status_code=422,
+        )
+    return existing
+
+
+def _create_with_job(
+    model: Any, *, owner: Any, key: str, digest: str, fields: dict[str, Any], music: Any = None
+) -> tuple[Any, bool]:
+    """Create the feedback row and its job (enqueued after commit); replay on a key collision."""
+    try:
+        with transaction.atomic():
+            fb = model.objects.create(owner=owner, idempotency_key=key, request_hash=digest, **fields)
+            job = job_create(
+                owner=owner,
+                kind=JobKind.FEEDBACK_APPLY,
+                queue="default",
+                params={"feedback": "music" if model is MusicFeedback else "artist", "id": str(fb.pk)},
+            )
+            if music is not None:
+                Job.objects.filter(pk=job.pk).update(music_asset=music)
+            fb.job = job
+            fb.save(update_fields=["job"])
+            job_enqueue(job=job)
+    except IntegrityError:
+        # Two identical submissions raced: the first one's row is the answer.
+        existing = _replay(model, owner=owner, key=key, digest=digest)
+        if existing is None:
+            raise
+        return existing, False
+    return fb, True
+
+
+def music_feedback_submit(
+    *,
+    owner: Any,
+    music: Any,
+    text: str = "",
+    language: str = "",
+    rating: int | None = None,
+    video: Any = None,
+    suggestion_set: Any = None,
+    clip_model: Any = None,
+    rendered_variant: Any = None,
+    picked: Any = None,
+    scope: str = "track",
+    idempotency_key: str = "",
+) -> tuple[MusicFeedback, bool]:
+    """Store a track feedback and enqueue its application.  Returns (feedback, created)."""
+    digest = request_hash(
+        {
+            "music": music.pk,
+            "text": text,
+            "language": language,
+            "rating": rating,
+            "video": getattr(video, "pk", None),
+            "suggestion_set": getattr(suggestion_set, "pk", None),
+            "clip_model": getattr(clip_model, "pk", None),
+            "rendered_variant": getattr(rendered_variant, "pk", None),
+            "picked": getattr(picked, "pk", None),
+            "scope": scope,
+        }
+    )
+    existing = _replay(MusicFeedback, owner=owner, key=idempotency_key, digest=digest)
+    if existing is not None:
+        return existing, False
+    return _create_with_job(
+        MusicFeedback,
+        owner=owner,
+        key=idempotency_key,
+        digest=digest,
+        music=music,
+        fields={
+            "music": music,
+            "text": text,
+            "language": language,
+            "rating": rating,
+            "video": video,
+            "suggestion_set": suggestion_set,
+            "clip_model": clip_model,
+            "rendered_variant": rendered_variant,
+            "picked": picked,
+            "scope": scope,
+        },
+    )
+
+
+def artist_feedback_submit(
+    *, owner: Any, text: str = "", language: str = "", rating: int | None = None, idempotency_key: str = ""
+) -> tuple[ArtistFeedback, bool]:
+    digest = request_hash({"text": text, "language": language, "rating": rating})
+    existing = _replay(ArtistFeedback, owner=owner, key=idempotency_key, digest=digest)
+    if existing is not None:
+        return existing, False
+    return _create_with_job(
+        ArtistFeedback,
+        owner=owner,
+        key=idempotency_key,
+        digest=digest,
+        fields={"text": text, "language": language, "rating": rating},
+    )
+
+
+# --------------------------------------------------------------------------- application
+
+
+def interpret_feedback(feedback: Any, *, job: Any = None) -> Interpretation:
+    """Text → interpretation: the LLM when configured (falls back by itself), else offline."""
+    from learning.llm import llm_interpret
+
+    is_music = isinstance(feedback, MusicFeedback)
+    return llm_interpret(
+        feedback.text,
+        user=feedback.owner,
+        music=feedback.music if is_music else None,
+        music_feedback=feedback if is_music else None,
+        artist_feedback=None if is_music else feedback,
+        job=job,
+        floor=settings.LEARNING_CONFIDENCE_FLOOR,
+    )
+
+
+def _fb_kwargs(feedback: Any) -> dict[str, Any]:
+    if isinstance(feedback, MusicFeedback):
+        return {"music_feedback": feedback}
+    return {"artist_feedback": feedback}
+
+
+def _pick_clips(feedback: MusicFeedback) -> tuple[Any, list[Any]] | None:
+    """(picked clip, the other clips of its set) when the feedback carries a pick."""
+    if feedback.picked_id is None:
+        return None
+    picked = feedback.picked
+    assert picked is not None
+    others = list(picked.suggestion_set.clip_models.exclude(pk=picked.pk))
+    return picked, others
+
+
+def feedback_apply(feedback: Any, *, job: Any = None, application: int = 1, reinterpret: bool = True) -> dict[str, Any]:
+    """Interpret and apply ``feedback`` (idempotent).  Returns a summary for the job result."""
+    t0 = time.perf_counter()
+    kw = _fb_kwargs(feedback)
+    is_music = isinstance(feedback, MusicFeedback)
+    type(feedback).objects.filter(pk=feedback.pk).update(status=FeedbackStatus.INTERPRETING, updated_at=timezone.now())
+    events: list[LearningEvent] = []
+
+    interp: Interpretation | None = None
+    if feedback.text.strip():
+        if reinterpret or not feedback.interpretation:
+            interp = interpret_feedback(feedback, job=job)
+        else:
+            interp = Interpretation.from_dict(feedback.interpretation)
+        applicable = list(interp.applicable)
+        if applicable:
+            if is_music and feedback.scope != CenterScope.ARTIST:
+                target = services.center_for(scope=CenterScope.TRACK, owner=feedback.owner, music=feedback.music)
+            else:
+                target = services.center_for(scope=CenterScope.ARTIST, owner=feedback.owner)
+            ev = services.apply_to_center(
+                center=target,
+                adjustments=applicable,
+                kind=LearningEvent.Kind.FEEDBACK,
+                source=VersionSource.LLM if interp.interpreter.startswith("llm") else VersionSource.FEEDBACK,
+                interpreter=interp.interpreter,
+                reason=f"feedback “{feedback.text[:80]}”",
+                actor=feedback.owner,
+                application=application,
+                **kw,
+            )
+            if ev is not None:
+                events.append(ev)
+            if is_music:
+                genre = services.track_genre(feedback.music)
+                ge = services.genre_vote(
+                    genre=genre, artist=feedback.owner, adjustments=applicable, music_feedback=feedback
+                )
+                if ge is not None:
+                    events.append(ge)
+
+    pick = _pick_clips(feedback) if is_music else None
+    rated_clip = feedback.clip_model if is_music and feedback.rating and pick is None else None
+    if pick is not None or rated_clip is not None:
+        centers = [services.center_for(scope=CenterScope.ARTIST, owner=feedback.owner)]
+        if is_music:
+            centers.append(services.center_for(scope=CenterScope.TRACK, owner=feedback.owner, music=feedback.music))
+        for center in centers:
+            version = center.active_version
+            assert version is not None
+            if pick is not None:
+                picked, others = pick
+                new_w = bradley_terry_step(
+                    version.weights,
+                    picked.feature_values,
+                    [o.feature_values for o in others],
+                    rate=settings.LEARNING_PICK_RATE,
+                    prior=settings.LEARNING_PICK_PRIOR,
+                )
+                kind, what = LearningEvent.Kind.PICK, f"picked #{picked.rank} {picked.template}"
+            else:
+                assert rated_clip is not None
+                others = list(rated_clip.suggestion_set.clip_models.exclude(pk=rated_clip.pk))
+                new_w = rating_step(
+                    version.weights,
+                    rated_clip.feature_values,
+                    [o.feature_values for o in others],
+                    int(feedback.rating),
+                    rate=settings.LEARNING_PICK_RATE,
+                    prior=settings.LEARNING_PICK_PRIOR,
+                )
+                kind, what = (
+                    LearningEvent.Kind.RATING,
+                    f"rated #{rated_clip.rank} {rated_clip.template} {feedback.rating}/5",
+                )
+            pseudo = [
+                Adjustment(
+                    intent=kind,
+                    kind="weight",
+                    key=k,
+                    op="scale",
+                    value=round(min(4.0, max(0.25, v / float(version.weights.get(k, 1.0)))), 6),
+                    confidence=1.0,
+                    phrase=what,
+                    source=kind,
+                )
+                for k, v in sorted(new_w.items())
+                if abs(v - float(version.weights.get(k, 1.0))) > 1e-9
+            ]
+            ev = services.apply_to_center(
+                center=center,
+                adjustments=pseudo,
+                kind=kind,
+                source=VersionSource.PICK,
+                interpreter="bradley-terry",
+                reason=what,
+                actor=feedback.owner,
+                application=application,
+                snapshot={"weights": new_w, "params": dict(version.params)},
+                **kw,
+            )
+            if ev is not None:
+                events.append(ev)
+
+    # Recompute what the changed centers affect, once per center.
+    recomputed: list[str] = []
+    seen: set[int] = set()
+    for ev in events:
+        if ev.center_id in seen:
+            continue
+        seen.add(ev.center_id)
+        sets = services.recompute_for(ev.center)
+        ev.recomputed_sets.add(*sets)
+        recomputed.extend(str(s.pk) for s in sets)
+
+    understood = interp is not None and interp.understood
+    status = FeedbackStatus.APPLIED if (events or understood) else FeedbackStatus.NOT_UNDERSTOOD
+    fields: dict[str, Any] = {
+        "status": status,
+        "applied_at": timezone.now(),
+        "updated_at": timezone.now(),
+        "error": "",
+    }
+    if interp is not None:
+        fields.update(
+            interpretation=interp.to_dict(),
+            confidence=interp.confidence,
+            interpreter=interp.interpreter,
+            language=feedback.language or interp.language,
+        )
+    type(feedback).objects.filter(pk=feedback.pk).update(**fields)
+    summary = {
+        "status": status,
+        "events": [ev.pk for ev in events],
+        "versions": [{"center": ev.center_id, "version": ev.version_after.number} for ev in events],
+        "recomputed_sets": recomputed,
+        "seconds": round(time.perf_counter() - t0, 4),
+    }
+    log.info("feedback %s applied: %s", feedback.pk, summary)
+    return summary
+
+
+def feedback_reapply(feedback: Any, *, interpretation: dict[str, Any] | None, actor: Any = None) -> dict[str, Any]:
+    """Apply again after a manager edited the interpretation (a new application number)."""
+    if interpretation is not None:
+        interp = Interpretation.from_dict({**interpretation, "text": feedback.text})
+        type(feedback).objects.filter(pk=feedback.pk).update(interpretation=interp.to_dict())
+        feedback.refresh_from_db()
+    n = (
+        LearningEvent.objects.filter(**_fb_kwargs(feedback))
+        .order_by("-application")
+        .values_list("application", flat=True)
+        .first()
+        or 0
+    )
+    return feedback_apply(feedback, application=n + 1, reinterpret=interpretation is None)
