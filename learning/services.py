@@ -91,8 +91,14 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def describe_diff(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Changes between two snapshots, each with plain words ("cuts_per_bar 1 → 2", "motion ×0.6")."""
+def describe_diff(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any], *, below: EffectiveProfile | None = None
+) -> list[dict[str, Any]]:
+    """Changes between two snapshots, each with plain words ("cuts_per_bar 1 → 2", "motion ×0.6").
+
+    A param the older snapshot does not set is described by the value the layers ``below``
+    give it (what the artist had), or "default" when ``below`` is not given.
+    """
     b = before or {"weights": {}, "params": {}}
     out: list[dict[str, Any]] = []
     bw, aw = dict(b.get("weights", {})), dict(after.get("weights", {}))
@@ -108,14 +114,21 @@ def describe_diff(before: Mapping[str, Any] | None, after: Mapping[str, Any]) ->
         old_p, new_p = bp.get(key), ap.get(key)
         if old_p == new_p:
             continue
+        if old_p is None and below is not None:
+            try:
+                old_p = _param_value(below, key)
+            except ValueError:
+                old_p = None
         old_s = "default" if old_p is None else _fmt(old_p)
         new_s = "default" if new_p is None else _fmt(new_p)
         out.append({"kind": "param", "key": key, "before": old_p, "after": new_p, "words": f"{key} {old_s} → {new_s}"})
     return out
 
 
-def diff_words(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str:
-    return ", ".join(c["words"] for c in describe_diff(before, after)) or "no change"
+def diff_words(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any], *, below: EffectiveProfile | None = None
+) -> str:
+    return ", ".join(c["words"] for c in describe_diff(before, after, below=below)) or "no change"
 
 
 # --------------------------------------------------------------------------- context
@@ -386,12 +399,17 @@ def center_rollback(
 # --------------------------------------------------------------------------- applying adjustments
 
 
-def _param_base(profile: EffectiveProfile, key: str) -> float:
+def _param_value(profile: EffectiveProfile, key: str) -> Any:
+    """The value ``profile`` gives param ``key`` (``name`` or ``template.name``: first template with it)."""
     template, _, name = key.rpartition(".")
     for t in [template] if template else TEMPLATES:
         if name in BASELINE_PARAMS[t]:
-            return float(profile.params[t][name])
+            return profile.params[t][name]
     raise ValueError(f"no template has param {name!r}")
+
+
+def _param_base(profile: EffectiveProfile, key: str) -> float:
+    return float(_param_value(profile, key))
 
 
 def apply_adjustments(
@@ -455,7 +473,7 @@ def apply_to_center(
             weights=new["weights"],
             params=new["params"],
             source=source,
-            reason=f"{reason}: {diff_words(before.snapshot, new)}",
+            reason=f"{reason}: {diff_words(before.snapshot, new, below=below)}",
             author=actor,
             **fb,
         )

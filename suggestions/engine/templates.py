@@ -264,7 +264,10 @@ def hook_music_span(
 
     offset = snap_to_beat(offset)
     music_len = min(length, mdur - offset)
-    if music_len < min(length, HOOK_MIN_MUSIC_S) - 1e-9:
+    # An explicit choice (chorus, drop, beginning) keeps its start even when little music is
+    # left after it (the clip is then shorter); the default moves back to get enough music.
+    explicit = how in ("chorus", "drop", "beginning")
+    if music_len < min(length, MIN_CLIP_S if explicit else HOOK_MIN_MUSIC_S) - 1e-9:
         offset = snap_to_beat(max(0.0, mdur - length), backwards=True)
         music_len = min(length, mdur - offset)
         how += "_moved_back"
