@@ -107,7 +107,8 @@ STOP_WORDS = words(
     "o a os as de do da dos das que um uma no na nos nas com pra pro para por quero queria ta esta esse "
     "essa isso eu voce vc tem deixa deixar mesmo coloca bota pega poderia pode dar da the an of to is it "
     "i you want please with on in make this that can could should would be get some like its keep there "
-    "are was me my we our video videos clipe clip favor aquele aquela algo something just so"
+    "are was me my we our video videos clipe clip favor aquele aquela algo something just so "
+    "so musica musicas music song songs track"
 )
 
 

@@ -142,7 +142,7 @@ _LEXICON_SPEC: dict[str, str] = {
     "motion movement movements moving action acao danca dancando dancing dance",
     "SHAKY": "tremido tremida tremidos tremidas tremendo treme tremer tremedeira tremor trem* shaky shake "
     "shaking jittery jitter wobbly wobble wobbling balancando balanca balancar instavel instaveis "
-    "unstable chacoalhando chacoalha sacudindo sacode sacudida handheld",
+    "unstable jumpy jerky choppy chacoalhando chacoalha sacudindo sacode sacudida handheld",
     "STABLE": "estavel estaveis stable steady steadier parado parados parada paradas static firme estatico estatica",
     # where the music starts
     "CHORUS": "refrao refroes refrain chorus choruses",
@@ -163,7 +163,7 @@ _LEXICON_SPEC: dict[str, str] = {
     "ENERGY": "energia energetico energetica energy energetic intenso intensa intensidade intense "
     "intensity pesado pesada heavy heavier pegada empolgante empolgacao animado animada animacao hype "
     "hyped agitado agitada agito forte fortes exciting excitement power powerful potente loud louder barulho "
-    "barulhento vibrante punch punchy pressao adrenalina adrenaline",
+    "barulhento vibrante punch punchy punchier pressao adrenalina adrenaline",
     "CALM": "calmo calma calmos calm calmer tranquilo tranquila suave soft softer chill relax relaxado "
     "relaxing leve mellow quiet quieter intimista intimate sereno gentle",
     # faces / framing
@@ -180,7 +180,7 @@ _LEXICON_SPEC: dict[str, str] = {
     "edges bordas borda galera pessoal baterista drummer guitarrista guitarist singer cantor cantora "
     "vocalista members member ninguem nobody anyone anybody",
     "WHOLE": "inteiro inteira inteiros inteiras todo toda tudo whole entire full completo completa everything original",
-    "FRAME": "imagem imagens quadro frame image picture enquadramento tela screen video cena formato",
+    "FRAME": "imagem imagens quadro frame image picture enquadramento tela screen video cena formato cenario",
     "LETTERBOX": "letterbox letterboxed barras_pretas black_bars widescreen",
     "CENTER": "centraliza centralizar centralize centro center centre centered centred centralizado centralizada",
     # singing / talking
