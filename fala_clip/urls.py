@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("video.urls")),
     path("", include("suggestions.urls")),
     path("", include("rendering.urls")),
+    path("", include("learning.urls")),
 ]
 
 # Django's own errors (no view matched, a failure outside DRF) in the API's JSON
