@@ -23,7 +23,7 @@ Keys are the engine's: ``"motion"`` (every template that uses it) or ``"hook.mot
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from suggestions.engine.profiles import ProfileLayer
@@ -119,16 +119,14 @@ class Interpretation:
         )
 
 
-@dataclass
 class InvalidAdjustment(ValueError):
     """An adjustment the engine would refuse; ``field`` names what is wrong."""
 
-    field: str
-    message: str
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
+    def __init__(self, field: str, message: str, extra: dict[str, Any] | None = None):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.extra = extra or {}
 
 
 def validate_adjustment(adj: Adjustment) -> Adjustment:
