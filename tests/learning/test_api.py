@@ -229,7 +229,7 @@ def test_snapshot_validation_names_the_field(api, body, field):
 @pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_non_finite_numbers_in_json_are_400(api, raw):
     center = _center(api, scope="artist").json()
-    body = '{"weights": {"motion": %s}, "params": {}}' % raw
+    body = '{"weights": {"motion": ' + raw + '}, "params": {}}'
     resp = api.generic("PUT", f"/learning-centers/{center['id']}", body, content_type="application/json")
     assert resp.status_code == 400, resp.content
     assert resp.json()["error"]["code"] in ("invalid", "parse_error")
@@ -358,7 +358,10 @@ def test_pause_resume_experimental_rollback_and_delete(api):
     center = LearningCenter.objects.get(pk=cid)
     assert center.status == "archived" and center.versions.count() == 4
     assert api.get(f"/learning-centers/{cid}").json()["status"] == "archived"
-    for path, body in ((f"/learning-centers/{cid}/resume", None), (f"/learning-centers/{cid}/rollback", {"version": 1})):
+    for path, body in (
+        (f"/learning-centers/{cid}/resume", None),
+        (f"/learning-centers/{cid}/rollback", {"version": 1}),
+    ):
         resp = api.post(path, body, format="json")
         assert resp.status_code == 409 and resp.json()["error"]["code"] == "archived"
     assert api.put(f"/learning-centers/{cid}", {"weights": {}, "params": {}}, format="json").status_code == 409
