@@ -28,6 +28,7 @@ CLIP_KEYS = {
     "duration",
     "score",
     "breakdown",
+    "feature_values",
     "edl",
     "music_offset",
     "music_duration",
