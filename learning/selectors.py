@@ -92,11 +92,9 @@ def version_get(*, center: LearningCenter, number: int) -> CenterVersion:
     )
 
 
-def version_suggestion_set_ids(*, version: CenterVersion, limit: int = 100) -> list[str]:
+def version_suggestion_set_ids(*, version: CenterVersion, limit: int = 100) -> list[int]:
     """The newest ``limit`` suggestion sets computed with ``version``."""
-    return [
-        str(pk) for pk in version.suggestion_sets.order_by("-created_at", "-pk").values_list("pk", flat=True)[:limit]
-    ]
+    return list(version.suggestion_sets.order_by("-created_at", "-pk").values_list("pk", flat=True)[:limit])
 
 
 def version_events(*, version: CenterVersion) -> QuerySet[LearningEvent]:

@@ -353,8 +353,8 @@ class VersionDetailSerializer(VersionSerializer):
     def get_changes(self, v: CenterVersion) -> list[dict[str, Any]]:
         return describe_diff(v.parent.snapshot if v.parent_id and v.parent else None, v.snapshot)
 
-    @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
-    def get_suggestion_set_ids(self, v: CenterVersion) -> list[str]:
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_suggestion_set_ids(self, v: CenterVersion) -> list[int]:
         return selectors.version_suggestion_set_ids(version=v)
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))

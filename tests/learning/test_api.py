@@ -473,3 +473,78 @@ def test_feedback_list_filters(api, user, redis_conn):
     _field_error(api.get("/feedback?kind=video"), "kind")
     detail = api.get(f"/feedback/{a['id']}").json()
     assert detail["kind"] == "artist" and detail["music_id"] is None and detail["interpretation"] is None
+
+
+# --------------------------------------------------------------------------- applied end to end
+
+
+@pytest.mark.django_db(transaction=True)
+def test_feedback_is_applied_and_shows_in_detail_and_suggestions(make_artist, settings, isolated_media):
+    """The job runs in-process after commit (``JOBS_EAGER``) with the real offline interpreter."""
+    settings.JOBS_EAGER = True
+    settings.LLM_API_KEY = ""
+    user, token = make_artist("carla")
+    api = _client(token)
+    music = _music(user)
+    video, sset = _video_with_suggestions(user, music=music)
+    before = api.get(f"/videos/{video.pk}/suggestions").json()
+    assert before["center_versions"] == []
+    assert all(c["layer_effects"] for c in before["clip_models"])
+
+    resp = api.post(
+        f"/feedback/music/{music.pk}", {"text": "more motion please", "video_id": str(video.pk)}, format="json"
+    )
+    assert resp.status_code == 202, resp.json()
+    fid = resp.json()["id"]
+    detail = api.get(f"/feedback/{fid}").json()
+    assert detail["status"] == "applied", detail
+    assert detail["job"]["status"] == "done"
+    interp = detail["interpretation"]
+    assert interp["understood"] is True and interp["language"] == "en"
+    motion = [a for a in interp["adjustments"] if a["key"] == "motion"]
+    assert motion and motion[0]["applied"] and motion[0]["value"] > 1 and motion[0]["phrase"]
+    assert detail["confidence"] >= 0.5 and detail["interpreter"]
+    [event] = [e for e in detail["events"] if e["kind"] == "feedback"]
+    assert event["center_scope"] == "track" and event["version_before"] == 1 and event["version_after"] == 2
+    assert "motion ×" in event["diff"] and event["recomputed_set_count"] == 1
+    assert {"center": event["center"], "center_scope": "track", "number": 2} in detail["versions"]
+
+    center = api.get(f"/learning-centers/{event['center']}").json()
+    assert center["scope"] == "track" and center["music_id"] == str(music.pk)
+    assert center["active_version"]["number"] == 2 and center["active_version"]["weights"]["motion"] > 1
+    v2 = api.get(f"/learning-centers/{event['center']}/versions/2").json()
+    assert v2["source"] == "feedback" and v2["feedback"] == {"kind": "music", "id": fid}
+    assert v2["events"] == [event["id"]]
+
+    # The recomputed suggestions were made with that version and show what the track layer did.
+    after = api.get(f"/videos/{video.pk}/suggestions").json()
+    assert after["id"] != before["id"]
+    assert {"center": event["center"], "scope": "track", "number": 2} in after["center_versions"]
+    assert v2["suggestion_set_count"] == 1 and v2["suggestion_set_ids"] == [after["id"]]
+    kinds = {layer["kind"] for clip in after["clip_models"] for layer in clip["layer_effects"]}
+    assert "track" in kinds, after["clip_models"][0]["layer_effects"]
+
+    # A pick: Bradley-Terry steps on the artist's and the track's centers.
+    clip = after["clip_models"][-1]
+    resp = api.post(f"/feedback/music/{music.pk}", {"picked_clip_id": clip["id"], "rating": 5}, format="json")
+    assert resp.status_code == 202, resp.json()
+    pick = api.get(f"/feedback/{resp.json()['id']}").json()
+    assert pick["status"] == "applied" and pick["interpretation"] is None
+    assert {e["kind"] for e in pick["events"]} == {"pick"}
+    assert {e["center_scope"] for e in pick["events"]} == {"artist", "track"}
+    listed = api.get("/feedback").json()
+    assert [r["id"] for r in listed["results"]] == [pick["id"], fid]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_artist_feedback_not_understood(make_artist, settings):
+    settings.JOBS_EAGER = True
+    settings.LLM_API_KEY = ""
+    _, token = make_artist("dario")
+    api = _client(token)
+    resp = _post_json(api, "/feedback/artist", {"text": "the weather in Lisbon is nice today"})
+    assert resp.status_code == 202
+    detail = api.get(f"/feedback/{resp.json()['id']}").json()
+    assert detail["status"] == "not_understood", detail
+    assert detail["events"] == [] and detail["versions"] == []
+    assert detail["interpretation"]["understood"] is False
