@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -69,6 +70,12 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
+class JsonApi(APIView):
+    """Bodies are JSON only: snapshots are objects of numbers, which forms cannot carry faithfully."""
+
+    parser_classes = [JSONParser]
+
+
 def _idempotency_key(request: Request) -> str:
     key = str(request.headers.get("Idempotency-Key", "")).strip()
     if len(key) > 200 or not key.isprintable():
@@ -87,7 +94,7 @@ def _invalid(field: str, message: str) -> ServiceError:
 # --------------------------------------------------------------------------- feedback
 
 
-class MusicFeedbackCreateApi(APIView):
+class MusicFeedbackCreateApi(JsonApi):
     @extend_schema(
         operation_id="feedback_music_create",
         parameters=[IDEMPOTENCY_HEADER],
@@ -136,7 +143,7 @@ class MusicFeedbackCreateApi(APIView):
         return Response(FeedbackDetailSerializer(fresh).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ArtistFeedbackCreateApi(APIView):
+class ArtistFeedbackCreateApi(JsonApi):
     @extend_schema(
         operation_id="feedback_artist_create",
         parameters=[IDEMPOTENCY_HEADER],
@@ -158,7 +165,7 @@ class ArtistFeedbackCreateApi(APIView):
         return Response(FeedbackDetailSerializer(fresh).data, status=status.HTTP_202_ACCEPTED)
 
 
-class FeedbackListApi(APIView):
+class FeedbackListApi(JsonApi):
     @extend_schema(
         operation_id="feedback_list",
         parameters=[FeedbackListQuerySerializer, PageQuerySerializer],
@@ -175,7 +182,7 @@ class FeedbackListApi(APIView):
         return paginator.get_paginated_response(FeedbackSerializer(rows, many=True).data)
 
 
-class FeedbackDetailApi(APIView):
+class FeedbackDetailApi(JsonApi):
     @extend_schema(operation_id="feedback_retrieve", responses=FeedbackDetailSerializer)
     def get(self, request: Request, feedback_id: str) -> Response:
         feedback = selectors.feedback_get(user=request.user, feedback_id=feedback_id)
@@ -223,7 +230,7 @@ def _target(request: Request, data: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-class CenterListCreateApi(APIView):
+class CenterListCreateApi(JsonApi):
     @extend_schema(
         operation_id="learning_centers_list",
         parameters=[CenterListQuerySerializer, PageQuerySerializer],
@@ -282,7 +289,7 @@ class CenterListCreateApi(APIView):
         return _center_response(request, center, status.HTTP_201_CREATED)
 
 
-class CenterDetailApi(APIView):
+class CenterDetailApi(JsonApi):
     @extend_schema(operation_id="learning_centers_retrieve", responses=CenterSerializer)
     def get(self, request: Request, center_id: int) -> Response:
         return Response(CenterSerializer(selectors.center_get(user=request.user, center_id=center_id)).data)
@@ -348,7 +355,7 @@ class CenterDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class _StatusApi(APIView):
+class _StatusApi(JsonApi):
     target_status: str = ""
 
     def post(self, request: Request, center_id: int) -> Response:
@@ -383,7 +390,7 @@ class CenterResumeApi(_StatusApi):
         return super().post(request, center_id)
 
 
-class CenterExperimentalApi(APIView):
+class CenterExperimentalApi(JsonApi):
     @extend_schema(
         operation_id="learning_centers_experimental",
         request=ExperimentalSerializer,
@@ -406,7 +413,7 @@ class CenterExperimentalApi(APIView):
         return _center_response(request, center)
 
 
-class CenterRollbackApi(APIView):
+class CenterRollbackApi(JsonApi):
     @extend_schema(
         operation_id="learning_centers_rollback",
         request=RollbackSerializer,
@@ -428,7 +435,7 @@ class CenterRollbackApi(APIView):
         return _center_response(request, center)
 
 
-class CenterVersionListApi(APIView):
+class CenterVersionListApi(JsonApi):
     @extend_schema(
         operation_id="learning_centers_versions_list",
         parameters=[PageQuerySerializer],
@@ -442,7 +449,7 @@ class CenterVersionListApi(APIView):
         return paginator.get_paginated_response(VersionSerializer(page, many=True).data)
 
 
-class CenterVersionDetailApi(APIView):
+class CenterVersionDetailApi(JsonApi):
     @extend_schema(operation_id="learning_centers_versions_retrieve", responses=VersionDetailSerializer)
     def get(self, request: Request, center_id: int, number: int) -> Response:
         center = selectors.center_get(user=request.user, center_id=center_id)
@@ -450,7 +457,7 @@ class CenterVersionDetailApi(APIView):
         return Response(VersionDetailSerializer(version).data)
 
 
-class CenterDiffApi(APIView):
+class CenterDiffApi(JsonApi):
     @extend_schema(
         operation_id="learning_centers_diff",
         parameters=[

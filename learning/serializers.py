@@ -47,6 +47,26 @@ class ChangeKindField(serializers.ChoiceField):
         super().__init__(choices=["weight", "param"], **kwargs)
 
 
+class StrictCharField(serializers.CharField):
+    """A string that must be a JSON string (DRF turns ``0`` or ``true`` into ``"0"`` / ``"True"``)."""
+
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictRegexField(serializers.RegexField):
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
 # --------------------------------------------------------------------------- snapshots
 
 
@@ -159,14 +179,14 @@ class CenterSerializer(serializers.ModelSerializer):
 class CenterCreateSerializer(serializers.Serializer):
     scope = serializers.ChoiceField(choices=CenterScope.choices)
     music_id = serializers.UUIDField(required=False, allow_null=True, help_text="required for scope=track")
-    genre = serializers.RegexField(
+    genre = StrictRegexField(
         r"^[\w &/+-]{1,60}$", required=False, allow_blank=True, default="", help_text="required for scope=genre"
     )
     owner_id = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, help_text="staff only: the artist of an artist center"
     )
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+    description = StrictCharField(max_length=5000, required=False, allow_blank=True, default="")
     experimental = serializers.BooleanField(required=False, default=False)
     experimental_until = serializers.DateTimeField(required=False, allow_null=True, default=None)
     weights = WeightsField(required=False, default=dict)
@@ -198,11 +218,11 @@ class CenterCreateSerializer(serializers.Serializer):
 class CenterPutSerializer(serializers.Serializer):
     """PUT: the whole snapshot (``weights`` and ``params`` replace the active version's)."""
 
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    name = StrictCharField(max_length=200, required=False, allow_blank=True)
+    description = StrictCharField(max_length=5000, required=False, allow_blank=True)
     weights = WeightsField()
     params = ParamsField()
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs["weights"], attrs["params"] = clean_snapshot(attrs["weights"], attrs["params"])
@@ -212,11 +232,11 @@ class CenterPutSerializer(serializers.Serializer):
 class CenterPatchSerializer(serializers.Serializer):
     """PATCH: keys merge into the active snapshot; a ``null`` value removes a key (back to default)."""
 
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    name = StrictCharField(max_length=200, required=False, allow_blank=True)
+    description = StrictCharField(max_length=5000, required=False, allow_blank=True)
     weights = NullableWeightsField(required=False)
     params = NullableParamsField(required=False)
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
 
     def __init__(self, *args: Any, center: LearningCenter | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -261,7 +281,7 @@ class ExperimentalSerializer(serializers.Serializer):
 class RollbackSerializer(serializers.Serializer):
     version = serializers.IntegerField(required=False, min_value=1, help_text="the version whose snapshot to copy")
     to = serializers.ChoiceField(choices=["baseline"], required=False, help_text="`baseline`: no change at all")
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("version" in attrs) == ("to" in attrs):
@@ -384,7 +404,7 @@ class DiffSerializer(serializers.Serializer):
 
 
 class FeedbackBaseInSerializer(serializers.Serializer):
-    text = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=True)
+    text = StrictCharField(required=False, allow_blank=True, default="", trim_whitespace=True)
     language = serializers.ChoiceField(choices=LANGUAGES, required=False, allow_blank=True, default="")
     rating = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5, default=None)
 

@@ -254,6 +254,9 @@ def test_bad_query_and_bodies(api):
     )
     _field_error(_center(api, scope="track"), "music_id")
     _field_error(_center(api, scope="planet"), "scope")
+    _field_error(_center(api, scope="artist", name=7), "name")
+    form = api.post("/learning-centers", {"scope": "artist"})  # multipart: not accepted
+    assert form.status_code == 415 and form.json()["error"]["code"] == "unsupported_media_type"
     assert api.get(f"/learning-centers/{center}/versions/9").status_code == 404
 
 
@@ -383,6 +386,7 @@ def test_feedback_validation_and_targets(api, user, other_user, settings):
     _field_error(api.post(url, {}, format="json"), "non_field_errors")
     _field_error(api.post(url, {"rating": 6}, format="json"), "rating")
     _field_error(api.post(url, {"text": "x", "scope": "global"}, format="json"), "scope")
+    _field_error(api.post(url, {"text": 0}, format="json"), "text")
     settings.FEEDBACK_MAX_TEXT = 10
     _field_error(api.post(url, {"text": "x" * 11}, format="json"), "text")
     # Foreign ids: 404 naming the field.
