@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ["bench_suggest.py", "bench_music.py", "bench_video.py", "bench_render.py", "bench_w5.py"]
+SCRIPTS = [
+    "bench_suggest.py",
+    "bench_music.py",
+    "bench_video.py",
+    "bench_render.py",
+    "bench_w5.py",
+    "bench_learning.py",
+]
 
 
 def main() -> int:
