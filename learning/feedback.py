@@ -246,6 +246,9 @@ def feedback_apply(feedback: Any, *, job: Any = None, application: int = 1, rein
         centers = [services.center_for(scope=CenterScope.ARTIST, owner=feedback.owner)]
         if is_music:
             centers.append(services.center_for(scope=CenterScope.TRACK, owner=feedback.owner, music=feedback.music))
+        # One pick is one step in total: with a track it is split between the artist's and the
+        # track's centers (their factors multiply in the effective profile).
+        rate = settings.LEARNING_PICK_RATE / len(centers)
         for center in centers:
             version = center.active_version
             assert version is not None
@@ -255,7 +258,7 @@ def feedback_apply(feedback: Any, *, job: Any = None, application: int = 1, rein
                     version.weights,
                     picked.feature_values,
                     [o.feature_values for o in others],
-                    rate=settings.LEARNING_PICK_RATE,
+                    rate=rate,
                     prior=settings.LEARNING_PICK_PRIOR,
                 )
                 kind, what = LearningEvent.Kind.PICK, f"picked #{picked.rank} {picked.template}"
@@ -267,7 +270,7 @@ def feedback_apply(feedback: Any, *, job: Any = None, application: int = 1, rein
                     rated_clip.feature_values,
                     [o.feature_values for o in others],
                     int(feedback.rating),
-                    rate=settings.LEARNING_PICK_RATE,
+                    rate=rate,
                     prior=settings.LEARNING_PICK_PRIOR,
                 )
                 kind, what = (

@@ -44,7 +44,7 @@ def bradley_terry_step(
     """New factors after the artist picked the clip with feature values ``picked`` over ``others``.
 
     Only plain feature keys (no ``template.`` prefix) are learned; other keys of ``factors`` are
-    kept as they are.  Features absent from a clip count as 0 for it.
+    kept as they are.  Each pair (picked, other) compares only the features both were scored on.
     """
     keys = sorted(set(picked).union(*[set(o) for o in others])) if others else sorted(picked)
     theta = {k: _theta(factors, k) for k in keys}
@@ -52,10 +52,14 @@ def bradley_terry_step(
         return dict(factors)
     grad = dict.fromkeys(keys, 0.0)
     for other in others:
-        diff = {k: float(picked.get(k, 0.0)) - float(other.get(k, 0.0)) for k in keys}
-        margin = sum(theta[k] * diff[k] for k in keys)
+        # Only features both clips were scored on say anything about the preference: a
+        # highlight (original audio) has no music features, and reading them as 0 would make
+        # every highlight pick look like strong evidence against the music.
+        common = [k for k in keys if k in picked and k in other]
+        diff = {k: float(picked[k]) - float(other[k]) for k in common}
+        margin = sum(theta[k] * diff[k] for k in common)
         g = 1.0 - _sigmoid(margin)  # how surprised the model is by this pick
-        for k in keys:
+        for k in common:
             grad[k] += g * diff[k]
     n = len(others)
     new_theta = {k: theta[k] + rate * grad[k] / n - prior * theta[k] for k in keys}
@@ -83,11 +87,11 @@ def rating_step(
         return dict(factors)
     keys = sorted(set(rated).union(*[set(o) for o in others])) if others else sorted(rated)
     theta = {k: _theta(factors, k) for k in keys}
-    if others:
-        mean = {k: sum(float(o.get(k, 0.0)) for o in others) / len(others) for k in keys}
-    else:
-        mean = dict.fromkeys(keys, 0.5)
-    diff = {k: float(rated.get(k, 0.0)) - mean[k] for k in keys}
+    mean: dict[str, float] = {}
+    for k in rated:
+        vals = [float(o[k]) for o in others if k in o]
+        mean[k] = sum(vals) / len(vals) if vals else 0.5
+    diff = {k: float(rated.get(k, 0.0)) - mean[k] if k in rated else 0.0 for k in keys}
     new_theta = {k: theta[k] + 0.5 * rate * strength * diff[k] - prior * theta[k] for k in keys}
     out = dict(factors)
     out.update(_to_factors(new_theta))
