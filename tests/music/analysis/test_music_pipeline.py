@@ -67,6 +67,9 @@ def test_instrumental_track_has_no_lyrics_embedding(tmp_path: Path, write_wav, w
     path = write_wav(y, "clicks.wav")
     r = analyze_track(path, whisper_model=whisper_base)
     assert r["transcription"]["segments"] == [] and r["transcription"]["text"] == ""
+    # nothing sung or spoken: whisper never ran and no language is guessed
+    assert r["transcription"]["language"] is None
+    assert r["versions"]["transcribing"]["params"]["spans"]["count"] == 0
     assert r["embeddings"]["lyrics"] is None
     assert abs(r["tempo"] - 100.0) <= 2.0
     assert r["activity"]["speech"] == [] and r["activity"]["singing"] == []

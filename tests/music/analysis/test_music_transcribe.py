@@ -123,3 +123,54 @@ def test_model_not_in_local_cache_fails_clearly_instead_of_downloading(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(tr.WhisperModelError, match="fetched at deploy time"):
         tr.load_model("medium.en")
+
+
+def test_vocal_spans_are_padded_merged_clipped_and_short_ones_dropped() -> None:
+    spans = [[5.0, 6.0], [0.1, 1.0], [6.9, 8.0], [20.0, 20.1], [29.9, 31.0]]
+    # padded by 0.3 s, clipped to the file, merged across gaps <= 2 s, and
+    # spans shorter than 0.6 s after padding (29.6-30.0) dropped
+    assert tr.vocal_spans(spans, duration=30.0) == [(0.0, 1.3), (4.7, 8.3), (19.7, 20.4)]
+    assert tr.vocal_spans([[10.0, 10.05]], duration=30.0) == [(9.7, 10.35)]
+    assert tr.vocal_spans([[10.0, 10.0]], duration=30.0) == [(9.7, 10.3)]
+    assert tr.vocal_spans([[10.0, 10.0]], duration=10.1) == []  # 9.7-10.1: too short
+    assert tr.vocal_spans([], duration=30.0) == []
+
+
+def test_no_vocal_span_transcribes_nothing_and_guesses_no_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*a: object, **k: object) -> None:
+        raise AssertionError("the model must not be loaded when nothing was sung or spoken")
+
+    monkeypatch.setattr(tr, "load_model", refuse)
+    y = (0.1 * np.random.default_rng(0).standard_normal(16000 * 20)).astype(np.float32)
+    r = tr.transcribe(y, spans=[])
+    assert r["segments"] == [] and r["text"] == ""
+    assert r["language"] is None and r["language_probability"] == 0.0  # never a default "en"
+    assert r["model"]["params"]["spans"]["count"] == 0
+    # a declared language is kept as the track's language
+    r = tr.transcribe(y, spans=[], language="pt")
+    assert r["language"] == "pt" and r["language_probability"] == 1.0
+
+
+def test_only_the_vocal_spans_are_transcribed_on_the_file_clock(
+    shared_media: Path, ground_truth: dict, whisper_base: str
+) -> None:
+    # given 4 s of silence, JFK (11 s), 3 s of silence, then Portuguese speech
+    jfk = load_audio(shared_media / "jfk.flac", sr=16000)
+    pt = load_audio(shared_media / "fleurs-pt-000.ogg", sr=16000)
+    gap = np.zeros(4 * 16000, np.float32)
+    y = np.concatenate([gap, jfk, gap[: 3 * 16000], pt])
+    jfk_span = [4.0, 4.0 + jfk.size / 16000]
+    # when only JFK's span is handed over, with no language declared
+    r = tr.transcribe(y, model=whisper_base, spans=[jfk_span])
+    # then JFK is transcribed, in English detected from his voice alone,
+    assert r["language"] == "en"
+    assert "ask not what your country can do for you" in r["text"].lower()
+    assert wer(ground_truth["jfk.flac"]["transcript"], r["text"]) <= 0.1
+    # the Portuguese outside the span is not
+    assert not re.search(r"\b(de|que|os|uma)\b", r["text"].lower())
+    # and word times are on the whole file's clock (JFK's "Americans" is 1.8 s into his clip)
+    words = [w for s in r["segments"] for w in s["words"]]
+    americans = [w for w in words if w["word"].lower().startswith("america")]
+    assert americans and abs(americans[0]["start"] - (4.0 + 1.8)) <= 0.6
+    assert all(jfk_span[0] - tr.SPAN_PAD_S <= w["start"] <= jfk_span[1] + tr.SPAN_PAD_S for w in words)
+    assert r["model"]["params"]["vad_filter"] is False and r["model"]["params"]["spans"]["count"] == 1
