@@ -12,6 +12,7 @@ same code runs on the heavy RQ worker and in-process (``manage.py clip``).
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,13 @@ from fala_clip.storage import delete_stored, local_copy, storage_key, store_file
 from jobs.errors import JobError, RetryableJobError
 from jobs.models import JobStatus
 from jobs.runner import JobContext
-from music.jobs import analyze_music_asset
+from music.jobs import (
+    BackgroundMusicAnalysis,
+    analyze_music_asset,
+    music_analysis_kwargs,
+    music_local_copy,
+    music_result_save,
+)
 from music.models import MusicAnalysis
 from rendering.services import render_all_variants
 from suggestions.services import suggestions_compute
@@ -43,8 +50,14 @@ def run_clip_pipeline(ctx: JobContext) -> None:
     ingest = VideoIngest.objects.select_related("music").get(pk=ctx.job.params["video_id"])
     ws = workspace_for(ctx.job.pk).create()
     path = step_ingest(ctx, ingest, ws)
-    analysis = step_analyze_video(ctx, ingest, path)
-    music_analysis = step_ensure_music(ctx, ingest, ws) if ingest.music_id else None
+    background = step_start_music(ctx, ingest, ws)
+    try:
+        analysis = step_analyze_video(ctx, ingest, path)
+    except BaseException:
+        if background is not None:
+            background[1].cancel()
+        raise
+    music_analysis = step_ensure_music(ctx, ingest, ws, background) if ingest.music_id else None
     with ctx.stage("suggesting"):
         clip_models = suggestions_compute(
             ingest=ingest, job=ctx.job, video_analysis=analysis, music_analysis=music_analysis
@@ -146,14 +159,48 @@ def step_analyze_video(ctx: JobContext, ingest: VideoIngest, path: Path) -> Vide
     return analysis
 
 
-def step_ensure_music(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Any:
+def step_start_music(
+    ctx: JobContext, ingest: VideoIngest, ws: Workspace
+) -> tuple[Path, BackgroundMusicAnalysis] | None:
+    """Start the track's analysis in a child process when it is still to do.
+
+    It then runs during the video decode, whose H.264 decoder leaves part of
+    the second core idle (``MUSIC_ANALYSIS_CONCURRENT``; off on one core).
+    """
+    music = ingest.music
+    if music is None or not settings.MUSIC_ANALYSIS_CONCURRENT or (os.cpu_count() or 1) < 2:
+        return None
+    if MusicAnalysis.objects.filter(asset=music).exists():
+        return None
+    if VideoAnalysis.objects.filter(owner=ingest.owner, sha256=ingest.sha256).exists():
+        return None  # the video analysis is reused: nothing to overlap with
+    path = music_local_copy(ctx, music, ws)
+    ctx.log("music analysis started beside the video analysis", music_id=str(music.pk))
+    return path, BackgroundMusicAnalysis(path, music_analysis_kwargs(music))
+
+
+def step_ensure_music(
+    ctx: JobContext,
+    ingest: VideoIngest,
+    ws: Workspace,
+    background: tuple[Path, BackgroundMusicAnalysis] | None = None,
+) -> Any:
     """The track's analysis; analysed here when its own job has not run yet.
 
     Both jobs live on the one heavy queue, so this never runs two analyses at
     once; the track's own job later finds the stored analysis and stops.
+    ``background``: the analysis :func:`step_start_music` started; its result
+    is saved here (unless the track's own job stored one meanwhile).
     """
     music = ingest.music
     assert music is not None
+    if background is not None:
+        with ctx.stage("analyzing_music"):
+            result = background[1].result()
+            existing = MusicAnalysis.objects.filter(asset=music).first()
+            if existing is not None:
+                return existing
+            return music_result_save(ctx, music, background[0], result)
     existing = MusicAnalysis.objects.filter(asset=music).first()
     if existing is not None:
         return existing

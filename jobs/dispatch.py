@@ -8,7 +8,10 @@ Redis) the job runs in-process right after commit instead.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -35,8 +38,31 @@ def get_queue(name: str) -> Any:
     return django_rq.get_queue(name)
 
 
+_eager = threading.local()
+
+
+@contextlib.contextmanager
+def eager_jobs_deferred() -> Iterator[list[str]]:
+    """In eager mode, collect the ids of jobs committed inside the block instead of running them.
+
+    The caller runs them later with ``jobs.runner.run_job`` (``manage.py
+    clip`` lets the clip pipeline analyse its track during the video decode,
+    then runs the track's own job, which finds the analysis stored).
+    """
+    ids: list[str] = []
+    _eager.deferred = ids
+    try:
+        yield ids
+    finally:
+        _eager.deferred = None
+
+
 def _enqueue_now(job_id: Any) -> None:
     job = Job.objects.get(pk=job_id)
+    deferred = getattr(_eager, "deferred", None)
+    if settings.JOBS_EAGER and deferred is not None:
+        deferred.append(str(job.pk))
+        return
     if settings.JOBS_EAGER:
         from jobs.runner import run_job
 

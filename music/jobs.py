@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,9 @@ def analyze_music(ctx: JobContext) -> None:
 
 def analyze_music_asset(ctx: JobContext, asset: MusicAsset, ws: Workspace) -> MusicAnalysis:
     """Decode once, run every analyser, infer the genre, store the rows."""
-    from music.analysis.decode import AudioDecodeError
     from music.analysis.pipeline import STEPS, analyze_track
 
-    with ctx.stage("fetching_music"):
-        path = local_copy(asset.file, ws.videos, "track" + Path(asset.file).suffix)
+    path = music_local_copy(ctx, asset, ws)
 
     def on_step(name: str) -> None:
         job_set_stage(job=ctx.job, stage=name)
@@ -45,17 +44,38 @@ def analyze_music_asset(ctx: JobContext, asset: MusicAsset, ws: Workspace) -> Mu
             ctx.progress(percent=round(100 * STEPS.index(name) / (len(STEPS) + 1), 1))
 
     try:
-        result = analyze_track(
-            path,
-            language=asset.language or None,
-            whisper_model=settings.WHISPER_MODEL or None,
-            beam_size=settings.WHISPER_BEAM_SIZE,
-            whisper_threads=settings.WHISPER_CPU_THREADS,
-            model_cache_dir=settings.MODEL_CACHE_DIR,
-            on_step=on_step,
-        )
-    except AudioDecodeError as exc:
-        raise JobError("corrupt_media", f"The track could not be decoded: {exc}") from exc
+        result = analyze_track(path, on_step=on_step, **music_analysis_kwargs(asset))
+    except Exception as exc:
+        raise _as_job_error(exc) from exc
+    return music_result_save(ctx, asset, path, result)
+
+
+def music_local_copy(ctx: JobContext, asset: MusicAsset, ws: Workspace) -> Path:
+    with ctx.stage("fetching_music"):
+        return local_copy(asset.file, ws.videos, "track" + Path(asset.file).suffix)
+
+
+def music_analysis_kwargs(asset: MusicAsset) -> dict[str, Any]:
+    """The keyword arguments of ``analyze_track`` for this track (from settings; picklable)."""
+    return {
+        "language": asset.language or None,
+        "whisper_model": settings.WHISPER_MODEL or None,
+        "beam_size": settings.WHISPER_BEAM_SIZE,
+        "whisper_threads": settings.WHISPER_CPU_THREADS,
+        "model_cache_dir": settings.MODEL_CACHE_DIR,
+    }
+
+
+def _as_job_error(exc: BaseException) -> BaseException:
+    from music.analysis.decode import AudioDecodeError
+
+    if isinstance(exc, AudioDecodeError):
+        return JobError("corrupt_media", f"The track could not be decoded: {exc}")
+    return exc
+
+
+def music_result_save(ctx: JobContext, asset: MusicAsset, path: Path, result: Mapping[str, Any]) -> MusicAnalysis:
+    """Infer the genre and store an ``analyze_track`` result (whoever computed it)."""
     with ctx.stage("inferring_genre"):
         y16k: Any = None
         if settings.GENRE_MODEL:
@@ -70,3 +90,48 @@ def analyze_music_asset(ctx: JobContext, asset: MusicAsset, ws: Workspace) -> Mu
     for step, seconds in (result.get("timings") or {}).items():
         job_record_stage_timing(job=ctx.job, stage=f"{prefix}{step}", seconds=seconds)
     return analysis
+
+
+class BackgroundMusicAnalysis:
+    """``analyze_track`` in a separate process, while the caller does other work.
+
+    Used by the clip pipeline to analyse a track during the video decode,
+    which leaves part of the second core idle (ffmpeg's H.264 decoder uses
+    ~1.7 of 2 cores).  The child is spawned (no forked Django state or DB
+    connection), computes only (no database), dies with its parent
+    (``PR_SET_PDEATHSIG``), and its result is saved by the caller with
+    :func:`music_result_save`.  Any failure is re-raised by :meth:`result`.
+    """
+
+    def __init__(self, path: Path, kwargs: dict[str, Any]):
+        import concurrent.futures
+        import multiprocessing
+        import os
+
+        from music.analysis.child import die_with_parent
+        from music.analysis.pipeline import analyze_track
+
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        )
+
+        self._future = self._pool.submit(analyze_track, path, **kwargs)
+
+    def result(self) -> dict[str, Any]:
+        try:
+            return dict(self._future.result())
+        except Exception as exc:
+            raise _as_job_error(exc) from exc
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def cancel(self) -> None:
+        """Stop the child now (the caller failed); nothing is saved."""
+        self._future.cancel()
+        procs = list(getattr(self._pool, "_processes", {}).values())
+        for p in procs:
+            p.kill()
+        self._pool.shutdown(wait=True, cancel_futures=True)

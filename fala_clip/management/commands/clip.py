@@ -3,6 +3,10 @@
 No Redis, no worker: the jobs run in this process against the configured
 database (SQLite by default) and storage (filesystem by default), with a
 progress bar, and the rendered variants are copied to ``--out``.
+
+What it is doing shows from the first second: a line saying so is written
+before the system checks run, and on a terminal the status line's clock
+ticks every second during long stages (sample generation, analysis).
 """
 
 from __future__ import annotations
@@ -10,24 +14,75 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from django.core.files import File
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from django.test.utils import override_settings
 
 from fala_clip.api.errors import ServiceError
 from jobs import services as job_services
+from jobs.dispatch import eager_jobs_deferred
 from jobs.models import Job, JobStatus
+from jobs.runner import run_job
 
 
 class _ProgressBar:
-    def __init__(self, stream: Any):
+    """A status line: share done, seconds since start, current stage.
+
+    A job listener (``jobs.services.LISTENERS``); :meth:`show` sets the label
+    outside jobs.  On a terminal the line is redrawn in place and a daemon
+    thread redraws it every ``tick_s``, so the clock keeps moving during a
+    long stage (:meth:`close` stops it); elsewhere (a log, a pipe) each change
+    is one line.
+    """
+
+    def __init__(self, stream: Any, label: str = "", *, tick_s: float = 1.0):
         self.stream = stream
         self.t0 = time.monotonic()
         self.last = ""
+        self.frac = 0.0
+        self.label = label
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        isatty = getattr(stream, "isatty", None)
+        self.tty = bool(callable(isatty) and isatty())
+        if label:
+            self.show(label)
+        if tick_s > 0 and self.tty:
+            self._ticker = threading.Thread(target=self._tick, args=(tick_s,), name="clip-progress", daemon=True)
+            self._ticker.start()
+
+    def show(self, label: str, frac: float = 0.0) -> None:
+        with self._lock:
+            self.label, self.frac = label, frac
+            self._draw()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+
+    def _tick(self, every: float) -> None:
+        while not self._stop.wait(every):
+            with self._lock:
+                self._draw()
+
+    def _draw(self) -> None:
+        bar = "#" * int(self.frac * 30)
+        line = f"[{bar:<30}] {time.monotonic() - self.t0:6.1f}s  {self.label[:70]:<70}"
+        if line != self.last:
+            text = "\r" + line if self.tty else line + "\n"
+            if isinstance(self.stream, OutputWrapper):
+                self.stream.write(text, ending="")
+            else:
+                self.stream.write(text)
+            self.stream.flush()
+            self.last = line
 
     def __call__(self, job: Job, what: str, data: dict[str, Any]) -> None:
         p = job.progress or {}
@@ -45,16 +100,13 @@ class _ProgressBar:
         else:
             frac = 0.0
             label = f"{job.kind}: {job.status} · {job.stage}"
-        bar = "#" * int(frac * 30)
-        line = f"\r[{bar:<30}] {time.monotonic() - self.t0:6.1f}s  {label[:70]:<70}"
-        if line != self.last:
-            self.stream.write(line)
-            self.stream.flush()
-            self.last = line
+        self.show(label, frac)
 
 
 class Command(BaseCommand):
     help = "Cut a video (and optional track) into short vertical clips, in-process."
+    # The checks run in handle(), after the first line says what the command is doing.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("video", nargs="?", help="path of the source video")
@@ -65,21 +117,37 @@ class Command(BaseCommand):
         parser.add_argument("--generate-sample", action="store_true", help="generate a sample video (no VIDEO needed)")
         parser.add_argument("--with-music", action="store_true", help="with --generate-sample: also generate a track")
         parser.add_argument("--sample-seconds", type=float, default=60.0, help="length of the generated sample video")
+        parser.add_argument("--skip-checks", action="store_true", help="skip the system checks")
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         out = Path(opts["out"]).resolve()
         out.mkdir(parents=True, exist_ok=True)
         video, music = opts["video"], opts["music"]
+        seconds = opts["sample_seconds"]
         if opts["generate_sample"]:
-            from fala_clip.media.samples import sample_track, sample_video
-
-            seconds = opts["sample_seconds"]
             self.stderr.write(
                 f"generating a {seconds:g} s sample video" + (" and a track" if opts["with_music"] else "")
             )
-            video = str(sample_video(out / "sample-source.mp4", duration=seconds))
-            if opts["with_music"]:
-                music = str(sample_track(out / "sample-track.wav", duration=max(20.0, 0.75 * seconds)))
+        elif video:
+            self.stderr.write(f"clipping {video}" + (f" with {music}" if music else "") + f" into {out}")
+        if not opts["skip_checks"]:
+            self.check()
+        if opts["generate_sample"]:
+            from fala_clip.media.samples import sample_track, sample_video
+
+            gen = _ProgressBar(self.stderr, f"generating the sample video ({seconds:g} s)")
+            try:
+                video = str(sample_video(out / "sample-source.mp4", duration=seconds))
+                if opts["with_music"]:
+                    gen.show("generating the sample track")
+                    music = str(sample_track(out / "sample-track.wav", duration=max(20.0, 0.75 * seconds)))
+            finally:
+                gen.close()
+                if gen.tty:
+                    self.stderr.write("")  # ends the status line
+            self.stderr.write(
+                f"sample ready in {time.monotonic() - gen.t0:.1f} s: {video}" + (f", {music}" if music else "")
+            )
         if not video:
             raise CommandError("give a VIDEO path or --generate-sample")
         for p in (video, music):
@@ -95,19 +163,22 @@ class Command(BaseCommand):
 
         artist, _ = artist_create_with_user(username=opts["user"])
         user = artist.user
-        bar = _ProgressBar(self.stderr)
+        bar = _ProgressBar(self.stderr, "storing and probing the inputs")
         job_services.LISTENERS.append(bar)
         t0 = time.monotonic()
         try:
             music_id = None
             self.music_timings: dict[str, float] = {}
+            music_job = None
+            deferred: list[str] = []
             if music is not None:
-                with music.open("rb") as fh:
+                # The track's own job waits: the clip pipeline analyses the track
+                # in a child process during the video decode, then this job
+                # finds the analysis stored (a no-op).
+                with eager_jobs_deferred() as deferred, music.open("rb") as fh:
                     res = music_upload(owner=user, uploaded=File(fh, name=music.name), title=music.stem)
                 music_id = res.asset.pk
                 music_job = res.asset.jobs.filter(kind="music_analysis").order_by("-created_at").first()
-                self._check_job(music_job, "music analysis")
-                self.music_timings = music_job.stage_timings if music_job else {}
             with video.open("rb") as fh:
                 submitted = video_submit_upload(
                     owner=user,
@@ -116,10 +187,18 @@ class Command(BaseCommand):
                     options={"target_length_s": opts["target_length"]},
                 )
             job = Job.objects.get(pk=submitted.job.pk)
+            for job_id in deferred:
+                run_job(job_id)
+            self._check_job(music_job, "music analysis")
             self._check_job(job, "clip pipeline")
+            job.refresh_from_db()
+            self.music_timings = {
+                k.removeprefix("music."): v for k, v in job.stage_timings.items() if k.startswith("music.")
+            } or (music_job.stage_timings if music_job else {})
         except ServiceError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
         finally:
+            bar.close()
             job_services.LISTENERS.remove(bar)
             self.stderr.write("\n")
         from fala_clip.storage import open_stored

@@ -1,0 +1,27 @@
+"""Helpers for running an analyser in a child process (plain Python: the child never loads Django)."""
+
+from __future__ import annotations
+
+
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """Process-pool initializer: SIGKILL this child when its parent dies (Linux ``PR_SET_PDEATHSIG``).
+
+    A killed work-horse then leaves no analysis running behind it.  Elsewhere a
+    no-op: the pool's own shutdown still reaps the child.  ``parent_pid``: the
+    parent that started it; a parent that died before the signal was armed
+    (the child was still importing) is caught by comparing it with ours.
+    """
+    import ctypes
+    import os
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    libc.prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)  # orphaned already

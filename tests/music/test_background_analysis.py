@@ -1,0 +1,96 @@
+"""The track analysed in a child process while the clip pipeline decodes the video."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fala_clip.media.samples import sample_track
+from jobs.errors import JobError
+from music.jobs import BackgroundMusicAnalysis
+from tests.conftest import REPO_ROOT
+from tests.procwatch import child_pids, proc_alive, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def analysis_children(parent: int) -> list[int]:
+    """The spawned pool workers below ``parent`` (not multiprocessing's resource tracker)."""
+    out = []
+    for pid in child_pids(parent):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmd:
+            out.append(pid)
+    return out
+
+
+@pytest.fixture(scope="module")
+def long_track(tmp_path_factory) -> Path:
+    return sample_track(tmp_path_factory.mktemp("bg") / "long.wav", duration=120.0)
+
+
+def test_background_result_is_the_in_process_analysis(tmp_path: Path) -> None:
+    from music.analysis.pipeline import analyze_track
+
+    track = sample_track(tmp_path / "t.wav", duration=20.0)
+    # when the track is analysed in a child process
+    bg = BackgroundMusicAnalysis(track, {})
+    got = bg.result()
+    # then it is exactly what the in-process analysis gives (timings aside)
+    want = analyze_track(track)
+    for key in ("tempo", "beats", "downbeats", "meter", "sections", "activity", "transcription"):
+        assert got[key] == want[key], key
+    assert got["embeddings"]["audio"]["vector"] == want["embeddings"]["audio"]["vector"]
+    # and the child is gone
+    assert wait_until(lambda: not analysis_children(os.getpid()), timeout=10)
+
+
+def test_a_corrupt_track_fails_as_corrupt_media(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"ID3" + os.urandom(4000))
+    bg = BackgroundMusicAnalysis(bad, {})
+    with pytest.raises(JobError) as err:
+        bg.result()
+    assert err.value.code == "corrupt_media"
+
+
+def test_cancel_kills_the_child_at_once(long_track: Path) -> None:
+    bg = BackgroundMusicAnalysis(long_track, {})
+    kids = wait_until(lambda: analysis_children(os.getpid()), timeout=20)
+    assert kids
+    bg.cancel()
+    assert wait_until(lambda: not any(proc_alive(p) for p in kids), timeout=5)
+
+
+def test_the_child_dies_with_its_parent(long_track: Path, tmp_path: Path) -> None:
+    # given a process (a stand-in for the work-horse) analysing a track in the background
+    code = (
+        "import django, sys, time; django.setup()\n"
+        "from pathlib import Path\n"
+        "from music.jobs import BackgroundMusicAnalysis\n"
+        f"bg = BackgroundMusicAnalysis(Path({str(long_track)!r}), {{}})\n"
+        "print('started', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "fala_clip.settings.test"}
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None and parent.stdout.readline().strip() == "started"
+        kids = wait_until(lambda: analysis_children(parent.pid), timeout=20)
+        assert kids
+        # when it is killed outright (no cleanup runs)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        # then its analysis child does not outlive it
+        assert wait_until(lambda: not any(proc_alive(p) for p in kids), timeout=5)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
