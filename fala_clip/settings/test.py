@@ -16,8 +16,11 @@ JOB_HANDLERS = {
     "test_span": "tests.jobs.handlers.record_span",
     "test_sleep": "tests.jobs.handlers.sleep_forever",
     "test_flaky": "tests.jobs.handlers.flaky",
+    "test_preloaded": "tests.jobs.handlers.report_preloaded",
 }
 JOB_HEARTBEAT_INTERVAL_S = env.int("JOB_HEARTBEAT_INTERVAL_S", default=2)
+# Test workers start often and run tiny jobs: preload nothing unless a test asks (through the env).
+WORKER_PRELOAD_MODULES = env.list("WORKER_PRELOAD_MODULES", default=[])
 # Tests render admin and API-docs pages without running collectstatic first: plain
 # (unhashed) static URLs, and WhiteNoise looks files up in the app folders per
 # request instead of scanning a STATIC_ROOT that may not exist.  The browser test

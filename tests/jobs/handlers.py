@@ -34,3 +34,16 @@ def flaky(ctx: JobContext) -> None:
     if ctx.job.attempts < 2:
         raise RetryableJobError("flaky_dependency", "the first attempt always fails")
     ctx.result(ok=True)
+
+
+def report_preloaded(ctx: JobContext) -> None:
+    """Write whether ``tests.jobs.preload_probe`` was already imported in this work-horse, and by whom."""
+    import sys
+
+    probe = sys.modules.get("tests.jobs.preload_probe")
+    report = {
+        "preloaded": probe is not None,
+        "imported_by": getattr(probe, "IMPORTED_BY_PID", None),
+        "horse": os.getpid(),
+    }
+    Path(ctx.job.params["out"]).write_text(json.dumps(report))

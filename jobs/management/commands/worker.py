@@ -1,16 +1,19 @@
-"""``manage.py worker heavy|default [--burst]``: run one RQ worker.
+"""``manage.py worker heavy|default [--burst] [--no-preload]``: run one RQ worker.
 
 The heavy queue is guarded: at most ``HEAVY_WORKERS_PER_HOST`` (default 1)
 heavy workers per host; another one exits with status 2 and a clear message.
+A heavy worker imports ``WORKER_PRELOAD_MODULES`` once at start, so that the
+work-horse it forks for each job inherits them instead of importing them again.
 """
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs.worker import HeavyWorkerLimitReached, acquire_heavy_slot, build_worker
+from jobs.worker import HeavyWorkerLimitReached, acquire_heavy_slot, build_worker, preload_modules
 
 
 class Command(BaseCommand):
@@ -20,6 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("queue", choices=["heavy", "default"])
         parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
         parser.add_argument("--name", default=None)
+        parser.add_argument(
+            "--no-preload", action="store_true", help="heavy: do not import WORKER_PRELOAD_MODULES before forking"
+        )
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         slot = None
@@ -29,6 +35,8 @@ class Command(BaseCommand):
             except HeavyWorkerLimitReached as exc:
                 raise CommandError(str(exc), returncode=2) from exc
         logging.basicConfig(level=logging.INFO)
+        if opts["queue"] == "heavy" and not opts["no_preload"]:
+            preload_modules(settings.WORKER_PRELOAD_MODULES)
         worker = build_worker(opts["queue"], name=opts["name"])
         try:
             worker.work(burst=opts["burst"], with_scheduler=False, logging_level="INFO")
