@@ -1,7 +1,14 @@
-"""``make bench``: every benchmark, one after another (they share 2 cores)."""
+"""``make bench``: every benchmark, one after another (they share 2 cores).
+
+``bench_length.py`` (cost vs source length: 1, 5, 20 and 60-minute sources,
+~20 minutes in all, ~5 GB of generated sources) runs only when asked:
+``bench/run_all.py --length`` or ``FALA_BENCH_LENGTH=1 make bench``.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +22,18 @@ SCRIPTS = [
     "bench_w5.py",
     "bench_learning.py",
 ]
+LENGTH_ENV = "FALA_BENCH_LENGTH"  # "1": also run bench_length.py, like --length
 
 
 def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--length", action="store_true", help="also run bench_length.py (~20 min)")
+    args = ap.parse_args()
+    scripts = list(SCRIPTS)
+    if args.length or os.environ.get(LENGTH_ENV) == "1":
+        scripts.append("bench_length.py")
     failed = []
-    for name in SCRIPTS:
+    for name in scripts:
         print(f"\n===== {name} =====", flush=True)
         rc = subprocess.run([sys.executable, str(BENCH / name)], cwd=BENCH.parent).returncode
         if rc != 0:
