@@ -3,6 +3,22 @@
 from __future__ import annotations
 
 
+def background_child(parent_pid: int | None = None, nice: int = 0) -> None:
+    """Process-pool initializer of a background analysis: lower priority, then :func:`die_with_parent`.
+
+    ``nice``: added to the child's niceness, so that on a busy host the work it
+    runs beside (the video decode) keeps the CPU and the child takes what is idle.
+    """
+    import os
+
+    if nice:
+        try:
+            os.nice(nice)
+        except OSError:
+            pass
+    die_with_parent(parent_pid)
+
+
 def die_with_parent(parent_pid: int | None = None) -> None:
     """Process-pool initializer: SIGKILL this child when its parent dies (Linux ``PR_SET_PDEATHSIG``).
 
