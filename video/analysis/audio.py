@@ -20,6 +20,8 @@ __all__ = ["energy_per_second", "onset_envelope", "detect_onsets", "ONSET_PARAMS
 
 N_FFT = 512
 HOP = 160
+#: Hops per block of the onset envelope (bounds its working memory, not its result).
+ONSET_BLOCK = 1024
 
 ONSET_PARAMS: dict[str, Any] = {
     "n_fft": N_FFT,
@@ -56,19 +58,23 @@ def onset_envelope(audio: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     if audio.size < N_FFT + HOP:
         return np.zeros(0, np.float32), np.zeros(0)
     n = 1 + (audio.size - N_FFT) // HOP
-    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(n)[:, None]
     window = np.hanning(N_FFT).astype(np.float32)
-    # process in blocks to bound memory on long soundtracks
+    # Blocks of ONSET_BLOCK hops (~10 s): the windows of a block are a strided
+    # view of its stretch of audio, copied once when windowed, so the extra
+    # memory is a few blocks' worth whatever the soundtrack's length.
     flux = np.zeros(n, np.float32)
     prev: np.ndarray | None = None
-    block = 4096
+    block = ONSET_BLOCK
     for b0 in range(0, n, block):
-        frames = audio[idx[b0 : b0 + block]] * window
+        b1 = min(n, b0 + block)
+        seg = audio[b0 * HOP : (b1 - 1) * HOP + N_FFT]
+        frames = np.lib.stride_tricks.sliding_window_view(seg, N_FFT)[::HOP] * window
         mag = np.log1p(100.0 * np.abs(np.fft.rfft(frames, axis=1)).astype(np.float32))
+        del frames
         first = mag[:1] if prev is None else prev[None, :]
         d = np.diff(mag, axis=0, prepend=first)
-        flux[b0 : b0 + mag.shape[0]] = np.maximum(d, 0.0).mean(axis=1)
-        prev = mag[-1]
+        flux[b0:b1] = np.maximum(d, 0.0).mean(axis=1)
+        prev = mag[-1].copy()
     times = (np.arange(n) * HOP + N_FFT / 2) / float(sr)
     return flux, times
 

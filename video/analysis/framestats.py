@@ -19,7 +19,9 @@ motion, brightness) works on these arrays:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -51,11 +53,33 @@ class FrameStats:
 
     def hist_diff(self, a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
         """Histogram distance between frames a and b, 0..1 (mean total variation of the 3 planes)."""
-        return np.abs(self.hist[a] - self.hist[b]).sum(axis=-1) / 6.0
+        return _pairwise(lambda x, y: np.abs(self.hist[x] - self.hist[y]).sum(axis=-1) / 6.0, a, b)
 
     def thumb_diff(self, a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
         """Mean absolute thumbnail difference between frames a and b (0..255)."""
-        return np.abs(self.thumb[a].astype(np.int16) - self.thumb[b].astype(np.int16)).mean(axis=-1)
+        return _pairwise(
+            lambda x, y: np.abs(self.thumb[x].astype(np.int16) - self.thumb[y].astype(np.int16)).mean(axis=-1), a, b
+        )
+
+
+#: Frame pairs compared at once by :meth:`FrameStats.hist_diff` / :meth:`FrameStats.thumb_diff`:
+#: their temporaries (a few kB per pair) stay bounded however many frames are compared.
+PAIR_CHUNK = 2048
+
+
+def _pairwise(fn: Callable[[Any, Any], np.ndarray], a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+    """``fn(a, b)`` over index arrays in chunks of ``PAIR_CHUNK`` pairs (row results do not depend on the chunking)."""
+    aa, bb = np.asarray(a), np.asarray(b)
+    if (
+        aa.ndim != 1
+        or aa.shape != bb.shape
+        or aa.shape[0] <= PAIR_CHUNK
+        or aa.dtype.kind not in "iu"
+        or bb.dtype.kind not in "iu"
+    ):
+        return fn(a, b)
+    parts = [fn(aa[i : i + PAIR_CHUNK], bb[i : i + PAIR_CHUNK]) for i in range(0, aa.shape[0], PAIR_CHUNK)]
+    return np.concatenate(parts)
 
 
 class FrameStatsAccumulator:
@@ -121,10 +145,17 @@ class FrameStatsAccumulator:
         self._prev = (y[-1].copy(), u[-1].copy(), v[-1].copy())
 
     def result(self) -> FrameStats:
+        """The joined statistics. The chunk lists are released as they are joined (each is
+        replaced by its joined array, shared with the result), so the statistics are not held
+        twice while the accumulator stays alive; feeding more chunks afterwards still works."""
         p = self._parts
 
         def cat(key: str, empty: np.ndarray) -> np.ndarray:
-            return np.concatenate(p[key]) if p[key] else empty
+            if not p[key]:
+                return empty
+            joined = p[key][0] if len(p[key]) == 1 else np.concatenate(p[key])
+            p[key] = [joined]
+            return joined
 
         return FrameStats(
             fps=self.fps,

@@ -112,24 +112,44 @@ def audio_impacts(
 def combine_impacts(
     visual: list[dict[str, Any]], audio: list[dict[str, Any]], *, pair_s: float = IMPACT_PARAMS["pair_s"]
 ) -> list[dict[str, Any]]:
-    """Merge into ``[{"time", "strength", "kind"}]`` sorted by time."""
-    used_a: set[int] = set()
+    """Merge into ``[{"time", "strength", "kind"}]`` sorted by time.
+
+    Each visual impact (in the given order) pairs with the nearest audio impact
+    not yet paired and at most ``pair_s`` away (on a tie, the later one in
+    ``audio``). The audio times are sorted once and each visual impact looks
+    only at the audio impacts inside its ``±pair_s`` window (found by binary
+    search), so the cost is ``O((V + A) log A)`` instead of ``O(V * A)``.
+    """
+    tol = pair_s + 1e-9
+    a_times = np.asarray([a["time"] for a in audio], dtype=np.float64)
+    order = np.argsort(a_times, kind="stable")
+    sorted_times = a_times[order]
+    # the window is searched a little wider than ±tol and every candidate is
+    # checked with the exact test below, so rounding at the edges changes nothing
+    margin = 1e-6 * (1.0 + float(np.abs(sorted_times).max(initial=0.0)))
+    used = np.zeros(len(audio), bool)
     out: list[dict[str, Any]] = []
     for v in visual:
-        best, best_dt = None, pair_s + 1e-9
-        for k, a in enumerate(audio):
-            dt = abs(a["time"] - v["time"])
-            if k not in used_a and dt <= best_dt:
+        vt = v["time"]
+        lo = int(np.searchsorted(sorted_times, vt - tol - margin, side="left"))
+        hi = int(np.searchsorted(sorted_times, vt + tol + margin, side="right"))
+        best, best_dt = None, tol
+        for k in order[lo:hi].tolist():
+            if used[k]:
+                continue
+            dt = abs(audio[k]["time"] - vt)
+            # nearest first; among equally near, the later index (as a scan of ``audio`` with <= would)
+            if dt < best_dt or (dt == best_dt and (best is None or k > best)):
                 best, best_dt = k, dt
         if best is not None:
-            used_a.add(best)
+            used[best] = True
             a = audio[best]
             s = min(1.0, max(v["strength"], a["strength"]) + 0.5 * min(v["strength"], a["strength"]))
             out.append({"time": a["time"], "strength": round(s, 3), "kind": "audiovisual"})
         else:
             out.append({"time": v["time"], "strength": v["strength"], "kind": "visual"})
     for k, a in enumerate(audio):
-        if k not in used_a:
+        if not used[k]:
             out.append({"time": a["time"], "strength": a["strength"], "kind": "audio"})
     return sorted(out, key=lambda d: d["time"])
 

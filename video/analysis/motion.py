@@ -42,10 +42,11 @@ def motion_per_frame(fs: FrameStats, exclude_frames: list[int] | None = None) ->
     m = fs.diff_y.astype(np.float32).copy()
     if m.size:
         m[0] = m[1] if m.size > 1 else 0.0
+    excluded = set(exclude_frames or [])  # membership in O(1): linear in the number of cuts
     for f in exclude_frames or []:
         if 0 <= f < m.size:
             lo, hi = max(0, f - 3), min(m.size, f + 4)
-            neigh = [m[j] for j in range(lo, hi) if j != f and j not in (exclude_frames or [])]
+            neigh = [m[j] for j in range(lo, hi) if j != f and j not in excluded]
             m[f] = float(np.median(neigh)) if neigh else 0.0
     return m
 
@@ -86,26 +87,29 @@ def novelty_from_embeddings(
     if vectors.size == 0 or n_seconds == 0:
         return out.tolist()
     sec = np.minimum(times.astype(np.int64), n_seconds - 1)
-    dim = vectors.shape[1]
-    means = np.zeros((n_seconds, dim), np.float64)
-    have = np.zeros(n_seconds, bool)
-    for s in range(n_seconds):
-        sel = sec == s
-        if sel.any():
-            means[s] = vectors[sel].mean(axis=0)
-            have[s] = True
+    # One mean per second that has samples, stored compactly (at most one row per
+    # embedding, not one per second of the source); rows in the order of the seconds.
+    order = np.argsort(sec, kind="stable")
+    order = order[sec[order] >= 0]
+    secs, first = np.unique(sec[order], return_index=True)
+    bounds = np.append(first, order.size)
+    row = {int(s): r for r, s in enumerate(secs.tolist())}
+    means = np.zeros((secs.size, vectors.shape[1]), np.float64)
+    for i in range(secs.size):
+        means[i] = vectors[order[bounds[i] : bounds[i + 1]]].mean(axis=0)
     w = max(1, int(math.ceil(window_s)))
     last = 0.0
     for s in range(n_seconds):
-        if not have[s]:
+        r = row.get(s)
+        if r is None:
             out[s] = last
             continue
-        prev = [p for p in range(max(0, s - w), s) if have[p]]
+        prev = [row[q] for q in range(max(0, s - w), s) if q in row]
         if not prev:
             out[s] = 0.0
         else:
             ref = means[prev].mean(axis=0)
-            out[s] = min(1.0, _cosine_distance(means[s], ref) / 0.5)
+            out[s] = min(1.0, _cosine_distance(means[r], ref) / 0.5)
         last = out[s]
     return out.tolist()
 
@@ -116,11 +120,13 @@ def novelty_from_histograms(fs: FrameStats, n_seconds: int, *, window_s: float =
     if fs.n == 0 or n_seconds == 0:
         return out.tolist()
     sec = np.minimum((np.arange(fs.n) / fs.fps).astype(np.int64), n_seconds - 1)
+    # the frames of second s are the contiguous range starts[s]:starts[s + 1] (sec never decreases)
+    starts = np.searchsorted(sec, np.arange(n_seconds + 1), side="left")
+    starts[-1] = fs.n
     means = np.zeros((n_seconds, fs.hist.shape[1]), np.float64)
     for s in range(n_seconds):
-        sel = sec == s
-        if sel.any():
-            means[s] = fs.hist[sel].mean(axis=0)
+        if starts[s + 1] > starts[s]:
+            means[s] = fs.hist[starts[s] : starts[s + 1]].mean(axis=0)
     w = max(1, int(math.ceil(window_s)))
     for s in range(1, n_seconds):
         ref = means[max(0, s - w) : s].mean(axis=0)

@@ -226,6 +226,11 @@ def analyze_video(
     step("impacts")
     impacts = detect_impacts(fs, motion_frames, onsets, audio, sr, exclude_frames=hard_frames + gradual_frames)
     versions["impacts"] = {"name": "motion-rise+brightness+onsets", "version": "1", "params": dict(IMPACT_PARAMS)}
+    # The soundtrack (16 kHz float32, 3.84 MB per source minute) is not needed
+    # past this point: release it before the face and embedding models load.
+    has_audio = audio is not None
+    audio = None
+    dec.audio = None
 
     # -- faces ---------------------------------------------------------------
     step("faces")
@@ -290,7 +295,7 @@ def analyze_video(
             "height": info.height,
             "video_codec": info.video_codec,
             "audio_codec": info.audio_codec,
-            "has_audio": audio is not None,
+            "has_audio": has_audio,
             "nb_frames": n_frames,
         },
         "shots": cast(list[Shot], shots),

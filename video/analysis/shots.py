@@ -162,41 +162,58 @@ def _hard_cuts(fs: FrameStats, p: ShotParams) -> list[dict[str, Any]]:
     return out
 
 
+#: Windows whose gradual-transition features are computed at once: the float32
+#: thumbnail copies and temporaries (~13 kB per frame) stay a few MB whatever the
+#: video's length. The features of a window depend only on its own three frames,
+#: so the chunking does not change them.
+GRADUAL_CHUNK = 1024
+
+
+def _gradual_features(fs: FrameStats, k: int, chunk: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per window centre ``i`` in ``k..n-k-1``: thumbnail change across ``i-k``/``i+k``, blend error of ``i``
+    relative to it, and histogram distance across."""
+    n = fs.n
+    step = max(1, chunk or GRADUAL_CHUNK)
+    across_parts: list[np.ndarray] = []
+    err_parts: list[np.ndarray] = []
+    for c0 in range(k, n - k, step):
+        c1 = min(n - k, c0 + step)
+        ta = fs.thumb[c0 - k : c1 - k].astype(np.float32)
+        tb = fs.thumb[c0 + k : c1 + k].astype(np.float32)
+        tm = fs.thumb[c0:c1].astype(np.float32)
+        across = np.abs(ta - tb).mean(axis=1)
+        blend = np.abs(tm - (ta + tb) / 2).mean(axis=1)
+        del ta, tb, tm
+        with np.errstate(divide="ignore", invalid="ignore"):
+            err = np.where(across > 0, blend / np.maximum(across, 1e-6), 1.0)
+        across_parts.append(across)
+        err_parts.append(err)
+    if not across_parts:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32)
+    idx = np.arange(k, n - k)
+    hist = fs.hist_diff(idx - k, idx + k)
+    return np.concatenate(across_parts), np.concatenate(err_parts), hist
+
+
 def _gradual(fs: FrameStats, p: ShotParams, black: np.ndarray) -> list[dict[str, Any]]:
     n = fs.n
     k = max(2, int(round(p.gradual_window_s * fs.fps / 2)))
     if n < 2 * k + 1:
         return []
-    idx = np.arange(k, n - k)
-    a, b = idx - k, idx + k
-    ta = fs.thumb[a].astype(np.float32)
-    tb = fs.thumb[b].astype(np.float32)
-    tm = fs.thumb[idx].astype(np.float32)
-    across = np.abs(ta - tb).mean(axis=1)
-    blend = np.abs(tm - (ta + tb) / 2).mean(axis=1)
-    hist = fs.hist_diff(a, b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        err = np.where(across > 0, blend / np.maximum(across, 1e-6), 1.0)
+    across, err, hist = _gradual_features(fs, k)
     ok = (across >= p.gradual_min_thumb) & (hist >= p.gradual_min_hist) & (err <= p.gradual_max_blend_err)
     # The picture must change progressively: no single frame carries most of the change.
     content = fs.content
     out: list[dict[str, Any]] = []
-    i = 0
-    m = idx.size
-    while i < m:
-        if not ok[i]:
-            i += 1
-            continue
-        j = i
-        while j + 1 < m and ok[j + 1]:
-            j += 1
+    # maximal runs i..j of candidate windows
+    edges = np.diff(np.concatenate([[0], ok.astype(np.int8), [0]]))
+    for i, j in zip(np.nonzero(edges == 1)[0].tolist(), (np.nonzero(edges == -1)[0] - 1).tolist(), strict=True):
         seg = slice(i, j + 1)
         best = i + int(np.argmax(across[seg] * (1.0 - err[seg])))
-        c = int(idx[best])
+        c = best + k  # centre frame of the window
         # A window with a big single-frame jump is a hard cut's business.
         win_content = content[c - k + 1 : c + k + 1]
         if win_content.size and win_content.max() >= 0.5 * float(across[best]) and win_content.max() >= p.min_content:
-            i = j + 1
             continue
         # Span: walk out from the centre while the picture keeps changing.
         level = max(0.25, 0.3 * float(np.median(content[max(c - 2, 1) : c + 3])))
@@ -218,7 +235,6 @@ def _gradual(fs: FrameStats, p: ShotParams, black: np.ndarray) -> list[dict[str,
         score = float(min(1.0, across[best] / 64.0) * (1.0 - err[best]))
         strength = float(across[best])
         out.append({"frame": frame, "kind": "gradual", "score": score, "span": [s, e], "_strength": strength})
-        i = j + 1
     return out
 
 
@@ -226,17 +242,22 @@ def _enforce_min_shot(cuts: list[dict[str, Any]], min_frames: int, n: int) -> li
     """Keep cuts at least ``min_frames`` apart (and from the ends); hard beats gradual, then strength."""
     order = sorted(cuts, key=lambda c: (c["kind"] != "hard", -c["_strength"]))
     kept: list[dict[str, Any]] = []
+    # frames of the kept cuts: each test below looks at a few frames around one cut,
+    # so the whole pass is linear in the number of cuts
+    taken = np.zeros(max(n, 0) + 1, bool)
     for c in order:
         f = c["frame"]
         if f < 1 or f > n - 1:
             continue
         if f < min_frames or f > n - min_frames:
             continue  # a shot shorter than min_shot_s at either end is no shot
-        if all(abs(f - k["frame"]) >= min_frames for k in kept):
-            # a gradual transition whose span contains a kept hard cut is the same event
-            if c["kind"] == "gradual" and any(c["span"][0] <= k["frame"] <= c["span"][1] + 1 for k in kept):
-                continue
-            kept.append(c)
+        if taken[max(0, f - min_frames + 1) : max(0, f + min_frames)].any():
+            continue  # a kept cut closer than min_frames
+        # a gradual transition whose span contains a kept hard cut is the same event
+        if c["kind"] == "gradual" and taken[max(0, c["span"][0]) : max(0, c["span"][1] + 2)].any():
+            continue
+        kept.append(c)
+        taken[f] = True
     return sorted(kept, key=lambda c: c["frame"])
 
 
