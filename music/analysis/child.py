@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 
-def background_child(parent_pid: int | None = None, nice: int = 0) -> None:
+def background_child(parent_pid: int | None = None, nice: int = 0, idle: bool = False) -> None:
     """Process-pool initializer of a background analysis: lower priority, then :func:`die_with_parent`.
 
-    ``nice``: added to the child's niceness, so that on a busy host the work it
-    runs beside (the video decode) keeps the CPU and the child takes what is idle.
+    ``nice``: added to the child's niceness; ``idle``: Linux ``SCHED_IDLE``,
+    so the child runs only on a CPU nothing else wants (a niced process still
+    takes ~10 % of a contended core).  Either way the work it runs beside (the
+    video decode) keeps the CPU and the child takes what is left.
     """
     import os
 
     if nice:
         try:
             os.nice(nice)
+        except OSError:
+            pass
+    if idle and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         except OSError:
             pass
     die_with_parent(parent_pid)

@@ -62,16 +62,21 @@ def test_a_corrupt_track_fails_as_corrupt_media(tmp_path: Path) -> None:
     assert err.value.code == "corrupt_media"
 
 
+def _policy(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[38])
+
+
 def _nice(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 def test_cancel_kills_the_child_at_once(long_track: Path) -> None:
-    bg = BackgroundMusicAnalysis(long_track, {}, nice=7)
+    bg = BackgroundMusicAnalysis(long_track, {}, nice=7, idle=True)
     kids = wait_until(lambda: analysis_children(os.getpid()), timeout=20)
     assert kids
     # the child runs below its parent's priority (once its initializer ran)
     assert wait_until(lambda: _nice(kids[0]) == _nice(os.getpid()) + 7 or _nice(kids[0]) == 19, timeout=20)
+    assert wait_until(lambda: _policy(kids[0]) == os.SCHED_IDLE, timeout=20)  # runs only on idle CPU
     bg.cancel()
     assert wait_until(lambda: not any(proc_alive(p) for p in kids), timeout=5)
 
