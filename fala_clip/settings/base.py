@@ -8,6 +8,7 @@ README's configuration table.  Defaults give the embedded local mode used by
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import environ
@@ -293,9 +294,11 @@ MEDIA_MAX_STREAMS = env.int("MEDIA_MAX_STREAMS", default=8)
 WHISPER_MODEL = env.str("WHISPER_MODEL", default="")
 WHISPER_BEAM_SIZE = env.int("WHISPER_BEAM_SIZE", default=5)
 WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=2)
-# The clip pipeline analyses a not-yet-analysed track in a child process during
-# the video decode (which leaves part of the second core idle); off on one core.
-MUSIC_ANALYSIS_CONCURRENT = env.bool("MUSIC_ANALYSIS_CONCURRENT", default=True)
+# The clip pipeline can analyse a not-yet-analysed track in a child process during
+# the video decode.  Default: only on hosts with 4 or more cores.  Measured on 2
+# vCPUs (W5): 88.0 s with it, 89.0 s without -- the decoder's "idle" 0.3 core is not
+# free compute there, and the child cannot use the worker's preloaded imports.
+MUSIC_ANALYSIS_CONCURRENT = env.bool("MUSIC_ANALYSIS_CONCURRENT", default=(os.cpu_count() or 1) >= 4)
 MUSIC_ANALYSIS_NICE = env.int("MUSIC_ANALYSIS_NICE", default=10)  # that child's niceness above the job's
 MUSIC_ANALYSIS_IDLE = env.bool("MUSIC_ANALYSIS_IDLE", default=True)  # and Linux SCHED_IDLE: only idle CPU
 MODEL_CACHE_DIR = env.str("MODEL_CACHE_DIR", default=str(Path.home() / ".cache" / "fala-clip" / "models"))
