@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from fala_clip.management.commands.clip import _ProgressBar
+from tests.procwatch import wait_until
 
 
 class _Tty(io.StringIO):
@@ -40,9 +40,7 @@ def test_on_a_terminal_the_line_is_redrawn_in_place_and_its_clock_ticks():
     stream = _Tty()
     bar = _ProgressBar(stream, "analyzing_rhythm", tick_s=0.05)
     try:
-        deadline = time.monotonic() + 10
-        while stream.getvalue().count("\r") < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)  # polling for the ticker's redraws, not a synchronisation
+        wait_until(lambda: stream.getvalue().count("\r") >= 3, timeout=10)
     finally:
         bar.close()
     frames = stream.getvalue().split("\r")[1:]

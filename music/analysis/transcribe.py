@@ -275,16 +275,7 @@ def transcribe(
         if name == "base" and ref.endswith(WHISPER_BASE_DIRNAME):
             params["model_sha256"] = WHISPER_BASE_SHA256
         if windows is None:
-            segments, info = wm.transcribe(
-                audio,
-                language=language,
-                beam_size=beam,
-                word_timestamps=True,
-                vad_filter=vad_filter,
-                # Lyrics repeat; conditioning on the previous line feeds whisper's
-                # repetition loops on music, so each window stands alone.
-                condition_on_previous_text=False,
-            )
+            segments, info = _whisper(wm, audio, language, beam, vad_filter)
             segments_out = [_segment(seg, 0.0) for seg in segments]  # generator: decoding happens here
             info_lang, info_prob = info.language, float(info.language_probability)
         else:
@@ -295,14 +286,7 @@ def transcribe(
             elif language is None:
                 info_lang, info_prob = "en", 1.0  # an English-only model: the only language it has
             for (s, _e), piece in zip(windows, pieces, strict=True):
-                segments, _info = wm.transcribe(
-                    piece,
-                    language=info_lang,
-                    beam_size=beam,
-                    word_timestamps=True,
-                    vad_filter=False,
-                    condition_on_previous_text=False,
-                )
+                segments, _info = _whisper(wm, piece, info_lang, beam, False)
                 segments_out.extend(_segment(seg, s) for seg in segments)
     params["model"] = name
     return {
@@ -312,6 +296,20 @@ def transcribe(
         "segments": segments_out,
         "model": {"name": f"faster-whisper/{name}", "version": faster_whisper.__version__, "params": params},
     }
+
+
+def _whisper(wm: Any, audio: np.ndarray, language: str | None, beam: int, vad_filter: bool) -> tuple[Any, Any]:
+    """One faster-whisper call with word timestamps; returns its (lazy segments, info)."""
+    return wm.transcribe(
+        audio,
+        language=language,
+        beam_size=beam,
+        word_timestamps=True,
+        vad_filter=vad_filter,
+        # Lyrics repeat; conditioning on the previous line feeds whisper's
+        # repetition loops on music, so each window stands alone.
+        condition_on_previous_text=False,
+    )
 
 
 def _segment(seg: Any, offset: float) -> dict[str, Any]:

@@ -84,12 +84,12 @@ def test_cancel_kills_the_child_at_once(long_track: Path) -> None:
 def test_the_child_dies_with_its_parent(long_track: Path, tmp_path: Path) -> None:
     # given a process (a stand-in for the work-horse) analysing a track in the background
     code = (
-        "import django, sys, time; django.setup()\n"
+        "import django, signal; django.setup()\n"
         "from pathlib import Path\n"
         "from music.jobs import BackgroundMusicAnalysis\n"
         f"bg = BackgroundMusicAnalysis(Path({str(long_track)!r}), {{}})\n"
         "print('started', flush=True)\n"
-        "time.sleep(600)\n"
+        "signal.pause()  # busy elsewhere until the test kills it\n"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "fala_clip.settings.test"}
     parent = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True)

@@ -51,7 +51,7 @@ def _noise(seconds: float, seed: int = 0) -> np.ndarray:
     return audio
 
 
-def _fake_stats(minutes: float, fps: float = 30.0, seed: int = 0) -> FrameStats:
+def _synthetic_stats(minutes: float, fps: float = 30.0, seed: int = 0) -> FrameStats:
     """Frame statistics of ``minutes`` of video with 160x90 thumbnails (660 bytes), without decoding."""
     n = int(minutes * 60 * fps)
     rng = np.random.default_rng(seed)
@@ -229,8 +229,8 @@ def test_frame_differences_do_not_depend_on_the_chunk_size(synthetic_stats, monk
 
 
 def test_cut_detection_memory_is_flat_in_duration():
-    short, long = _fake_stats(2.0), _fake_stats(10.0)
-    detect_cuts(_fake_stats(0.1))
+    short, long = _synthetic_stats(2.0), _synthetic_stats(10.0)
+    detect_cuts(_synthetic_stats(0.1))
     p_short = _peak_mb(lambda: detect_cuts(short))
     p_long = _peak_mb(lambda: detect_cuts(long))
     # former: float32 copies of every thumbnail, ~13 kB per frame (~240 MB for 10 min at 30 fps)
@@ -363,7 +363,7 @@ def _motion_reference(fs: FrameStats, exclude_frames: list[int] | None) -> np.nd
 def test_motion_per_frame_equals_the_reference():
     rng = np.random.default_rng(8)
     for _ in range(50):
-        fs = _fake_stats(float(rng.integers(1, 40)) / 60, fps=25.0, seed=int(rng.integers(1000)))
+        fs = _synthetic_stats(float(rng.integers(1, 40)) / 60, fps=25.0, seed=int(rng.integers(1000)))
         exclude = rng.integers(-5, fs.n + 5, int(rng.integers(0, 40))).tolist()
         exclude += exclude[:3]  # duplicates
         assert np.array_equal(motion_per_frame(fs, exclude), _motion_reference(fs, exclude))
@@ -381,7 +381,7 @@ class _CountingInt(int):
 
 
 def test_motion_per_frame_is_linear_in_the_number_of_cuts():
-    fs = _fake_stats(10.0, fps=25.0)
+    fs = _synthetic_stats(10.0, fps=25.0)
     exclude = [_CountingInt(f) for f in range(5, fs.n, 7)]
     _CountingInt.compared = 0
     motion_per_frame(fs, exclude)  # type: ignore[arg-type]
@@ -465,7 +465,7 @@ def _novelty_histograms_reference(fs, n_seconds, window_s=5.0):
 def test_novelty_from_histograms_equals_the_reference(fps):
     rng = np.random.default_rng(int(fps * 10))
     for _ in range(5):
-        fs = _fake_stats(float(rng.uniform(0.01, 1.0)), fps=fps, seed=int(rng.integers(1000)))
+        fs = _synthetic_stats(float(rng.uniform(0.01, 1.0)), fps=fps, seed=int(rng.integers(1000)))
         for n_seconds in (0, 1, max(1, math.ceil(fs.n / fps)), math.ceil(fs.n / fps) + 3, 5):
             assert novelty_from_histograms(fs, n_seconds) == _novelty_histograms_reference(fs, n_seconds)
 
