@@ -265,11 +265,21 @@ USE_TZ = True
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
 if LOG_LEVEL not in logging.getLevelNamesMapping():
     raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not a logging level (DEBUG, INFO, WARNING, ERROR)")
+# LOG_FORMAT: json (one object per line with request_id / job_id: fala_clip.logging) or
+# text (for a person).  Default: json when REDIS_URL is set (the service: gunicorn, RQ
+# workers, a log collector), text in the embedded mode (``make demo``, ``manage.py clip``).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if REDIS_URL else "text").strip().lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "fala_clip.logging.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "fala_clip.logging.JsonFormatter"},
+        "text": {"()": "fala_clip.logging.TextFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"rq.worker": {"level": "INFO"}},
 }
