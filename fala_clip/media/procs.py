@@ -23,6 +23,9 @@ Every child gets the same hygiene:
   that reads them itself.
 * **one error type**, :class:`ProcessError` (:class:`ProcessTimeout` for the
   deadline), carrying the command, the exit status and the stderr tail.
+* **one log line per waited child** on ``fala_clip.media.procs``: INFO with its
+  duration, WARNING with the command and stderr tail when it failed or timed out,
+  written by the waiting thread so that the job's ids are on it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import ctypes.util
+import logging
 import os
 import shutil
 import signal
@@ -42,6 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ProcessError",
@@ -62,6 +68,8 @@ __all__ = [
 
 #: How much of stderr an error message keeps (ffmpeg prints the useful line last).
 STDERR_TAIL_CHARS = 2000
+#: How much of a failed child's stderr its log line keeps.
+LOG_STDERR_CHARS = 1000
 #: How much of stderr a child keeps in memory by default (the loudnorm
 #: measurement prints its JSON at the very end: a few hundred bytes).
 KEEP_STDERR_BYTES = 64 * 1024
@@ -344,6 +352,7 @@ class Child:
         """
         rc = self.proc.wait()
         self._finish()
+        self._log_end(rc)
         if self.timed_out:
             raise ProcessTimeout(
                 f"{self.what} timed out after {self.timeout:g} s",
@@ -354,6 +363,24 @@ class Child:
         if check:
             self.check(rc)
         return rc
+
+    def _log_end(self, rc: int) -> None:
+        # One line per child, written from the thread that waits for it (the job's thread):
+        # the logging filter stamps the job and request ids bound there (fala_clip.logging).
+        # The drain/feeder/watchdog threads never log: they would not see those ids.
+        fields: dict[str, object] = {
+            "child": self.what,
+            "child_pid": self.pid,
+            "exit_code": rc,
+            "seconds": round(time.monotonic() - self.t0, 3),
+        }
+        if self.timed_out or rc != 0:
+            fields["stderr_tail"] = stderr_tail(self.stderr, LOG_STDERR_CHARS)
+            fields["cmd"] = " ".join(self.cmd)
+            state = f"timed out after {self.timeout:g} s" if self.timed_out else f"failed with exit status {rc}"
+            log.warning("%s %s", self.what, state, extra=fields)
+        else:
+            log.info("%s finished in %.1f s", self.what, fields["seconds"], extra=fields)
 
     def check(self, rc: int) -> None:
         """Raise :class:`ProcessError` for a non-zero exit status."""

@@ -50,6 +50,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: X-Request-ID in and out (also on the error responses made below), the id bound
+    # for every log line of the request, one access log line.
+    "fala_clip.api.request_id.RequestIdMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Every non-HTML-page error in the JSON shape (DEBUG on or off) + body caps.
     "fala_clip.api.middleware.ApiErrorMiddleware",
@@ -281,7 +284,11 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"rq.worker": {"level": "INFO"}},
+    "loggers": {
+        "rq.worker": {"level": "INFO"},
+        # One line per ffmpeg child: for the log collector; a person (text) sees only failures.
+        "fala_clip.media.procs": {"level": LOG_LEVEL if LOG_FORMAT == "json" or LOG_LEVEL == "DEBUG" else "WARNING"},
+    },
 }
 
 # Run jobs in-process right after commit instead of on RQ (embedded mode).
