@@ -39,8 +39,9 @@ RUN DJANGO_SETTINGS_MODULE=fala_clip.settings.base python scripts/warm.py \
 USER fala
 
 EXPOSE 8000
-# web:       gunicorn fala_clip.wsgi --bind 0.0.0.0:8000 --workers 2 --timeout 300
+# All processes of a host share PROMETHEUS_MULTIPROC_DIR (a volume wiped before the first starts).
+# web:       gunicorn fala_clip.wsgi -c fala_clip/gunicorn_conf.py --bind 0.0.0.0:8000 --workers 2 --timeout 300
 # heavy:     python manage.py worker heavy      (one per host)
 # default:   python manage.py worker default
 # scheduler: python manage.py scheduler
-CMD ["gunicorn", "fala_clip.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--timeout", "300"]
+CMD ["gunicorn", "fala_clip.wsgi", "-c", "fala_clip/gunicorn_conf.py", "--bind", "0.0.0.0:8000", "--workers", "2", "--timeout", "300"]

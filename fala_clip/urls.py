@@ -19,7 +19,7 @@ urlpatterns = [
         name="redoc",
     ),
     path("django-rq/", include("django_rq.urls")),
-    path("", include("django_prometheus.urls")),
+    path("", include("metrics.urls")),
     path("", include("jobs.urls")),
     path("", include("music.urls")),
     path("", include("video.urls")),

@@ -49,7 +49,9 @@ def reconcile_jobs() -> ReconcileReport:
 
     stale = Job.objects.filter(status__in=list(ACTIVE_STATUSES), heartbeat_at__lt=stale_cutoff)
     for job in stale:
-        job_handle_abandoned(job_id=job.pk, reason=f"no heartbeat since {job.heartbeat_at:%H:%M:%S}")
+        job_handle_abandoned(
+            job_id=job.pk, reason=f"no heartbeat since {job.heartbeat_at:%H:%M:%S}", detected_by="stale_heartbeat"
+        )
         report.abandoned.append(str(job.pk))
     return report
 

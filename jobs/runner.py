@@ -20,6 +20,8 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils.module_loading import import_string
 
+from fala_clip import telemetry
+from fala_clip.logging import bind
 from jobs import services
 from jobs.cleaner import remove_job_workspace
 from jobs.errors import ConcurrentTransition, IllegalTransition, JobError
@@ -78,13 +80,28 @@ class _Heartbeat(threading.Thread):
 
 
 def run_job(job_id: str) -> None:
-    """RQ entry point.  Never raises: the outcome lives in PostgreSQL."""
+    """RQ entry point.  Never raises: the outcome lives in PostgreSQL.
+
+    Every log line of the job (worker, analysers, ffmpeg stage logs) carries its
+    ``job_id`` and the ``request_id`` of the API call that created it.
+    """
+    with bind(job_id=str(job_id)):
+        _run_job(job_id)
+
+
+def _run_job(job_id: str) -> None:
     close_old_connections()
     try:
         job = Job.objects.get(pk=job_id)
     except Job.DoesNotExist:
         log.warning("job %s vanished before it ran", job_id)
         return
+    with bind(request_id=str((job.params or {}).get("request_id") or "")):
+        _run_claimed(job)
+
+
+def _run_claimed(job: Job) -> None:
+    job_id = job.pk
     if job.status != JobStatus.QUEUED:
         # Duplicate delivery, or a job already handled elsewhere: do nothing.
         log.info("job %s is %s, not queued; skipping", job.pk, job.status)
@@ -98,6 +115,8 @@ def run_job(job_id: str) -> None:
     ctx = JobContext(job)
     beat = _Heartbeat(job.pk, settings.JOB_HEARTBEAT_INTERVAL_S)
     beat.start()
+    in_process = telemetry.JOBS_IN_PROCESS.labels(job.kind)
+    in_process.inc()
     try:
         handler = import_string(settings.JOB_HANDLERS[job.kind])
         handler(ctx)
@@ -109,6 +128,7 @@ def run_job(job_id: str) -> None:
     except Exception as exc:  # noqa: BLE001 - every failure must be recorded
         _handle_failure(ctx.job, exc)
     finally:
+        in_process.dec()
         beat.stop_event.set()
         beat.join(timeout=5)
 
@@ -125,22 +145,28 @@ def _handle_failure(job: Job, exc: BaseException) -> None:
         log.error("job %s crashed:\n%s", job.pk, "".join(traceback.format_exception(exc)))
     services.job_log(job=job, message=message, type=JobEvent.Type.ERROR, data={"code": code})
     if retryable and job.attempts < job.max_attempts:
-        job_retry(job=job, reason=f"{code}: {message}")
+        job_retry(job=job, reason=f"{code}: {message}", code=code)
     else:
         with contextlib.suppress(ConcurrentTransition):
             services.job_fail(job=job, code=code, message=message)
 
 
-def job_retry(*, job: Job, reason: str) -> Job:
-    """Put an active job back on its queue (its steps resume from what they stored)."""
+def job_retry(*, job: Job, reason: str, code: str = "") -> Job:
+    """Put an active job back on its queue (its steps resume from what they stored).
+
+    ``code``: the error code that caused the retry (the bounded ``reason`` label of
+    ``fala_job_retries_total``).
+    """
     from jobs.dispatch import job_enqueue
 
-    job = services.job_transition(job=job, to=JobStatus.QUEUED, message=f"retry: {reason}", data={"retry": True})
+    job = services.job_transition(
+        job=job, to=JobStatus.QUEUED, message=f"retry: {reason}", data={"retry": True, "code": code or "unknown"}
+    )
     job_enqueue(job=job)
     return job
 
 
-def job_handle_abandoned(*, job_id: Any, reason: str) -> Job | None:
+def job_handle_abandoned(*, job_id: Any, reason: str, detected_by: str = "stale_heartbeat") -> Job | None:
     """A job whose worker died: retry it if attempts remain, else fail it.
 
     Called from the heavy worker the moment a work-horse dies, and by the
@@ -152,10 +178,11 @@ def job_handle_abandoned(*, job_id: Any, reason: str) -> Job | None:
         return None
     if job.status not in ACTIVE_STATUSES:
         return job
+    telemetry.WORKER_LOST.labels(job.kind, detected_by).inc()
     try:
         if job.attempts < job.max_attempts:
             services.job_log(job=job, message=f"worker lost: {reason}", type=JobEvent.Type.ERROR)
-            return job_retry(job=job, reason=f"worker_lost: {reason}")
+            return job_retry(job=job, reason=f"worker_lost: {reason}", code="worker_lost")
         return services.job_fail(job=job, code="worker_lost", message=f"The worker running this job died: {reason}")
     except ConcurrentTransition:
         return Job.objects.get(pk=job_id)
@@ -165,4 +192,6 @@ def on_horse_killed(rq_job: Any, retpid: int, ret_val: int, rusage: Any) -> None
     """RQ ``work_horse_killed_handler``: runs in the worker when a horse dies."""
     close_old_connections()
     job_id = str(rq_job.id).split("_a")[0]
-    job_handle_abandoned(job_id=job_id, reason=f"work-horse {retpid} exited with status {ret_val}")
+    job_handle_abandoned(
+        job_id=job_id, reason=f"work-horse {retpid} exited with status {ret_val}", detected_by="horse_killed"
+    )

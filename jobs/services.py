@@ -16,6 +16,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from fala_clip import telemetry
+from fala_clip.logging import current_request_id
 from jobs.errors import ConcurrentTransition, IllegalTransition
 from jobs.models import Job, JobEvent, JobKind, JobStatus
 
@@ -65,15 +67,24 @@ def job_create(
     if kind not in settings.JOB_HANDLERS:
         raise ValueError(f"unknown job kind {kind!r}")
     now = timezone.now()
+    # The request that asked for this job (X-Request-ID), so its logs and the job's
+    # events can be followed from the API call to the worker and ffmpeg.
+    request_id = current_request_id()
     job = Job.objects.create(
         kind=kind,
         owner=owner,
         queue=queue,
-        params=params or {},
+        params={**(params or {}), **({"request_id": request_id} if request_id else {})},
         max_attempts=max_attempts if max_attempts is not None else settings.JOB_MAX_ATTEMPTS,
         queued_at=now,
     )
-    JobEvent.objects.create(job=job, type=JobEvent.Type.TRANSITION, to_status=S.QUEUED, message="job created")
+    JobEvent.objects.create(
+        job=job,
+        type=JobEvent.Type.TRANSITION,
+        to_status=S.QUEUED,
+        message="job created",
+        data={"request_id": request_id} if request_id else {},
+    )
     return job
 
 
@@ -127,8 +138,23 @@ def job_transition(
         )
     log.info("job %s %s → %s %s", job.id, current, to, error_code)
     job.refresh_from_db()
+    _count_transition(job, current, to, data or {})
     _notify(job, "transition", {"from": current, "to": to})
     return job
+
+
+def _count_transition(job: Job, current: str, to: str, data: dict[str, Any]) -> None:
+    """Prometheus: transitions, terminal outcomes with their queued → end duration, retries."""
+    telemetry.JOB_TRANSITIONS.labels(job.kind, to).inc()
+    if to in (S.DONE, S.FAILED):
+        outcome = telemetry.outcome_of(to)
+        telemetry.JOBS.labels(job.kind, outcome).inc()
+        started = job.queued_at or job.created_at
+        ended = job.done_at if to == S.DONE else job.failed_at
+        if started and ended:
+            telemetry.JOB_DURATION.labels(job.kind, outcome).observe(max((ended - started).total_seconds(), 0.0))
+    elif to == S.QUEUED and current != S.QUEUED:
+        telemetry.JOB_RETRIES.labels(job.kind, str(data.get("code") or "unknown")[:60]).inc()
 
 
 def job_set_stage(*, job: Job, stage: str, message: str = "", data: dict[str, Any] | None = None) -> None:
@@ -150,9 +176,16 @@ def job_set_progress(*, job: Job, log_event: bool = False, **progress: Any) -> N
 
 
 def job_record_stage_timing(*, job: Job, stage: str, seconds: float) -> None:
+    """Store a stage's wall time on the job and observe it in ``fala_job_stage_duration_seconds``.
+
+    Stage names are a bounded set (pipeline steps, ``video.<step>``, ``music.<step>``,
+    ``render.variant_<n>``, ``delivery``); the job keeps the last value per name, the
+    histogram every observation.
+    """
     timings = {**(job.stage_timings or {}), stage: round(seconds, 3)}
     Job.objects.filter(pk=job.pk).update(stage_timings=timings)
     job.stage_timings = timings
+    telemetry.JOB_STAGE_DURATION.labels(job.kind, stage[:60]).observe(max(float(seconds), 0.0))
 
 
 def job_set_result(*, job: Job, **result: Any) -> None:

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from rq import Worker
 
+from fala_clip import promdir
+
 log = logging.getLogger(__name__)
 
 
@@ -91,10 +93,26 @@ def preload_modules(names: Iterable[str]) -> dict[str, float]:
 class FalaWorker(Worker):
     """RQ worker that reconciles jobs during maintenance and forks cleanly."""
 
+    last_horse_pid = 0
+
     def fork_work_horse(self, job: Any, queue: Any) -> None:
         # The horse must not inherit the parent's DB socket.
         connections.close_all()
         super().fork_work_horse(job, queue)
+        self.last_horse_pid = self._horse_pid
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        self.last_horse_pid = 0
+        try:
+            super().execute_job(job, queue)
+        finally:
+            # The horse has been reaped: fold its counters and histograms into the
+            # archive so the metrics directory does not grow by one horse per job.
+            if self.last_horse_pid:
+                try:
+                    promdir.fold_process(self.last_horse_pid)
+                except Exception:
+                    log.exception("could not fold the metrics of work-horse %s", self.last_horse_pid)
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
@@ -107,6 +125,10 @@ class FalaWorker(Worker):
             log.exception("reconciler failed during maintenance")
         finally:
             connections.close_all()
+        try:
+            promdir.fold_dead()  # e.g. a horse killed while this worker was stopping
+        except Exception:
+            log.exception("could not fold dead processes' metrics")
 
 
 def build_worker(queue_name: str, **kwargs: Any) -> FalaWorker:

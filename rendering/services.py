@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from fala_clip import telemetry
 from fala_clip.media.workspace import Workspace
 from fala_clip.storage import local_copy, storage_key, store_file
 from jobs.errors import JobError
@@ -121,13 +122,17 @@ def render_all_variants(
                 error_message=str(exc)[:4000],
                 finished_at=timezone.now(),
             )
+            telemetry.RENDERS.labels(row.clip_model.template, "failed").inc()
             raise JobError(f"render_{exc.code}", f"variant {row.index} ({row.clip_model.template}): {exc}") from exc
         elapsed = time.perf_counter() - t0
         job_record_stage_timing(job=ctx.job, stage=f"render.variant_{row.index}", seconds=elapsed)
+        t_store = time.perf_counter()
         name = store_file(
             out,
             storage_key("renders", ingest.owner_id, ctx.job.pk, f"variant-{row.index}-{row.clip_model.template}.mp4"),
         )
+        job_record_stage_timing(job=ctx.job, stage="delivery", seconds=time.perf_counter() - t_store)
+        telemetry.RENDERS.labels(row.clip_model.template, "done").inc()
         verify = result.verify or {}
         RenderedVariant.objects.filter(pk=row.pk).update(
             status=RenderedVariant.Status.DONE,

@@ -7,6 +7,7 @@ README's configuration table.  Defaults give the embedded local mode used by
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from pathlib import Path
@@ -353,12 +354,52 @@ LEARNING_RECOMPUTE_MAX_VIDEOS = env.int("LEARNING_RECOMPUTE_MAX_VIDEOS", default
 FEEDBACK_RATE_LIMIT = env.str("FEEDBACK_RATE_LIMIT", default="60/h")
 FEEDBACK_MAX_TEXT = env.int("FEEDBACK_MAX_TEXT", default=2000)
 
+# --- metrics (/metrics) -------------------------------------------------------
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself, from the environment,
+# before it is imported): one directory per host shared by the web workers, the RQ
+# workers and their work-horses, so one scrape sees them all.  scripts/serve.sh sets
+# and wipes it; unset, /metrics shows only the process that answers.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+# Open to anyone in development; production.py turns it off.  When off, a scrape needs
+# the bearer token or an address in METRICS_ALLOWED_IPS (CIDRs).
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=True)
+METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+try:
+    METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(n.strip(), strict=False) for n in METRICS_ALLOWED_IPS if n.strip()]
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_exc} (expected addresses or CIDRs, comma-separated)") from None
+
 # Optional LLM interpreter (OpenAI-compatible chat completions with a JSON schema).  Off
 # unless LLM_API_KEY is set; any error or timeout falls back to the local interpreter.
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="https://api.openai.com/v1")
 LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
 LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=20.0)
+# Per-artist monthly LLM budget in USD (UTC calendar month, summed from llm_usage); 0 = none.
+# Over it, feedback is read by the local interpreter and says so.  Per-artist overrides by
+# username: LLM_MONTHLY_BUDGET_USD_BY_ARTIST="alice=20,bob=0" (0 there: no budget for them).
+LLM_MONTHLY_BUDGET_USD = env.float("LLM_MONTHLY_BUDGET_USD", default=0.0)
+
+
+def _llm_budgets(items: list[str]) -> dict[str, float]:
+    budgets: dict[str, float] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            usd = float(value)
+        except ValueError:
+            usd = -1.0
+        if not name.strip() or not 0 <= usd < float("inf"):
+            raise ImproperlyConfigured(f"LLM_MONTHLY_BUDGET_USD_BY_ARTIST: {item!r} is not username=USD (USD >= 0)")
+        budgets[name.strip()] = usd
+    return budgets
+
+
+LLM_MONTHLY_BUDGET_USD_BY_ARTIST = _llm_budgets(env.list("LLM_MONTHLY_BUDGET_USD_BY_ARTIST", default=[]))
+if not 0 <= LLM_MONTHLY_BUDGET_USD < float("inf"):
+    raise ImproperlyConfigured("LLM_MONTHLY_BUDGET_USD must be a finite number >= 0")
 # USD per million tokens: model → {"input", "output", "cached"}.  A model not listed costs 0
 # and is logged as unpriced.
 LLM_PRICES: dict[str, dict[str, float]] = {

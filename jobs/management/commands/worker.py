@@ -13,6 +13,7 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from fala_clip import telemetry
 from jobs.worker import HeavyWorkerLimitReached, acquire_heavy_slot, build_worker, preload_modules
 
 
@@ -33,6 +34,7 @@ class Command(BaseCommand):
             try:
                 slot = acquire_heavy_slot()
             except HeavyWorkerLimitReached as exc:
+                telemetry.HEAVY_WORKER_REFUSED.inc()
                 raise CommandError(str(exc), returncode=2) from exc
         logging.basicConfig(level=logging.INFO)
         if opts["queue"] == "heavy" and not opts["no_preload"]:
