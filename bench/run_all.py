@@ -21,6 +21,7 @@ SCRIPTS = [
     "bench_render.py",
     "bench_w5.py",
     "bench_learning.py",
+    "bench_metrics.py",
 ]
 LENGTH_ENV = "FALA_BENCH_LENGTH"  # "1": also run bench_length.py, like --length
 
