@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Install the system packages fala-clip needs, only when they are missing:
 # ffmpeg/ffprobe, PostgreSQL (server binaries), Redis; with --test also Debian's
-# chromium + chromium-driver for the browser test (tests/e2e/test_browser.py).
+# chromium + chromium-driver for the browser test (tests/e2e/test_browser.py) and
+# prometheus (promtool + the server) for the alert-rule tests (tests/metrics/).
 # Needs root (or sudo).
 set -euo pipefail
 need=()
 if [ "${1:-}" = "--test" ]; then
   [ -x /usr/bin/chromium ] || need+=(chromium)
   [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+  # Debian's prometheus ships promtool and the server.  Its postinst asks invoke-rc.d to
+  # start a service: Debian container images refuse that (policy-rc.d exits 101) and the
+  # install still succeeds; the tests start their own server on a free port anyway.
+  { command -v promtool >/dev/null && [ -x /usr/bin/prometheus ]; } || need+=(prometheus)
 fi
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
 if [ -z "${DATABASE_URL:-}" ]; then
