@@ -296,6 +296,10 @@ LOGGING = {
 JOBS_EAGER = env.bool("JOBS_EAGER", default=not REDIS_URL)
 CLEANUP_INTERVAL_S = env.int("CLEANUP_INTERVAL_S", default=3600)
 
+# Job SLA: a job queued or running longer than this (since it was submitted) is listed
+# as over SLA on the admin's Operations page (metrics/admin.py).
+JOB_SLA_S = env.int("JOB_SLA_S", default=900)
+
 # Caps of the ffprobe gate (DESIGN §4).
 MUSIC_MAX_DURATION_S = env.float("MUSIC_MAX_DURATION_S", default=15 * 60)
 MUSIC_MAX_BYTES = env.int("MUSIC_MAX_BYTES", default=200 * 1024**2)
