@@ -4,8 +4,10 @@ Chromium against gunicorn, DEBUG off, collected static files) the admin's stylin
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from unittest import mock
 from urllib.parse import urlsplit
 
@@ -20,6 +22,7 @@ from jobs.models import Job, JobStatus
 from learning.models import LlmUsage
 from metrics.selectors_ops import month_start
 from music.models import MusicAsset
+from tests.procwatch import wait_until
 
 URL = "/admin/metrics/operationspage/"
 PASSWORD = "ops-page-password-1"
@@ -266,7 +269,9 @@ def test_a_superuser_sees_it_and_nothing_else_is_routed(admin_client):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_BROWSER, reason="needs Debian's chromium and chromium-driver (see tests/e2e)")
-def test_a_manager_logs_in_and_sees_the_three_sections_styled_by_the_admin_css(page, live_url, transactional_db):
+def test_a_manager_logs_in_and_sees_the_three_sections_styled_by_the_admin_css(
+    page, live_url, server_env, transactional_db
+):
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
@@ -302,4 +307,32 @@ def test_a_manager_logs_in_and_sees_the_three_sections_styled_by_the_admin_css(p
     rows = page.find_elements(By.CSS_SELECTOR, "#over-sla tr.over-sla-job")
     assert [r.get_attribute("data-job") for r in rows] == [str(late.pk)]
     assert "artist-late" in rows[0].text and "25 min" in rows[0].text
-    assert_only_loopback(requested_urls(page), live_url)
+    entries = page.get_log("performance")
+    assert_only_loopback(requested_urls(_Replay(entries)), live_url)
+    # and gunicorn logged the page view as one JSON access line carrying the X-Request-ID the
+    # browser received, and the manager's user id
+    (rid,) = {
+        {k.lower(): v for k, v in m["params"]["response"]["headers"].items()}.get("x-request-id")
+        for m in (json.loads(e["message"])["message"] for e in entries)
+        if m["method"] == "Network.responseReceived" and urlsplit(m["params"]["response"]["url"]).path == URL
+    }
+    gunicorn_log = Path(server_env["STATIC_ROOT"]).parent / "gunicorn.log"
+    assert wait_until(lambda: f'"request_id": "{rid}"' in gunicorn_log.read_text(), timeout=10), rid
+    access = [
+        json.loads(line)
+        for line in gunicorn_log.read_text().splitlines()
+        if line.startswith("{") and f'"request_id": "{rid}"' in line
+    ]
+    assert [(a["logger"], a["method"], a["path"], a["status"], a["user_id"]) for a in access] == [
+        ("fala_clip.access", "GET", URL, 200, manager.pk)
+    ]
+
+
+class _Replay:
+    """Hands already-read performance-log entries to a helper that reads them from the browser."""
+
+    def __init__(self, entries: list[dict]):
+        self.entries = entries
+
+    def get_log(self, kind: str) -> list[dict]:
+        return self.entries
