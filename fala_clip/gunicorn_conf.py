@@ -13,6 +13,35 @@ import os
 from typing import Any
 
 
+def _json_logs() -> bool:
+    # Same rule as settings.LOG_FORMAT (read before Django is set up): JSON for the service.
+    fmt = os.environ.get("LOG_FORMAT", "").strip().lower()
+    return fmt == "json" or (not fmt and bool(os.environ.get("REDIS_URL")))
+
+
+if _json_logs():
+    # gunicorn's own lines (booting, worker timeouts, signals) in the same one-JSON-per-line
+    # shape as the application's, so a log collector sees a single format.
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"ids": {"()": "fala_clip.logging.ContextFilter"}},
+        "formatters": {"json": {"()": "fala_clip.logging.JsonFormatter"}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["ids"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        },
+    }
+
+
 def child_exit(server: Any, worker: Any) -> None:
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return

@@ -69,6 +69,10 @@ class _Heartbeat(threading.Thread):
         self.stop_event = threading.Event()
 
     def run(self) -> None:
+        with bind(job_id=str(self.job_id)):
+            self._beat()
+
+    def _beat(self) -> None:
         try:
             while not self.stop_event.wait(self.interval):
                 try:
@@ -172,12 +176,18 @@ def job_handle_abandoned(*, job_id: Any, reason: str, detected_by: str = "stale_
     Called from the heavy worker the moment a work-horse dies, and by the
     reconciler for jobs whose heartbeat went stale (whole worker lost).
     """
+    with bind(job_id=str(job_id)):
+        return _handle_abandoned(job_id, reason, detected_by)
+
+
+def _handle_abandoned(job_id: Any, reason: str, detected_by: str) -> Job | None:
     try:
         job = Job.objects.get(pk=job_id)
     except Job.DoesNotExist:
         return None
     if job.status not in ACTIVE_STATUSES:
         return job
+    log.warning("job %s: worker lost (%s): %s", job_id, detected_by, reason)
     telemetry.WORKER_LOST.labels(job.kind, detected_by).inc()
     try:
         if job.attempts < job.max_attempts:

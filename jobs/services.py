@@ -161,6 +161,7 @@ def job_set_stage(*, job: Job, stage: str, message: str = "", data: dict[str, An
     """Record the fine-grained stage (``transcribing``, ``rendering_variant`` …)."""
     Job.objects.filter(pk=job.pk).update(stage=stage, updated_at=timezone.now())
     job.stage = stage
+    log.info("job %s stage %s", job.pk, stage)
     JobEvent.objects.create(job_id=job.pk, type=JobEvent.Type.STAGE, stage=stage, message=message, data=data or {})
     _notify(job, "stage", {"stage": stage})
 
