@@ -15,6 +15,11 @@ Application of one feedback, in order:
 
 Every step is idempotent (a retried job finds the events it already wrote), and each applied
 change is one :class:`LearningEvent` + one new :class:`CenterVersion`.
+
+``fala_feedback_total{kind,event}`` counts each stage once its row is written (on commit):
+``received`` (a new submission; an idempotent replay is not a new one), ``interpreted`` (the text
+was read, by whichever interpreter), then ``applied`` or ``not_understood``, or ``failed`` when
+the application raised (the feedback is marked ``failed`` and the job's retry policy decides).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from fala_clip import telemetry
 from fala_clip.api.errors import ServiceError
 from jobs.dispatch import job_enqueue
 from jobs.models import Job, JobKind
@@ -85,6 +91,8 @@ def _create_with_job(
             fb.job = job
             fb.save(update_fields=["job"])
             job_enqueue(job=job)
+            kind = _kind(fb)
+            transaction.on_commit(lambda: telemetry.FEEDBACK.labels(kind, "received").inc())
     except IntegrityError:
         # Two identical submissions raced: the first one's row is the answer.
         existing = _replay(model, owner=owner, key=key, digest=digest)
@@ -183,6 +191,21 @@ def interpret_feedback(feedback: Any, *, job: Any = None) -> Interpretation:
     )
 
 
+def _kind(feedback: Any) -> str:
+    """The ``kind`` label of a feedback row: ``music`` or ``artist``."""
+    return "music" if isinstance(feedback, MusicFeedback) else "artist"
+
+
+def _count(kind: str, *events: str) -> None:
+    """Count feedback ``events`` once the current transaction commits (now, in autocommit)."""
+
+    def inc() -> None:
+        for event in events:
+            telemetry.FEEDBACK.labels(kind, event).inc()
+
+    transaction.on_commit(inc)
+
+
 def _fb_kwargs(feedback: Any) -> dict[str, Any]:
     if isinstance(feedback, MusicFeedback):
         return {"music_feedback": feedback}
@@ -200,7 +223,27 @@ def _pick_clips(feedback: MusicFeedback) -> tuple[Any, list[Any]] | None:
 
 
 def feedback_apply(feedback: Any, *, job: Any = None, application: int = 1, reinterpret: bool = True) -> dict[str, Any]:
-    """Interpret and apply ``feedback`` (idempotent).  Returns a summary for the job result."""
+    """Interpret and apply ``feedback`` (idempotent).  Returns a summary for the job result.
+
+    Any exception marks the feedback ``failed`` (the artist sees it did not go through) and is
+    raised again for the job to record, retry or fail.
+    """
+    try:
+        return _apply(feedback, job=job, application=application, reinterpret=reinterpret)
+    except Exception as exc:
+        try:
+            type(feedback).objects.filter(pk=feedback.pk).update(
+                status=FeedbackStatus.FAILED,
+                error=f"The feedback could not be applied ({type(exc).__name__}); send it again if it persists.",
+                updated_at=timezone.now(),
+            )
+            _count(_kind(feedback), "failed")
+        except Exception:  # a broken transaction or a lost database: the original error matters more
+            log.exception("could not mark feedback %s failed", feedback.pk)
+        raise
+
+
+def _apply(feedback: Any, *, job: Any, application: int, reinterpret: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
     kw = _fb_kwargs(feedback)
     is_music = isinstance(feedback, MusicFeedback)
@@ -208,9 +251,11 @@ def feedback_apply(feedback: Any, *, job: Any = None, application: int = 1, rein
     events: list[LearningEvent] = []
 
     interp: Interpretation | None = None
+    interpreted = False  # the text was read now (not an edited interpretation applied again)
     if feedback.text.strip():
         if reinterpret or not feedback.interpretation:
             interp = interpret_feedback(feedback, job=job)
+            interpreted = True
         else:
             interp = Interpretation.from_dict(feedback.interpretation)
         applicable = list(interp.applicable)
@@ -333,6 +378,8 @@ def feedback_apply(feedback: Any, *, job: Any = None, application: int = 1, rein
             language=feedback.language or interp.language,
         )
     type(feedback).objects.filter(pk=feedback.pk).update(**fields)
+    outcome = "applied" if status == FeedbackStatus.APPLIED else "not_understood"
+    _count(_kind(feedback), *(("interpreted", outcome) if interpreted else (outcome,)))
     summary = {
         "status": status,
         "events": [ev.pk for ev in events],

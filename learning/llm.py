@@ -19,6 +19,12 @@ Why it can never make things worse:
   client runs with ``max_retries=0``: the caller is a job with its own retry policy, and a
   fallback answer now beats a paid retry storm.
 * With no key configured nothing is sent anywhere and nothing is recorded.
+* Over the artist's monthly budget (``LLM_MONTHLY_BUDGET_USD``, see ``learning.usage``) nothing
+  is sent either: the local interpreter reads the text, and the first note says so in words
+  the artist reads in the feedback's interpretation (:func:`budget_note`).
+
+Every fallback counts in ``fala_llm_fallbacks_total{reason}`` with a bounded reason: the usage
+row's status (``error`` / ``timeout`` / ``invalid_output``) or ``budget_exceeded``.
 
 Cost accounting: every call attempt appends exactly one ``LlmUsage`` row
 (:func:`learning.usage.record_llm_usage`), failures included, with the provider's token counts,
@@ -42,10 +48,12 @@ import json
 import logging
 import time
 import uuid
+from decimal import Decimal
 from typing import Any, cast
 
 from django.conf import settings
 
+from fala_clip import telemetry
 from learning.interpret.contracts import (
     MAX_STEP,
     Adjustment,
@@ -54,7 +62,7 @@ from learning.interpret.contracts import (
     validate_adjustment,
 )
 from learning.interpret.intents import INTENTS
-from learning.usage import record_llm_usage
+from learning.usage import BudgetStatus, llm_budget_status, record_llm_usage
 from suggestions.engine.features import FEATURES
 from suggestions.engine.profiles import BASELINE, BASELINE_PARAMS, PARAM_SPECS, TEMPLATES
 
@@ -230,10 +238,39 @@ def _local(text: str, *, language: str | None, floor: float) -> Interpretation:
     return interpret(text, language=language, floor=floor)
 
 
-def _fallback(text: str, reason: str, *, language: str | None, floor: float) -> Interpretation:
+def _fallback(text: str, reason: str, *, label: str, language: str | None, floor: float) -> Interpretation:
+    """The local interpretation, with the reason first in its notes; ``label`` is the metric's."""
     log.warning("LLM interpreter failed, using the local interpreter: %s", reason)
+    telemetry.LLM_FALLBACKS.labels(label).inc()
     local = _local(text, language=language, floor=floor)
     return dataclasses.replace(local, notes=(FALLBACK_NOTE.format(reason=reason), *local.notes))
+
+
+def _usd(amount: Decimal) -> str:
+    """Dollars and cents; an amount below a dollar that cents would hide keeps its digits."""
+    cents = amount.quantize(Decimal("0.01"))
+    if cents == amount or amount >= 1:
+        return f"US${cents:,.2f}"
+    return f"US${amount.normalize():f}"
+
+
+def budget_note(budget: BudgetStatus) -> str:
+    """What the artist reads when their monthly AI budget stopped the LLM call."""
+    renews = budget.next_month_start
+    return (
+        f"Your AI budget for this month ({_usd(budget.budget_usd)}) is used up "
+        f"({_usd(budget.spent_usd)} spent), so this feedback was read by the built-in interpreter "
+        f"instead of the AI model. The AI model reads your feedback again from "
+        f"{renews.day} {renews:%B %Y} (UTC)."
+    )
+
+
+def _over_budget(text: str, budget: BudgetStatus, *, language: str | None, floor: float) -> Interpretation:
+    log.info("LLM budget spent (%s of %s USD): using the local interpreter", budget.spent_usd, budget.budget_usd)
+    telemetry.LLM_BUDGET_EXCEEDED.inc()
+    telemetry.LLM_FALLBACKS.labels("budget_exceeded").inc()
+    local = _local(text, language=language, floor=floor)
+    return dataclasses.replace(local, notes=(budget_note(budget), *local.notes))
 
 
 def _parse(content: str | None) -> dict[str, Any]:
@@ -295,6 +332,9 @@ def llm_interpret(
     floor = settings.LEARNING_CONFIDENCE_FLOOR if floor is None else floor
     if not settings.LLM_API_KEY:
         return _local(text, language=language, floor=floor)
+    budget = llm_budget_status(user=user)
+    if budget.exceeded:
+        return _over_budget(text, budget, language=language, floor=floor)
 
     import openai
 
@@ -373,7 +413,7 @@ def llm_interpret(
         record_llm_usage(**usage_row)
 
     if data is None:
-        return _fallback(text, reason, language=language, floor=floor)
+        return _fallback(text, reason, label=usage_row["status"], language=language, floor=floor)
     adjustments, notes = _adjustments(data)
     return Interpretation(
         text=text,

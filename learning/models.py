@@ -12,7 +12,8 @@ How the pieces fit (DESIGN §8):
   job on the default queue; each applied change is a :class:`LearningEvent`.
 * :class:`GenreProfile` counts which artists asked for what in a genre and moves the genre's
   center only when enough distinct artists agree (:class:`GenreVote`).
-* :class:`LlmUsage` is the append-only record of every LLM request (tokens, latency, cost).
+* :class:`LlmUsage` is the append-only record of every LLM request (tokens, latency, cost), and
+  :class:`LlmUsageDaily` its per-day rollup (kept in the same transaction; rebuildable).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 
 SNAPSHOT_SCHEMA_VERSION = 1
 
@@ -461,3 +463,66 @@ class LlmUsage(models.Model):
         if not self._state.adding:
             raise ImmutableVersionError("LLM usage rows are append-only")
         super().save(*args, **kwargs)
+
+
+class LlmUsageDaily(models.Model):
+    """The sums of :class:`LlmUsage` rows per UTC day, user, track, model and operation.
+
+    ``learning.usage.record_llm_usage`` adds each new row to its bucket in the same transaction,
+    so the rollup always equals the rows (``usage_rollup_rebuild`` recomputes it from them, e.g.
+    after a restore).  Reports read this table: a month of an artist's usage is a few dozen rows
+    instead of every request.
+
+    Why ``user`` and ``music`` are foreign keys without database constraints and ``DO_NOTHING``:
+    a bucket is history.  Deleting a track or a user must neither fail (``SET_NULL`` would merge
+    two buckets into one key and break the unique constraint) nor erase what was spent; the
+    bucket keeps the old id and reports show the track without a title.  The unique key treats
+    a missing user/track as one value (``Coalesce``), so "no track" is one bucket too.
+    """
+
+    day = models.DateField(help_text="UTC day of the requests")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,  # (user, day) below serves every lookup by user
+        related_name="+",
+    )
+    music = models.ForeignKey(
+        "music.MusicAsset",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    model = models.CharField(max_length=120)
+    operation = models.CharField(max_length=40)
+    requests = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0, help_text="requests whose status is not ok")
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cached_tokens = models.PositiveBigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=8, default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "llm_usage_daily"
+        ordering = ["day", "model"]
+        constraints = [
+            models.UniqueConstraint(
+                models.F("day"),
+                Coalesce(models.F("user"), models.Value(0), output_field=models.BigIntegerField()),
+                Coalesce(models.F("music"), models.Value(uuid.UUID(int=0)), output_field=models.UUIDField()),
+                models.F("model"),
+                models.F("operation"),
+                name="llm_usage_daily_bucket",
+            )
+        ]
+        # The unique index leads with ``day`` and serves the staff report's date range.
+        indexes = [models.Index(fields=["user", "day"], name="llm_usage_daily_user_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model} {self.operation}: {self.requests} requests"

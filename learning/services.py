@@ -5,6 +5,9 @@ Every change to what a center contributes is a new append-only :class:`CenterVer
 number, and recorded as a :class:`LearningEvent` with the effective weights before and after.
 A rollback copies an old snapshot into a new version: history is never rewritten, and the
 effective profile after a rollback is exactly the one the copied version gave.
+
+``fala_learning_versions_total{scope,source}`` and ``fala_learning_rollbacks_total{scope}`` count
+on commit, so a version that was rolled back with its transaction is never counted.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from fala_clip import telemetry
 from learning.interpret.contracts import Adjustment
 from learning.models import (
     CenterScope,
@@ -213,6 +217,8 @@ def version_create(
         )
         locked.active_version = version
         locked.save(update_fields=["active_version", "updated_at"])
+        scope = locked.scope
+        transaction.on_commit(lambda: telemetry.LEARNING_VERSIONS.labels(scope, source).inc())
     center.active_version = version
     log.info("center %s: version %s (%s) %s", center.pk, version.number, source, reason)
     return version
@@ -377,23 +383,27 @@ def center_rollback(
         target = center.versions.get(number=to_version)
         weights, params = dict(target.weights), dict(target.params)
         what = f"version {to_version}"
-    version = version_create(
-        center=center,
-        weights=weights,
-        params=params,
-        source=VersionSource.ROLLBACK,
-        reason=reason or f"rollback to {what}",
-        author=actor,
-        rolled_back_to=target,
-    )
-    return _event(
-        center=center,
-        kind=LearningEvent.Kind.ROLLBACK,
-        before=before,
-        after=version,
-        profile_before=profile_before,
-        actor=actor,
-    )
+    with transaction.atomic():  # the version and its event, or neither
+        version = version_create(
+            center=center,
+            weights=weights,
+            params=params,
+            source=VersionSource.ROLLBACK,
+            reason=reason or f"rollback to {what}",
+            author=actor,
+            rolled_back_to=target,
+        )
+        event = _event(
+            center=center,
+            kind=LearningEvent.Kind.ROLLBACK,
+            before=before,
+            after=version,
+            profile_before=profile_before,
+            actor=actor,
+        )
+        scope = center.scope
+        transaction.on_commit(lambda: telemetry.LEARNING_ROLLBACKS.labels(scope).inc())
+    return event
 
 
 # --------------------------------------------------------------------------- applying adjustments
