@@ -647,3 +647,38 @@ def test_versions_and_rollbacks_count_on_commit_only(user, django_capture_on_com
         raise RuntimeError("abort")
     assert center.versions.count() == 3
     assert counters.delta() == {"baseline": 1, "api": 1, "rollback": 1, "rollbacks": 1}
+
+
+@pytest.mark.django_db
+def test_the_budget_counts_this_utc_month_only_and_per_artist(user, other_user, settings):
+    from learning.llm import budget_note
+
+    settings.LLM_MONTHLY_BUDGET_USD = 5
+    with freeze_time("2026-11-30T23:59:59+00:00"):  # November: not December's spend
+        record_llm_usage(model="other-model", status="ok", user=user, input_tokens=4_000_000)  # 4 USD
+    with freeze_time("2026-12-01T00:00:00+00:00"):
+        record_llm_usage(model="other-model", status="ok", user=user, input_tokens=3_000_000)  # 3 USD
+        record_llm_usage(model="other-model", status="ok", user=other_user, input_tokens=9_000_000)  # bob's
+
+    december = llm_budget_status(user=user, now=datetime(2026, 12, 15, tzinfo=UTC))
+    assert (december.spent_usd, december.exceeded) == (Decimal(3), False)
+    november = llm_budget_status(user=user, now=datetime(2026, 11, 30, 12, tzinfo=UTC))
+    assert (november.spent_usd, november.exceeded) == (Decimal(4), False)
+    with freeze_time("2026-12-02T10:00:00+00:00"):
+        record_llm_usage(model="other-model", status="ok", user=user, output_tokens=1_005_000)  # 2.01 USD
+    december = llm_budget_status(user=user, now=datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC))
+    assert (december.budget_usd, december.spent_usd, december.exceeded) == (Decimal(5), Decimal("5.01"), True)
+    assert december.next_month_start == datetime(2027, 1, 1, tzinfo=UTC)
+    assert budget_note(december) == (
+        "Your AI budget for this month (US$5.00) is used up (US$5.01 spent), so this feedback was read by the "
+        "built-in interpreter instead of the AI model. The AI model reads your feedback again from "
+        "1 January 2027 (UTC)."
+    )
+    assert llm_budget_status(user=user, now=datetime(2027, 1, 1, tzinfo=UTC)).spent_usd == 0
+
+    settings.LLM_MONTHLY_BUDGET_USD_BY_ARTIST = {"alice": 10.5}
+    raised = llm_budget_status(user=user, now=datetime(2026, 12, 31, tzinfo=UTC))
+    assert (raised.budget_usd, raised.exceeded) == (Decimal("10.5"), False)
+    settings.LLM_MONTHLY_BUDGET_USD = 0
+    settings.LLM_MONTHLY_BUDGET_USD_BY_ARTIST = {}
+    assert llm_budget_status(user=user, now=datetime(2026, 12, 31, tzinfo=UTC)).exceeded is False

@@ -132,3 +132,39 @@ def test_bad_input_is_a_command_error(args, message):
     with pytest.raises(CommandError) as err:
         run(*args)
     assert message in str(err.value)
+
+
+# --------------------------------------------------------------------------- usage_rollup_rebuild
+
+
+def test_rollup_rebuild_command_restores_the_buckets_and_says_what_changed(usage_data):
+    from learning.models import LlmUsageDaily
+
+    today = datetime.now(UTC).date()
+    LlmUsageDaily.objects.filter(day=today).delete()
+
+    out = io.StringIO()
+    call_command("usage_rollup_rebuild", "--since", today.isoformat(), stdout=out)
+
+    # alice's track (ok + timeout), bob's track (other-model), bob without a track.
+    assert out.getvalue().splitlines() == [
+        f"rebuilt {today} .. {today} (UTC): 3 buckets",
+        "before: 0 requests, 0 failed, 0 input / 0 output / 0 cached tokens, 0.00000000 USD",
+        " after: 4 requests, 1 failed, 1710 input / 100 output / 1024 cached tokens, 0.00067170 USD",
+    ]
+    report = usage_data["api"].get("/usage/report").json()
+    assert report["totals"]["cost_usd"] == "0.00067170" and report["totals"]["requests"] == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "2026-02-30"], "--since '2026-02-30' is not a date; use YYYY-MM-DD"),
+        (["--since", "2026-02-02", "--until", "2026-02-01"], "--until (2026-02-01) is before --since (2026-02-02)"),
+        (["--since", "2025-01-01", "--until", "2026-01-02"], "the range covers 367 days"),
+    ],
+)
+def test_rollup_rebuild_command_refuses_bad_input(args, message):
+    with pytest.raises(CommandError) as err:
+        call_command("usage_rollup_rebuild", *args, stdout=io.StringIO())
+    assert message in str(err.value)
