@@ -48,13 +48,10 @@ def metrics_workload(django_db_setup, django_db_blocker, tmp_path_factory) -> It
             result = workload.run(root=root, db_url=db_url, video=video, stack_holder=running)
             prometheus = result.prometheus
         finally:
+            # Everything but a Prometheus the tests will query (all of it when the scenario failed).
             for thing in reversed(running):
                 if thing is not prometheus:
                     thing.stop()
-            if prometheus is None:  # the scenario failed: nothing will query it
-                for thing in running:
-                    if hasattr(thing, "query"):
-                        thing.stop()
             call_command("flush", interactive=False, verbosity=0)
             redis.flushdb()
     try:
