@@ -34,6 +34,7 @@ from learning.models import (
     LearningCenter,
     LearningEvent,
     LlmUsage,
+    LlmUsageDaily,
     MusicFeedback,
 )
 from learning.services import center_rollback, center_set_experimental, center_set_status, diff_words
@@ -569,3 +570,16 @@ class LlmUsageAdmin(ReadOnlyAdmin):
     search_fields = ["request_id", "model", "user__username"]
     list_select_related = ["user"]
     readonly_fields = [f.name for f in LlmUsage._meta.fields]
+
+
+@admin.register(LlmUsageDaily)
+class LlmUsageDailyAdmin(ReadOnlyAdmin):
+    """The daily rollup, read-only: it is kept by ``record_llm_usage`` (rebuild with
+    ``manage.py usage_rollup_rebuild``)."""
+
+    # ids, not the objects: a bucket outlives a deleted user or track (no FK constraint)
+    list_display = ["day", "user_id", "music_id", "model", "operation", "requests", "failed", "cost_usd"]
+    list_filter = ["model", "operation", "day"]
+    search_fields = ["user__username", "model"]
+    date_hierarchy = "day"
+    readonly_fields = [f.name for f in LlmUsageDaily._meta.fields]

@@ -246,6 +246,8 @@ class HostCollector(Collector):
             labels=["mode"],
         )
         for mode, seconds in psutil.cpu_times()._asdict().items():
+            if mode in ("guest", "guest_nice"):
+                continue  # already inside user/nice (Linux counts guest time twice)
             cpu.add_metric([mode], seconds)
         yield cpu
         yield GaugeMetricFamily("fala_host_cpus", "Logical CPUs of the host.", value=psutil.cpu_count() or 1)

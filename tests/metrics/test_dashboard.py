@@ -222,6 +222,6 @@ def test_every_panel_shows_data_from_the_real_prometheus(metrics_workload):
         result = prom.query(substituted(expr), at=metrics_workload.t_end)
         if not result:
             empty.append(where)
-    # The workload has no failed job: only the failure-only queries may be empty.
-    expected_empty = [w for w, e in queries(dashboard()) if 'outcome="failed"' in e]
-    assert sorted(empty) == sorted(expected_empty)
+    # The workload has no failed job, but the closed label sets (kinds x outcomes) exist at 0
+    # from start-up (metrics.apps.prime_series), so even the failure panels show a series.
+    assert empty == []
