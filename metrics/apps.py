@@ -5,6 +5,10 @@ class MetricsConfig(AppConfig):
     name = "metrics"
 
     def ready(self) -> None:
+        from prometheus_client import disable_created_metrics
+
+        # No *_created series: they double the exposition and multiprocess mode has none.
+        disable_created_metrics()
         prime_series()
 
 

@@ -46,13 +46,13 @@ class JobsCollector(Collector):
     """Queue depth and ages (Redis + PostgreSQL), running jobs, live workers (Redis)."""
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._postgres()
-        yield from self._redis()
+        # One fala_collector_up family for both sources: a name may appear once per exposition.
+        up = _up()
+        metrics = [*self._postgres(up), *self._redis(up)]
+        yield up
+        yield from metrics
 
-    def _postgres(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily(
-            "fala_collector_up", "1 when the source could be read at this scrape.", labels=["source"]
-        )
+    def _postgres(self, up: GaugeMetricFamily) -> Iterator[Metric]:
         try:
             now = timezone.now()
             queued = dict(
@@ -74,10 +74,8 @@ class JobsCollector(Collector):
         except Exception as exc:
             log.warning("metrics: PostgreSQL unreadable at scrape: %r", exc)
             up.add_metric(["postgres"], 0)
-            yield up
             return
         up.add_metric(["postgres"], 1)
-        yield up
         age = GaugeMetricFamily(
             "fala_queue_oldest_job_age_seconds",
             "Seconds the oldest queued job of the queue has waited (0 when none waits).",
@@ -101,10 +99,7 @@ class JobsCollector(Collector):
             value=_age(now, unfinished),
         )
 
-    def _redis(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily(
-            "fala_collector_up", "1 when the source could be read at this scrape.", labels=["source"]
-        )
+    def _redis(self, up: GaugeMetricFamily) -> Iterator[Metric]:
         try:
             import django_rq
             from rq import Worker
@@ -126,10 +121,8 @@ class JobsCollector(Collector):
         except Exception as exc:
             log.warning("metrics: Redis unreadable at scrape: %r", exc)
             up.add_metric(["redis"], 0)
-            yield up
             return
         up.add_metric(["redis"], 1)
-        yield up
         yield depth
         yield alive
 

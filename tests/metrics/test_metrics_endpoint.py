@@ -308,3 +308,13 @@ def test_production_settings_close_metrics_by_default():
         text=True,
     )
     assert bad.returncode != 0 and "METRICS_ALLOWED_IPS" in bad.stderr
+
+
+@pytest.mark.django_db
+def test_exposition_is_well_formed_each_family_once(redis_conn):
+    """Prometheus rejects a second TYPE line for a name; *_created series are off."""
+    body = Client().get("/metrics").content.decode()
+    types = [line.split()[2] for line in body.splitlines() if line.startswith("# TYPE ")]
+    assert len(types) == len(set(types)), sorted(t for t in types if types.count(t) > 1)
+    assert "fala_collector_up" in types
+    assert not [line for line in body.splitlines() if "_created" in line.split(" ")[0]]
