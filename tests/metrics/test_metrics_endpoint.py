@@ -318,3 +318,25 @@ def test_exposition_is_well_formed_each_family_once(redis_conn):
     assert len(types) == len(set(types)), sorted(t for t in types if types.count(t) > 1)
     assert "fala_collector_up" in types
     assert not [line for line in body.splitlines() if "_created" in line.split(" ")[0]]
+
+
+def test_a_refused_second_heavy_worker_is_counted(multiproc, worker_env, tmp_path):
+    """The refusal happens in a process that exits at once: its counter survives it."""
+    from jobs.worker import acquire_heavy_slot
+
+    slot = acquire_heavy_slot(lock_dir=tmp_path / "locks", limit=1)  # this test holds the host's slot
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(REPO_ROOT / "manage.py"), "worker", "heavy", "--burst"],
+            env={**worker_env, "PROMETHEUS_MULTIPROC_DIR": str(multiproc)},
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        slot.close()
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    samples = scrape()
+    assert value(samples, "fala_heavy_worker_refused_total") == 1
+    assert [p.name for p in multiproc.glob("*.db") if "archive" not in p.name] == []
