@@ -17,7 +17,7 @@ import pytest
 from tests.metrics.stack import PROMETHEUS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped when tests/metrics is done, not at the end of the run
 def metrics_workload(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator:
     if not PROMETHEUS.exists():
         message = f"{PROMETHEUS} not found: `scripts/system-deps.sh --test` installs Debian's prometheus package"
