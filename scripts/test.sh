@@ -14,4 +14,4 @@ echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== layers"; .venv/bin/lint-imports --no-cache
 echo "== mypy"; .venv/bin/mypy
 echo "== migrations"; .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
-echo "== pytest"; .venv/bin/python -m pytest -p no:cacheprovider "$@"
+echo "== pytest"; .venv/bin/python -m pytest -p no:cacheprovider --durations=15 "$@"
