@@ -10,8 +10,8 @@ if [ -z "${DATABASE_URL:-}" ] || [ -z "${REDIS_URL:-}" ]; then
   eval "$services"
 fi
 export DJANGO_SETTINGS_MODULE=fala_clip.settings.test
-echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
-echo "== layers"; .venv/bin/lint-imports --no-cache
-echo "== mypy"; .venv/bin/mypy
-echo "== migrations"; .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
-echo "== pytest"; .venv/bin/python -m pytest -p no:cacheprovider --durations=15 "$@"
+echo "== ruff ($(date +%T))"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
+echo "== layers ($(date +%T))"; .venv/bin/lint-imports --no-cache
+echo "== mypy ($(date +%T))"; .venv/bin/mypy
+echo "== migrations ($(date +%T))"; .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
+echo "== pytest ($(date +%T))"; .venv/bin/python -m pytest -p no:cacheprovider --durations=15 "$@"
