@@ -117,11 +117,8 @@ def _fold(path: Path, pid: int, files: list[Path]) -> None:
             out.close()
         os.replace(tmp, archive)  # the archive is complete or untouched, never half-written
         source.unlink()
-    # live* gauges of the dead process (mostrecent/sum/... gauges stay: their modes keep them)
+    # Drops the dead process's live* gauges (other gauge modes keep their files by design).
     multiprocess.mark_process_dead(pid, str(path))
-    for f in files:
-        if f.name.startswith("gauge_live"):
-            f.unlink(missing_ok=True)
 
 
 def fold_process(pid: int, path: Path | None = None) -> bool:

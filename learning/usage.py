@@ -78,6 +78,11 @@ def _dec(value: Any) -> Decimal:
     return Decimal(str(value)).quantize(PRICE_QUANTUM)
 
 
+def zero_usd() -> Value:
+    """A 0 of the money columns' type, for ``Coalesce(Sum("cost_usd"), zero_usd())``."""
+    return Value(Decimal(0), output_field=DecimalField(max_digits=20, decimal_places=8))
+
+
 def prices_for(model: str, table: Mapping[str, Mapping[str, Any]] | None = None) -> Prices:
     """The prices of ``model`` from ``table`` (default ``settings.LLM_PRICES``)."""
     table = settings.LLM_PRICES if table is None else table
@@ -223,7 +228,6 @@ def usage_rollup_rebuild(*, since: date, until: date) -> int:
             with connection.cursor() as cursor:
                 cursor.execute(f"LOCK TABLE {LlmUsage._meta.db_table} IN SHARE MODE")
         LlmUsageDaily.objects.filter(day__gte=since, day__lte=until).delete()
-        zero_money = Value(Decimal(0), output_field=DecimalField(max_digits=20, decimal_places=8))
         sums = (
             LlmUsage.objects.filter(created_at__gte=start, created_at__lt=end)
             .order_by()
@@ -235,7 +239,7 @@ def usage_rollup_rebuild(*, since: date, until: date) -> int:
                 sum_input=Coalesce(Sum("input_tokens"), 0),
                 sum_output=Coalesce(Sum("output_tokens"), 0),
                 sum_cached=Coalesce(Sum("cached_tokens"), 0),
-                sum_cost=Coalesce(Sum("cost_usd"), zero_money),
+                sum_cost=Coalesce(Sum("cost_usd"), zero_usd()),
             )
         )
         buckets = [
@@ -332,7 +336,6 @@ def usage_totals(*, user: Any = None, music: Any = None, since: datetime | None 
         qs = qs.filter(music=music)
     if since is not None:
         qs = qs.filter(created_at__gte=since)
-    zero_money = Value(Decimal(0), output_field=DecimalField(max_digits=20, decimal_places=8))
     rows = (
         qs.order_by()
         .values("model")
@@ -343,7 +346,7 @@ def usage_totals(*, user: Any = None, music: Any = None, since: datetime | None 
             output_tokens=Coalesce(Sum("output_tokens"), 0),
             cached_tokens=Coalesce(Sum("cached_tokens"), 0),
             estimated_input_tokens=Coalesce(Sum("estimated_input_tokens"), 0),
-            cost_usd=Coalesce(Sum("cost_usd"), zero_money),
+            cost_usd=Coalesce(Sum("cost_usd"), zero_usd()),
         )
         .order_by("model")
     )

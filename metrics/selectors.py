@@ -16,11 +16,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from django.db.models import DecimalField, QuerySet, Sum, Value
+from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from learning.models import LlmUsageDaily
-from learning.usage import llm_budget_status
+from learning.usage import llm_budget_status, zero_usd
 
 #: The longest range one report covers (a year, leap day included).
 MAX_RANGE_DAYS = 366
@@ -82,14 +82,13 @@ def usage_range(*, since: date | None, until: date | None, today: date | None = 
 
 
 def _sums() -> dict[str, Any]:
-    zero_money = Value(Decimal(0), output_field=DecimalField(max_digits=20, decimal_places=8))
     return {
         "n_requests": Coalesce(Sum("requests"), 0),
         "n_failed": Coalesce(Sum("failed"), 0),
         "n_input": Coalesce(Sum("input_tokens"), 0),
         "n_output": Coalesce(Sum("output_tokens"), 0),
         "n_cached": Coalesce(Sum("cached_tokens"), 0),
-        "n_cost": Coalesce(Sum("cost_usd"), zero_money),
+        "n_cost": Coalesce(Sum("cost_usd"), zero_usd()),
     }
 
 

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, IntegerField, Max, OuterRef, Subquery, Sum, Value
+from django.db.models import Count, IntegerField, Max, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from jobs.models import Job, JobStatus
 from learning.models import LlmUsage
+from learning.usage import zero_usd
 
 UNFINISHED = (JobStatus.QUEUED, JobStatus.ANALYZING, JobStatus.RENDERING)
 #: At most this many over-SLA jobs are listed (the total is counted apart).
@@ -100,10 +100,9 @@ def month_start(now: datetime | None = None) -> datetime:
 
 
 def _sums() -> dict[str, Any]:
-    zero_cost = Value(Decimal(0), output_field=DecimalField(max_digits=20, decimal_places=8))
     zero = Value(0, output_field=IntegerField())
     return {
-        "cost_usd": Coalesce(Sum("cost_usd"), zero_cost),
+        "cost_usd": Coalesce(Sum("cost_usd"), zero_usd()),
         "requests": Count("pk"),
         "input_tokens": Coalesce(Sum("input_tokens"), zero),
         "output_tokens": Coalesce(Sum("output_tokens"), zero),

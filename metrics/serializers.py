@@ -76,23 +76,20 @@ class UsageBudgetSerializer(serializers.Serializer):
     renews_on = serializers.DateField(help_text="first day of the next UTC month")
 
 
-class UsageSerializer(serializers.Serializer):
+class _UsageBodySerializer(serializers.Serializer):
     since = serializers.DateField()
     until = serializers.DateField()
     totals = UsageSumsSerializer()
     by_day = UsageDaySerializer(many=True)
     by_track = UsageTrackSerializer(many=True)
     by_model = UsageModelSerializer(many=True)
+
+
+class UsageSerializer(_UsageBodySerializer):
     budget = UsageBudgetSerializer(
         allow_null=True, help_text="the caller's monthly LLM budget now (null: no budget is set)"
     )
 
 
-class UsageReportSerializer(serializers.Serializer):
-    since = serializers.DateField()
-    until = serializers.DateField()
-    totals = UsageSumsSerializer()
-    by_day = UsageDaySerializer(many=True)
-    by_track = UsageTrackSerializer(many=True)
-    by_model = UsageModelSerializer(many=True)
+class UsageReportSerializer(_UsageBodySerializer):
     by_user = UsageUserSerializer(many=True)

@@ -350,8 +350,7 @@ def test_rollup_buckets_by_utc_day_and_the_rebuild_gives_the_same_rows(user, oth
         ("2026-03-31T14:00:00+00:00", dict(user=other_user, input_tokens=4, output_tokens=7, cached_tokens=4)),
         ("2026-04-01T00:00:01+00:00", dict(user=None, input_tokens=1, operation="summary")),
     ]
-    # One freeze moved from moment to moment: each freeze_time() start scans every loaded
-    # module (seconds with torch loaded); move_to() does not.
+    # One freeze moved from moment to moment (move_to() does not rescan the loaded modules).
     with freeze_time(moments[0][0]) as clock:
         for moment, kw in moments:
             clock.move_to(moment)
