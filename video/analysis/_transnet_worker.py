@@ -20,9 +20,10 @@ written with ``-fps_mode passthrough``, so frame ``i`` here is frame ``i``
 of the analysis: on a variable-frame-rate source the ``fps`` filter
 duplicates/drops to the same constant grid, where a bare decode would give
 the source's own frames (or, with the raw muxer's default frame-rate mode,
-a re-timed grid at the stream's maximum rate: 959 frames of a source the
-analysis sees as 148). Only the scaler differs: 48x27 RGB, TransNetV2's
-input, with ``bilinear`` (area-like when shrinking) from the full picture.
+frames re-timed to the stream's ``r_frame_rate``: 719 frames at 120 fps of
+the 8/30/12/24 fps test source the analysis sees as 111). Only the scaler
+differs: 48x27 RGB, TransNetV2's input, with ``bilinear`` (area-like when
+shrinking) from the full picture.
 """
 
 from __future__ import annotations

@@ -34,8 +34,8 @@ it yields exactly the analysed frames, also on variable-frame-rate sources;
 a prediction count other than the analysed frame count raises
 :class:`FrameCountMismatch` instead of being truncated. (It decodes the source
 a second time rather than taking the pipeline's 160 px frames: TransNetV2
-then sees the input it was trained on — a proper 48x27 shrink of the full
-picture, not a resample of the aliased ``fast_bilinear`` thumbnails — the
+then sees the input it was trained on — a ``bilinear`` 48x27 shrink of the
+full picture, not a second resample of the 160 px ``fast_bilinear`` frames — the
 pipeline keeps streaming without buffering frames for it, and the second
 decode is small next to the model's own cost.)
 

@@ -6,8 +6,8 @@ with their own timestamps (``-fps_mode vfr``): 111 frames, hard cuts at 1.5,
 average rate (~18.6 fps); a decode without that filter gives the source's own
 111 frames — the same *count* here, but frame 12 is the first frame of the
 second segment there and ~0.65 s in on the analysis' clock — and ffmpeg's
-default frame-rate mode for raw output re-times it to the 120 fps time base
-instead (715 frames), which the old worker then silently truncated.
+default frame-rate mode for raw output re-times it to its 120 fps ``r_frame_rate``
+instead (719 frames), which the old worker then silently truncated.
 """
 
 from __future__ import annotations
