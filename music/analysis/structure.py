@@ -1,25 +1,65 @@
-"""Energy curve and sections (intro / verse / chorus / bridge / outro).
+"""Energy curve and sections (intro / verse / pre-chorus / chorus / bridge / outro).
 
 How it works
 ------------
 * ``energy_curve``: RMS in 0.1 s hops, normalised to the track's maximum.
-* Bars are the spans between downbeats (fixed 4 s blocks when there are no
-  downbeats, e.g. a beatless ambient track).
-* Each bar gets a feature vector: mean chroma (harmony), mean MFCC 1..12
-  (timbre) and log RMS (loudness), scaled by the within-bar fluctuation.
-* Boundaries are peaks of a bar-level novelty curve (distance between the
-  mean features of the 4 bars before and the 4 bars after each bar line),
-  sections at least 4 bars long, so every boundary is a bar boundary.
-  (librosa's fixed-k agglomerative segmentation was tried first: a k chosen
-  from the track length merged real sections of short tracks.)
-* Segments are grouped by similarity of their mean features (average-linkage
-  cosine distance); members of one group are "repeats".
-* The peak is the loudest member of the loudest repeated group, unless a
-  non-repeated section is clearly louder (> 1.25x), in which case it wins.
-  Exactly one section is ``is_peak``.
-* Labels: the peak's group is ``chorus``; a quieter first / last section is
-  ``intro`` / ``outro``; a one-off section after the first chorus is
-  ``bridge``; the rest is ``verse``.
+* **Bar grid** (:func:`bar_grid`). Bars are the spans between downbeats when
+  the downbeats agree with the beats (median bar = ``meter`` beats, +-15 %);
+  otherwise every ``meter``-th beat starts a bar; with fewer than
+  ``2 * meter`` beats, fixed 4 s blocks (a beatless ambient track). Gaps
+  (a missed downbeat) are filled with evenly spaced bar lines, doubled
+  downbeats (a bar under 3/4 of the median) are dropped, and the grid is
+  extended at both ends with the median bar, so every boundary below is a
+  bar line (a downbeat when the downbeats were usable).
+* **Features per bar** (:func:`bar_features`), from one STFT: each bar is cut
+  into ``meter`` equal sub-frames (about one beat). ``X``: the bar's mean
+  chroma (harmony), MFCC 1..12 (timbre) and log RMS (loudness), centred
+  across bars and scaled by the pooled *within-bar* standard deviation, so a
+  difference reads as "how many frame-to-frame fluctuations apart" (a steady
+  loop stays near 0, a change of section stands out). ``C``: the bar's
+  sub-frame chromas stacked (``12 * meter`` values, the bar's chord sequence).
+* **Boundaries** (:func:`novelty_boundaries`): peaks of a bar-level novelty
+  curve, a checkerboard contrast of the mean ``X`` over the 4 bars before and
+  after each bar line, that reach ``NOVELTY_MIN`` and 30 % of the largest
+  peak, strongest first while every section keeps ``MIN_SECTION_BARS``.
+* **Repetition** (:func:`repetition_matrix`): a bar-level recurrence matrix of
+  ``C`` (``librosa.segment.recurrence_matrix``: mutual k-nearest neighbours,
+  cosine distance, affinity weights, the bar itself and its neighbours
+  excluded) with diagonal path enhancement (``librosa.segment.path_enhance``
+  over ``PATH_BARS`` bars), so a bar counts as repeated where a *run* of bars
+  recurs with the same chords, not where one chord happens to come back.
+* **Groups** (:func:`group_sections`): two sections are repeats of one another
+  when both hold: *harmony* — the mean, over the bars of each, of the best
+  recurrence value found in the other (symmetrised) is at least
+  ``REPEAT_MIN``; and *timbre/loudness* — their mean MFCC + log-RMS differ by
+  at most ``TIMBRE_MAX`` within-bar standard deviations. Sections are then
+  clustered (average linkage) with that pair of criteria as one distance
+  (``<= 1`` means both hold). Neighbouring sections of one group are joined
+  (a phrase played twice in a row is one section). ``repeats`` is the size
+  of a section's group.
+* **Labels** (:func:`label_sections`), in this order; a section no rule
+  claims is a neutral ``section``:
+
+  1. ``chorus``: the group of the *most repeated* (>= 2 members) among the
+     high-energy groups (mean energy >= ``CHORUS_MIN_ENERGY`` x the loudest
+     section's); ties go to the louder group. A track with no repeated
+     high-energy group has no chorus.
+  2. ``verse``: only when there is a chorus: the repeated non-chorus group
+     with the most members (ties: the earliest), quieter than the chorus.
+  3. ``pre-chorus``: another repeated group each of whose members comes
+     directly before a chorus.
+  4. ``intro``: the first section, when it is heard only once, is not a
+     chorus and is clearly quieter (energy < ``EDGE_ENERGY_RATIO`` x the median
+     of the other sections).
+  5. ``outro``: the same for the last section (at least 3 sections).
+  6. ``bridge``: a section heard once that comes after a verse *and* a
+     chorus, with a chorus still to come (so A-B-A-B has no bridge).
+
+* **Peak**: the loudest chorus; when a non-chorus section is clearly louder
+  (> 1.25x) it wins; with no chorus, the loudest section. Exactly one
+  section is ``is_peak`` (the suggestion engine starts hooks on it).
+* Short or silent audio (fewer than ``2 * MIN_SECTION_BARS`` bars, or no
+  signal) is one section, labelled ``section``, the peak.
 """
 
 from __future__ import annotations
@@ -34,8 +74,15 @@ NOVELTY_BARS = 4
 MIN_SECTION_BARS = 4
 NOVELTY_MIN = 0.3  # RMS distance in within-bar standard deviations
 MAX_SECTIONS = 12
-GROUP_DISTANCE = 0.5  # cosine distance under which two sections count as repeats
 FALLBACK_BAR_S = 4.0
+DOWNBEAT_TOLERANCE = 0.15  # downbeats are used when the median bar is meter beats +-15 %
+PATH_BARS = 5  # diagonal path enhancement length, in bars (odd)
+REPEAT_MIN = 0.35  # mean best recurrence for two sections to share harmony
+TIMBRE_MAX = 0.6  # max mean-timbre distance (within-bar std) between repeats
+CHORUS_MIN_ENERGY = 0.75  # of the loudest section's energy
+EDGE_ENERGY_RATIO = 0.6  # intro / outro: this much quieter than the median section
+PEAK_OVERRIDE = 1.25
+LABELS = ("intro", "verse", "pre-chorus", "chorus", "bridge", "outro", "section")
 PARAMS = {
     "hop": HOP,
     "energy_hop_s": ENERGY_HOP_S,
@@ -43,7 +90,11 @@ PARAMS = {
     "min_section_bars": MIN_SECTION_BARS,
     "novelty_min": NOVELTY_MIN,
     "max_sections": MAX_SECTIONS,
-    "group_distance": GROUP_DISTANCE,
+    "path_bars": PATH_BARS,
+    "repeat_min": REPEAT_MIN,
+    "timbre_max": TIMBRE_MAX,
+    "chorus_min_energy": CHORUS_MIN_ENERGY,
+    "edge_energy_ratio": EDGE_ENERGY_RATIO,
 }
 
 
@@ -58,47 +109,143 @@ def energy_curve(y: np.ndarray, sr: int, hop_s: float = ENERGY_HOP_S) -> np.ndar
     return np.sqrt((pad.reshape(n, hop) ** 2).mean(axis=1))
 
 
-def _bar_bounds(duration: float, downbeats: list[float]) -> np.ndarray:
-    db = [t for t in downbeats if 0.0 < t < duration]
-    bounds = [0.0] + db + [duration] if len(db) >= 2 else list(np.arange(0.0, duration, FALLBACK_BAR_S)) + [duration]
-    # Drop a sliver bar at the end (< 25 % of a typical bar) by merging it.
-    b = np.asarray(bounds, dtype=np.float64)
-    if b.size > 2:
-        typical = float(np.median(np.diff(b)))
-        if b[-1] - b[-2] < 0.25 * typical:
-            b = np.delete(b, -2)
-        if b[1] - b[0] < 0.25 * typical:
-            b = np.delete(b, 1)
-    return b
+# --- bar grid ------------------------------------------------------------------
 
 
-def _bar_features(y: np.ndarray, sr: int, bounds: np.ndarray) -> np.ndarray:
-    """(n_bars, 25) bar means of chroma + MFCC 1..12 + log RMS.
+def _regular_lines(lines: np.ndarray, duration: float) -> np.ndarray:
+    """Bar lines with gaps filled, doubles dropped and both ends extended."""
+    bar = float(np.median(np.diff(lines)))
+    kept = [float(lines[0])]
+    for t in lines[1:]:
+        gap = float(t) - kept[-1]
+        if gap < 0.75 * bar:
+            continue  # a spurious downbeat inside the bar
+        k = int(round(gap / bar))
+        if k > 1:  # a missed downbeat: evenly spaced lines across the gap
+            kept.extend(kept[-1] + gap * np.arange(1, k) / k)
+        kept.append(float(t))
+    while kept[0] - bar > 0.25 * bar:
+        kept.insert(0, kept[0] - bar)
+    while kept[-1] + bar < duration - 0.25 * bar:
+        kept.append(kept[-1] + bar)
+    return np.asarray(kept)
 
-    Centred across bars and scaled by the pooled *within-bar* standard
-    deviation of each feature, so a difference between bars reads as "how
-    many frame-to-frame fluctuations apart" they are: a steady loop stays
-    near 0 everywhere, a real change of section stands out (unlike per-track
-    z-scoring, which would blow a loop's noise up to unit variance).
-    """
+
+def bar_grid(duration: float, beats: list[float], downbeats: list[float], meter: int = 4) -> tuple[np.ndarray, str]:
+    """Bar boundaries ``[0, ..., duration]`` and their source: ``downbeats``,
+    ``beats`` or ``fixed`` (see the module docstring)."""
+    b = np.unique(np.asarray([t for t in beats if 0.0 <= t < duration], dtype=np.float64))
+    db = np.unique(np.asarray([t for t in downbeats if 0.0 <= t < duration], dtype=np.float64))
+    lines: np.ndarray = np.zeros(0)
+    source = "fixed"
+    if db.size >= 3:
+        ok = True
+        if b.size >= 2 * meter:
+            expected = meter * float(np.median(np.diff(b)))
+            ok = abs(float(np.median(np.diff(db))) - expected) <= DOWNBEAT_TOLERANCE * expected
+        if ok:
+            lines, source = db, "downbeats"
+    if source == "fixed" and b.size >= 2 * meter:
+        lines, source = b[::meter], "beats"
+    if source == "fixed" or lines.size < 2:
+        bounds = np.append(np.arange(0.0, duration, FALLBACK_BAR_S), duration)
+        source = "fixed"
+    else:
+        lines = _regular_lines(lines, duration)
+        bounds = np.concatenate([[0.0], lines[(lines > 0.0) & (lines < duration)], [duration]])
+    # Merge a sliver bar (< 25 % of a typical bar) at either end.
+    if bounds.size > 2:
+        typical = float(np.median(np.diff(bounds)))
+        if bounds[-1] - bounds[-2] < 0.25 * typical:
+            bounds = np.delete(bounds, -2)
+        if bounds.size > 2 and bounds[1] - bounds[0] < 0.25 * typical:
+            bounds = np.delete(bounds, 1)
+    return bounds, source
+
+
+# --- features ------------------------------------------------------------------
+
+
+def bar_features(y: np.ndarray, sr: int, bounds: np.ndarray, sub: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, C)`` per bar: ``X`` (n_bars, 25) scaled bar means of chroma +
+    MFCC 1..12 + log RMS; ``C`` (n_bars, 12 * sub) the stacked sub-frame chromas."""
     import librosa
 
     S = np.abs(librosa.stft(y, n_fft=2048, hop_length=HOP))
     power = S**2
-    chroma = librosa.feature.chroma_stft(S=power, sr=sr)
+    # tuning=0: skips a pitch-tracking pass (half the step's time); a detuned
+    # recording shifts every bar's chroma alike, which self-similarity ignores.
+    chroma = librosa.feature.chroma_stft(S=power, sr=sr, tuning=0.0)
     mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=64)
     mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=13)[1:]
     rms = librosa.feature.rms(S=S)[0]
-    F = np.vstack([chroma, mfcc, np.log(rms + 1e-6)[None, :]])
-    frames = np.clip(librosa.time_to_frames(bounds, sr=sr, hop_length=HOP), 0, S.shape[1])
-    means, variances = [], []
-    for a, b in zip(frames[:-1], frames[1:], strict=False):
-        b = max(b, a + 1)
-        means.append(F[:, a:b].mean(axis=1))
-        variances.append(F[:, a:b].var(axis=1))
-    X = np.asarray(means)
-    within = np.sqrt(np.mean(variances, axis=0))
-    return (X - X.mean(axis=0)) / np.maximum(within, 1e-3)
+    F = np.vstack([chroma, mfcc, np.log(rms + 1e-6)[None, :]]).astype(np.float64)
+    n_frames = F.shape[1]
+    # Sub-frame edges (sub per bar), as STFT frame indices; each at least one frame.
+    edges_t = np.concatenate(
+        [np.linspace(a, b, sub + 1)[:-1] for a, b in zip(bounds[:-1], bounds[1:], strict=True)] + [bounds[-1:]]
+    )
+    edges = np.clip(librosa.time_to_frames(edges_t, sr=sr, hop_length=HOP), 0, n_frames - 1)
+    lo = edges[:-1]
+    hi = np.maximum(edges[1:], lo + 1)
+    cs = np.concatenate([np.zeros((F.shape[0], 1)), np.cumsum(F, axis=1)], axis=1)
+    cs2 = np.concatenate([np.zeros((F.shape[0], 1)), np.cumsum(F**2, axis=1)], axis=1)
+    cnt = (hi - lo).astype(np.float64)
+    sub_mean = ((cs[:, hi] - cs[:, lo]) / cnt).T  # (n_bars * sub, 25)
+    n_bars = bounds.size - 1
+    # Bar means and within-bar variances from the same running sums.
+    blo, bhi = lo[::sub], hi[sub - 1 :: sub]
+    bcnt = (bhi - blo).astype(np.float64)
+    means = ((cs[:, bhi] - cs[:, blo]) / bcnt).T
+    variances = np.maximum(((cs2[:, bhi] - cs2[:, blo]) / bcnt).T - means**2, 0.0)
+    within = np.sqrt(variances.mean(axis=0))
+    X = (means - means.mean(axis=0)) / np.maximum(within, 1e-3)
+    C = sub_mean[:, :12].reshape(n_bars, sub * 12)
+    return X, C
+
+
+def repetition_matrix(C: np.ndarray, width: int = 2) -> np.ndarray:
+    """(n_bars, n_bars) path-enhanced chroma recurrence in [0, 1].
+
+    The same recipe as ``librosa.segment.recurrence_matrix(mode="affinity",
+    sym=True, metric="cosine")`` followed by a one-filter
+    ``librosa.segment.path_enhance``, written out in numpy: librosa's
+    version imports scikit-learn (about 1 s per process) for a matrix of a
+    hundred bars. Bars closer than ``width`` are not linked; each bar links to
+    its k = sqrt(n) nearest bars when the link is mutual, weighted
+    ``exp(-d / median k-th distance)``; a Hann window of ``PATH_BARS`` bars then
+    smooths along the diagonals, so runs of recurring bars stand out.
+    """
+    n = C.shape[0]
+    if n < 4:
+        return np.zeros((n, n))
+    unit = C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-9)
+    dist = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
+    idx = np.arange(n)
+    far = np.abs(idx[:, None] - idx[None, :]) >= width
+    k = min(max(3, int(np.ceil(np.sqrt(n)))), int(far.sum(axis=1).min()))
+    if k < 1:
+        return np.zeros((n, n))
+    masked = np.where(far, dist, np.inf)
+    order = np.argsort(masked, axis=1, kind="stable")[:, :k]
+    knn = np.zeros((n, n), dtype=bool)
+    knn[idx[:, None], order] = True
+    link = knn & knn.T
+    bandwidth = float(np.median(masked[idx, order[:, -1]]))
+    R = np.where(link, np.exp(-dist / max(bandwidth, 1e-6)), 0.0)
+    # Diagonal smoothing: average each cell with its neighbours along the diagonal.
+    win = np.hanning((PATH_BARS | 1) + 2)[1:-1]  # odd length: centred on the cell
+    win = win / win.sum()
+    half = len(win) // 2
+    Rp = np.pad(R, half)
+    out = np.zeros_like(R)
+    for o, w in enumerate(win):
+        out += w * Rp[o : o + n, o : o + n]
+    top = float(out.max())
+    return out / top if top > 0 else out
+
+
+# --- boundaries ----------------------------------------------------------------
 
 
 def novelty_curve(X: np.ndarray, half: int = 0) -> np.ndarray:
@@ -148,61 +295,133 @@ def novelty_boundaries(X: np.ndarray) -> list[int]:
     return sorted(chosen)
 
 
-def _group_sections(vecs: np.ndarray) -> np.ndarray:
-    """Group ids per section by average-linkage cosine distance."""
-    n = vecs.shape[0]
+# --- groups and labels -----------------------------------------------------------
+
+
+def section_distances(seg_bars: list[tuple[int, int]], X: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """Pairwise distance between sections; ``<= 1`` when they are repeats
+    (harmony recurs *and* timbre/loudness match, see the module docstring)."""
+    n = len(seg_bars)
+    timbre = np.asarray([X[a:b, 12:].mean(axis=0) for a, b in seg_bars])
+    D = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            (a1, b1), (a2, b2) = seg_bars[i], seg_bars[j]
+            block = R[a1:b1, a2:b2]
+            rep = 0.5 * (float(block.max(axis=1).mean()) + float(block.max(axis=0).mean()))
+            dt = float(np.linalg.norm(timbre[i] - timbre[j])) / np.sqrt(timbre.shape[1])
+            D[i, j] = D[j, i] = max((1.0 - rep) / (1.0 - REPEAT_MIN), dt / TIMBRE_MAX)
+    return D
+
+
+def group_sections(D: np.ndarray) -> np.ndarray:
+    """Group ids (0, 1, ... in order of first appearance) by average linkage at distance 1."""
+    n = D.shape[0]
     if n == 1:
         return np.zeros(1, dtype=int)
     from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import pdist
+    from scipy.spatial.distance import squareform
 
-    # Cosine distance is undefined for all-zero vectors; nudge them.
-    v = vecs + 1e-9
-    Z = linkage(pdist(v, metric="cosine"), method="average")
-    labels = fcluster(Z, t=GROUP_DISTANCE, criterion="distance")
-    # Renumber groups in order of first appearance: 0, 1, 2, ...
+    Z = linkage(squareform(D, checks=False), method="average")
+    labels = fcluster(Z, t=1.0, criterion="distance")
     order: dict[int, int] = {}
     return np.array([order.setdefault(int(g), len(order)) for g in labels], dtype=int)
 
 
-def _label_sections(energies: np.ndarray, groups: np.ndarray) -> tuple[list[str], int]:
+def merge_adjacent_repeats(
+    seg_bars: list[tuple[int, int]], groups: np.ndarray
+) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Join neighbouring sections of one group (a phrase played twice in a
+    row is one section), renumbering groups in order of first appearance."""
+    merged: list[tuple[int, int]] = [seg_bars[0]]
+    kept = [int(groups[0])]
+    for (a, b), g in zip(seg_bars[1:], groups[1:].tolist(), strict=True):
+        if g == kept[-1]:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+            kept.append(int(g))
+    order: dict[int, int] = {}
+    return merged, np.array([order.setdefault(g, len(order)) for g in kept], dtype=int)
+
+
+def label_sections(energies: np.ndarray, groups: np.ndarray) -> tuple[list[str], int]:
+    """Labels per section and the index of the peak (rules in the module docstring)."""
     n = energies.size
     counts = np.bincount(groups)
-    repeated = counts[groups] >= 2
+    repeats = counts[groups]
+    group_energy = {int(g): float(energies[groups == g].mean()) for g in set(groups.tolist())}
+    top = float(energies.max())
+    labels = ["section"] * n
+
+    # 1. chorus: the most repeated high-energy group.
+    candidates = [g for g, e in group_energy.items() if counts[g] >= 2 and e >= CHORUS_MIN_ENERGY * top and top > 0]
+    chorus = max(candidates, key=lambda g: (counts[g], group_energy[g])) if candidates else None
+    # 2. verse: the most repeated quieter group; 3. pre-chorus: a repeated group leading into choruses.
+    verse = None
+    if chorus is not None:
+        for i in range(n):
+            if groups[i] == chorus:
+                labels[i] = "chorus"
+        others = [g for g in group_energy if g != chorus and counts[g] >= 2 and group_energy[g] < group_energy[chorus]]
+        if others:
+            verse = max(others, key=lambda g: (counts[g], -int(np.flatnonzero(groups == g)[0])))
+            for i in range(n):
+                if groups[i] == verse:
+                    labels[i] = "verse"
+        for g in others:
+            members = np.flatnonzero(groups == g)
+            if g != verse and all(i + 1 < n and groups[i + 1] == chorus for i in members):
+                for i in members:
+                    labels[i] = "pre-chorus"
+
+    # 4./5. intro / outro: a one-off, clearly quieter first / last section.
+    def quiet_one_off(i: int) -> bool:
+        rest = np.delete(energies, i)
+        return bool(repeats[i] == 1 and labels[i] == "section" and energies[i] < EDGE_ENERGY_RATIO * np.median(rest))
+
+    if n >= 2 and quiet_one_off(0):
+        labels[0] = "intro"
+    if n >= 3 and quiet_one_off(n - 1):
+        labels[-1] = "outro"
+    # 6. bridge: a one-off after a verse and a chorus, with a chorus still to come.
+    for i in range(n):
+        if labels[i] == "section" and repeats[i] == 1:
+            before, after = labels[:i], labels[i + 1 :]
+            if "verse" in before and "chorus" in before and "chorus" in after:
+                labels[i] = "bridge"
+
+    # Peak: the loudest chorus unless another section is clearly louder.
     loudest = int(np.argmax(energies))
     peak = loudest
-    if repeated.any():
-        group_energy = {g: float(energies[groups == g].mean()) for g in set(groups[repeated].tolist())}
-        best_group = max(group_energy, key=lambda g: group_energy[g])
-        members = np.flatnonzero(groups == best_group)
+    if chorus is not None:
+        members = np.flatnonzero(groups == chorus)
         cand = int(members[np.argmax(energies[members])])
-        if energies[loudest] <= 1.25 * energies[cand]:
+        if energies[loudest] <= PEAK_OVERRIDE * energies[cand]:
             peak = cand
-    chorus_group = int(groups[peak])
-    labels = ["verse"] * n
-    for i in range(n):
-        if groups[i] == chorus_group and (repeated[peak] or i == peak):
-            labels[i] = "chorus"
-    first_chorus = min(i for i in range(n) if labels[i] == "chorus")
-    if n >= 2 and labels[0] != "chorus" and energies[0] < energies[peak]:
-        labels[0] = "intro"
-    if n >= 3 and labels[-1] != "chorus" and energies[-1] < energies[peak]:
-        labels[-1] = "outro"
-    for i in range(n):
-        if labels[i] == "verse" and not repeated[i] and i > first_chorus:
-            labels[i] = "bridge"
     return labels, peak
 
 
-def analyze_structure(y: np.ndarray, sr: int, beats: list[float], downbeats: list[float]) -> dict[str, Any]:
+def analyze_structure(
+    y: np.ndarray,
+    sr: int,
+    beats: list[float],
+    downbeats: list[float],
+    *,
+    beat_positions: list[int] | None = None,
+    meter: int | None = None,
+) -> dict[str, Any]:
     """Energy curve and labelled sections with exactly one ``is_peak``.
 
     Returns ``{"energy_curve": {"hop_s": 0.1, "values": [0..1]},
-    "sections": [{"start", "end", "label", "energy", "is_peak", "group"}]}``.
-    ``beats`` is accepted for API symmetry (bars come from ``downbeats``).
+    "sections": [{"start", "end", "label", "energy", "is_peak", "group",
+    "repeats"}]}``. ``beats`` / ``downbeats`` give the bar grid (see
+    :func:`bar_grid`); without downbeats, ``beat_positions`` (1 = downbeat)
+    can supply them. ``meter`` is beats per bar (default 4).
     """
     y = np.asarray(y, dtype=np.float32)
     duration = y.size / float(sr)
+    meter = int(meter) if meter and meter > 1 else 4
     rms = energy_curve(y, sr)
     top = float(rms.max()) if rms.size else 0.0
     curve = rms / top if top > 0 else rms
@@ -212,28 +431,33 @@ def analyze_structure(y: np.ndarray, sr: int, beats: list[float], downbeats: lis
     }
     if duration <= 0:
         return out
+    beats = [float(t) for t in beats]
+    downbeats = [float(t) for t in downbeats]
+    if not downbeats and beat_positions and len(beat_positions) == len(beats):
+        downbeats = [t for t, p in zip(beats, beat_positions, strict=True) if p == 1]
 
-    bounds = _bar_bounds(duration, list(downbeats))
+    bounds, _source = bar_grid(duration, beats, downbeats, meter)
     n_bars = bounds.size - 1
     if n_bars >= 2 * MIN_SECTION_BARS and top > 0:
-        X = _bar_features(y, sr, bounds)
+        X, C = bar_features(y, sr, bounds, sub=meter)
         cuts = novelty_boundaries(X)
         edges = [0] + cuts + [n_bars]
         seg_bars = list(zip(edges[:-1], edges[1:], strict=False))
-        vecs = np.asarray([X[a:b].mean(axis=0) for a, b in seg_bars])
+        groups = group_sections(section_distances(seg_bars, X, repetition_matrix(C)))
+        seg_bars, groups = merge_adjacent_repeats(seg_bars, groups)
     else:
         seg_bars = [(0, n_bars)]
-        vecs = np.zeros((1, 1))
+        groups = np.zeros(1, dtype=int)
 
     times = [(float(bounds[a]), float(bounds[b])) for a, b in seg_bars]
     energies = []
     for s, e in times:
-        a, b = int(s / ENERGY_HOP_S), max(int(s / ENERGY_HOP_S) + 1, int(np.ceil(e / ENERGY_HOP_S)))
-        seg = curve[a:b]
+        a = int(s / ENERGY_HOP_S)
+        seg = curve[a : max(a + 1, int(np.ceil(e / ENERGY_HOP_S)))]
         energies.append(float(seg.mean()) if seg.size else 0.0)
     en = np.asarray(energies)
-    groups = _group_sections(vecs)
-    labels, peak = _label_sections(en, groups)
+    labels, peak = label_sections(en, groups)
+    counts = np.bincount(groups)
     out["sections"] = [
         {
             "start": round(s, 3),
@@ -242,6 +466,7 @@ def analyze_structure(y: np.ndarray, sr: int, beats: list[float], downbeats: lis
             "energy": round(float(en[i]), 3),
             "is_peak": i == peak,
             "group": int(groups[i]),
+            "repeats": int(counts[groups[i]]),
         }
         for i, (s, e) in enumerate(times)
     ]
