@@ -11,23 +11,26 @@ How it works
   downbeats (a bar under 3/4 of the median) are dropped, and the grid is
   extended at both ends with the median bar, so every boundary below is a
   bar line (a downbeat when the downbeats were usable).
-* **Features per bar** (:func:`bar_features`), from one STFT: each bar is cut
-  into ``meter`` equal sub-frames (about one beat). ``X``: the bar's mean
-  chroma (harmony), MFCC 1..12 (timbre) and log RMS (loudness), centred
-  across bars and scaled by the pooled *within-bar* standard deviation, so a
-  difference reads as "how many frame-to-frame fluctuations apart" (a steady
-  loop stays near 0, a change of section stands out). ``C``: the bar's
-  sub-frame chromas stacked (``12 * meter`` values, the bar's chord sequence).
+* **Features per bar** (:func:`bar_features`), from one STFT. ``X``: the
+  bar's mean chroma (harmony), MFCC 1..12 (timbre) and log RMS (loudness),
+  centred across bars and scaled by the pooled *within-bar* standard
+  deviation, so a difference reads as "how many frame-to-frame fluctuations
+  apart" (a steady loop stays near 0, a change of section stands out).
+  ``C``: the raw bar-mean chroma (the bar's chord).
 * **Boundaries** (:func:`novelty_boundaries`): peaks of a bar-level novelty
   curve, a checkerboard contrast of the mean ``X`` over the 4 bars before and
   after each bar line, that reach ``NOVELTY_MIN`` and 30 % of the largest
   peak, strongest first while every section keeps ``MIN_SECTION_BARS``.
 * **Repetition** (:func:`repetition_matrix`): a bar-level recurrence matrix of
-  ``C`` (``librosa.segment.recurrence_matrix``: mutual k-nearest neighbours,
-  cosine distance, affinity weights, the bar itself and its neighbours
-  excluded) with diagonal path enhancement (``librosa.segment.path_enhance``
-  over ``PATH_BARS`` bars), so a bar counts as repeated where a *run* of bars
+  ``C``: cosine similarity turned into per-bar ranks, mutual, sharpened
+  (``RANK_POWER``) — a soft version of librosa's k-nearest-neighbour
+  affinity recurrence — then smoothed along the diagonals over ``PATH_BARS``
+  bars (path enhancement), so a bar counts as repeated where a *run* of bars
   recurs with the same chords, not where one chord happens to come back.
+  (Bar-mean chroma, not beat-level chroma stacked per bar: a lead line that
+  differs between two verses, like other words sung to another tune, broke
+  the stacked version's matches on generated songs; the bar mean keeps the
+  chord.)
 * **Groups** (:func:`group_sections`): two sections are repeats of one another
   when both hold: *harmony* — the mean, over the bars of each, of the best
   recurrence value found in the other (symmetrised) is at least
@@ -77,7 +80,8 @@ MAX_SECTIONS = 12
 FALLBACK_BAR_S = 4.0
 DOWNBEAT_TOLERANCE = 0.15  # downbeats are used when the median bar is meter beats +-15 %
 PATH_BARS = 5  # diagonal path enhancement length, in bars (odd)
-REPEAT_MIN = 0.35  # mean best recurrence for two sections to share harmony
+RANK_POWER = 4  # sharpens the rank-based recurrence towards each bar's nearest neighbours
+REPEAT_MIN = 0.43  # mean best recurrence for two sections to share harmony
 TIMBRE_MAX = 0.6  # max mean-timbre distance (within-bar std) between repeats
 CHORUS_MIN_ENERGY = 0.75  # of the loudest section's energy
 EDGE_ENERGY_RATIO = 0.6  # intro / outro: this much quieter than the median section
@@ -91,6 +95,7 @@ PARAMS = {
     "novelty_min": NOVELTY_MIN,
     "max_sections": MAX_SECTIONS,
     "path_bars": PATH_BARS,
+    "rank_power": RANK_POWER,
     "repeat_min": REPEAT_MIN,
     "timbre_max": TIMBRE_MAX,
     "chorus_min_energy": CHORUS_MIN_ENERGY,
@@ -166,9 +171,10 @@ def bar_grid(duration: float, beats: list[float], downbeats: list[float], meter:
 # --- features ------------------------------------------------------------------
 
 
-def bar_features(y: np.ndarray, sr: int, bounds: np.ndarray, sub: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def bar_features(y: np.ndarray, sr: int, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(X, C)`` per bar: ``X`` (n_bars, 25) scaled bar means of chroma +
-    MFCC 1..12 + log RMS; ``C`` (n_bars, 12 * sub) the stacked sub-frame chromas."""
+    MFCC 1..12 + log RMS (see the module docstring); ``C`` (n_bars, 12) the
+    raw bar-mean chroma."""
     import librosa
 
     S = np.abs(librosa.stft(y, n_fft=2048, hop_length=HOP))
@@ -180,69 +186,60 @@ def bar_features(y: np.ndarray, sr: int, bounds: np.ndarray, sub: int = 4) -> tu
     mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=13)[1:]
     rms = librosa.feature.rms(S=S)[0]
     F = np.vstack([chroma, mfcc, np.log(rms + 1e-6)[None, :]]).astype(np.float64)
-    n_frames = F.shape[1]
-    # Sub-frame edges (sub per bar), as STFT frame indices; each at least one frame.
-    edges_t = np.concatenate(
-        [np.linspace(a, b, sub + 1)[:-1] for a, b in zip(bounds[:-1], bounds[1:], strict=True)] + [bounds[-1:]]
-    )
-    edges = np.clip(librosa.time_to_frames(edges_t, sr=sr, hop_length=HOP), 0, n_frames - 1)
+    # Bar means and within-bar variances from running sums (each bar >= 1 frame).
+    edges = np.clip(librosa.time_to_frames(bounds, sr=sr, hop_length=HOP), 0, F.shape[1] - 1)
     lo = edges[:-1]
     hi = np.maximum(edges[1:], lo + 1)
     cs = np.concatenate([np.zeros((F.shape[0], 1)), np.cumsum(F, axis=1)], axis=1)
     cs2 = np.concatenate([np.zeros((F.shape[0], 1)), np.cumsum(F**2, axis=1)], axis=1)
     cnt = (hi - lo).astype(np.float64)
-    sub_mean = ((cs[:, hi] - cs[:, lo]) / cnt).T  # (n_bars * sub, 25)
-    n_bars = bounds.size - 1
-    # Bar means and within-bar variances from the same running sums.
-    blo, bhi = lo[::sub], hi[sub - 1 :: sub]
-    bcnt = (bhi - blo).astype(np.float64)
-    means = ((cs[:, bhi] - cs[:, blo]) / bcnt).T
-    variances = np.maximum(((cs2[:, bhi] - cs2[:, blo]) / bcnt).T - means**2, 0.0)
+    means = ((cs[:, hi] - cs[:, lo]) / cnt).T
+    variances = np.maximum(((cs2[:, hi] - cs2[:, lo]) / cnt).T - means**2, 0.0)
     within = np.sqrt(variances.mean(axis=0))
     X = (means - means.mean(axis=0)) / np.maximum(within, 1e-3)
-    C = sub_mean[:, :12].reshape(n_bars, sub * 12)
-    return X, C
+    return X, means[:, :12].copy()
 
 
 def repetition_matrix(C: np.ndarray, width: int = 2) -> np.ndarray:
-    """(n_bars, n_bars) path-enhanced chroma recurrence in [0, 1].
+    """(n_bars, n_bars) path-enhanced harmonic recurrence in [0, 1].
 
-    The same recipe as ``librosa.segment.recurrence_matrix(mode="affinity",
-    sym=True, metric="cosine")`` followed by a one-filter
-    ``librosa.segment.path_enhance``, written out in numpy: librosa's
-    version imports scikit-learn (about 1 s per process) for a matrix of a
-    hundred bars. Bars closer than ``width`` are not linked; each bar links to
-    its k = sqrt(n) nearest bars when the link is mutual, weighted
-    ``exp(-d / median k-th distance)``; a Hann window of ``PATH_BARS`` bars then
-    smooths along the diagonals, so runs of recurring bars stand out.
+    A soft, rank-based form of ``librosa.segment.recurrence_matrix(mode=
+    "affinity", sym=True, metric="cosine")`` followed by a one-filter
+    ``librosa.segment.path_enhance``, in numpy (librosa's version imports
+    scikit-learn, about 1 s per process, for a matrix of a hundred bars):
+
+    * each bar's cosine similarity to every other bar at least ``width`` bars
+      away becomes its rank in that bar's row (0 = least, 1 = most similar),
+      so the measure adapts to how alike all bars of the track are (a song in
+      one key has high raw similarities everywhere);
+    * links are mutual (the smaller of the two ranks) and raised to the power
+      ``RANK_POWER``, so only bars near the top of each other's list count
+      (a soft k-nearest-neighbour graph that repeats *within* a section, e.g.
+      a 4-bar chord loop, cannot use up);
+    * a Hann window of ``PATH_BARS`` bars smooths along the diagonals, so a
+      *run* of recurring bars stands out and one chord coming back does not.
     """
     n = C.shape[0]
     if n < 4:
         return np.zeros((n, n))
     unit = C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-9)
-    dist = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
+    sim = unit @ unit.T
     idx = np.arange(n)
     far = np.abs(idx[:, None] - idx[None, :]) >= width
-    k = min(max(3, int(np.ceil(np.sqrt(n)))), int(far.sum(axis=1).min()))
-    if k < 1:
-        return np.zeros((n, n))
-    masked = np.where(far, dist, np.inf)
-    order = np.argsort(masked, axis=1, kind="stable")[:, :k]
-    knn = np.zeros((n, n), dtype=bool)
-    knn[idx[:, None], order] = True
-    link = knn & knn.T
-    bandwidth = float(np.median(masked[idx, order[:, -1]]))
-    R = np.where(link, np.exp(-dist / max(bandwidth, 1e-6)), 0.0)
-    # Diagonal smoothing: average each cell with its neighbours along the diagonal.
+    n_far = far.sum(axis=1, keepdims=True)
+    masked = np.where(far, sim, -np.inf)
+    # Rank within the row: masked cells sort first, so subtract their count.
+    ranks = np.argsort(np.argsort(masked, axis=1, kind="stable"), axis=1, kind="stable")
+    P = np.clip((ranks - (n - n_far) + 1) / np.maximum(n_far, 1), 0.0, 1.0)
+    P = np.where(far, np.minimum(P, P.T), 0.0) ** RANK_POWER
     win = np.hanning((PATH_BARS | 1) + 2)[1:-1]  # odd length: centred on the cell
     win = win / win.sum()
     half = len(win) // 2
-    Rp = np.pad(R, half)
-    out = np.zeros_like(R)
+    Pp = np.pad(P, half)
+    out = np.zeros_like(P)
     for o, w in enumerate(win):
-        out += w * Rp[o : o + n, o : o + n]
-    top = float(out.max())
-    return out / top if top > 0 else out
+        out += w * Pp[o : o + n, o : o + n]
+    return out
 
 
 # --- boundaries ----------------------------------------------------------------
@@ -439,7 +436,7 @@ def analyze_structure(
     bounds, _source = bar_grid(duration, beats, downbeats, meter)
     n_bars = bounds.size - 1
     if n_bars >= 2 * MIN_SECTION_BARS and top > 0:
-        X, C = bar_features(y, sr, bounds, sub=meter)
+        X, C = bar_features(y, sr, bounds)
         cuts = novelty_boundaries(X)
         edges = [0] + cuts + [n_bars]
         seg_bars = list(zip(edges[:-1], edges[1:], strict=False))

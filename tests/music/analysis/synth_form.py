@@ -10,10 +10,15 @@ bar lines, the part boundaries and which parts repeat are known exactly:
   snare on 2 and 4, eighth-note hats, chord loop D-A-Bm-E;
 * ``C`` bridge: plucked organ-like arpeggios, a kick on each downbeat, a
   sustained bass, chord loop Eb-Bb-Cm-Ab;
+* ``D`` a verse in sound (same instruments and level as ``A``) on the
+  bridge's chords: only its harmony tells it from the verse;
 * ``O`` outro: a soft Am pad fading out.
 
 Each repeat of a part is rendered again with its own noise (hats, snares)
 and a little gain jitter, so repeats are alike but not sample-identical.
+With ``lead=True`` every part also gets a voice-like lead line of random
+chord tones, drawn afresh for each repeat (a verse sung to other words and
+another tune), so repeats share only their harmony, timbre and loudness.
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ import numpy as np
 
 from .synth import SR, _add, _env, chord_pad, hat, kick, snare
 
-PART_BARS = {"I": 4, "A": 8, "B": 8, "C": 8, "O": 4}
+PART_BARS = {"I": 4, "A": 8, "B": 8, "C": 8, "D": 8, "O": 4}
 LOOPS = {
     "A": ((57, 60, 64), (53, 57, 60), (55, 60, 64), (55, 59, 62)),  # Am F C G
     "B": ((62, 66, 69), (61, 64, 69), (59, 62, 66), (59, 64, 68)),  # D A Bm E
     "C": ((58, 63, 67), (58, 62, 65), (60, 63, 67), (60, 63, 68)),  # Eb Bb Cm Ab
 }
+LOOPS["D"] = LOOPS["C"]
 
 
 def _hz(midi: float) -> float:
@@ -58,9 +64,26 @@ def _bass(f: float, duration: float, sr: int) -> np.ndarray:
     return (np.sin(2 * np.pi * f * t) + 0.3 * np.sin(4 * np.pi * f * t)) * _env(t.size, sr, 0.4)
 
 
-def _render_part(y: np.ndarray, kind: str, start: float, bars: int, period: float, rng, sr: int) -> None:
+def _lead(f: float, duration: float, sr: int) -> np.ndarray:
+    """A voice-like note: vibrato, a few harmonics, soft attack and release."""
+    t = np.arange(int(duration * sr)) / sr
+    phase = 2 * np.pi * np.cumsum(f * (1 + 0.006 * np.sin(2 * np.pi * 5.5 * t))) / sr
+    y = np.sin(phase) + 0.4 * np.sin(2 * phase) + 0.2 * np.sin(3 * phase)
+    return y * np.minimum(1.0, np.minimum(t, duration - t) / 0.03)
+
+
+def _render_part(
+    y: np.ndarray, kind: str, start: float, bars: int, period: float, rng, sr: int, lead: bool = False
+) -> None:
     gain = 1.0 + 0.05 * rng.standard_normal()
     bar_s = 4 * period
+    if lead and kind in LOOPS:
+        for b in range(bars):
+            tones = [m + 12 for m in LOOPS[kind][b % len(LOOPS[kind])]]
+            for beat in range(4):
+                if rng.random() < 0.8:
+                    note = _lead(_hz(rng.choice(tones) + 12 * rng.integers(0, 2)), period * 0.9, sr)
+                    _add(y, note, start + (4 * b + beat) * period, sr, (0.12 if kind == "A" else 0.16) * gain)
     if kind == "I":
         _add(y, chord_pad([_hz(m) for m in (72, 76, 79, 83)], bars * bar_s, sr), start, sr, 0.05 * gain)
         return
@@ -74,7 +97,7 @@ def _render_part(y: np.ndarray, kind: str, start: float, bars: int, period: floa
         freqs = [_hz(m) for m in chord]
         root = _hz(chord[0] - 24)
         t0 = start + b * bar_s
-        if kind == "A":
+        if kind in ("A", "D"):
             _add(y, chord_pad(freqs, bar_s, sr), t0, sr, 0.12 * gain)
             for beat in (0, 2):
                 _add(y, _bass(root, 2 * period, sr), t0 + beat * period, sr, 0.18 * gain)
@@ -101,8 +124,8 @@ def _render_part(y: np.ndarray, kind: str, start: float, bars: int, period: floa
             raise ValueError(f"unknown part {kind!r}")
 
 
-def song_form(form: str = "ABABCB", bpm: float = 112.0, seed: int = 3, sr: int = SR):
-    """Render ``form`` (letters of :data:`PART_BARS`) at ``bpm`` in 4/4.
+def song_form(form: str = "ABABCB", bpm: float = 112.0, seed: int = 3, sr: int = SR, lead: bool = False):
+    """Render ``form`` (letters of :data:`PART_BARS`) at ``bpm`` in 4/4, with a lead line when ``lead``.
 
     Returns ``(y, spans, beats, downbeats)``: float32 audio peaking at 0.9,
     ``[(start, end, letter), ...]`` per part and the true beat / downbeat times.
@@ -115,7 +138,7 @@ def song_form(form: str = "ABABCB", bpm: float = 112.0, seed: int = 3, sr: int =
     spans = []
     start = 0.0
     for kind, n in zip(form, bars, strict=True):
-        _render_part(y, kind, start, n, period, rng, sr)
+        _render_part(y, kind, start, n, period, rng, sr, lead)
         end = start + n * 4 * period
         spans.append((round(start, 4), round(end, 4), kind))
         start = end

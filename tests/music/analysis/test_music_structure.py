@@ -101,13 +101,12 @@ def test_a_steady_loop_is_one_section() -> None:
 # --- songs of known form (synth_form) ---------------------------------------------
 
 
-def _bar_s(bpm: float = 112.0) -> float:
-    return 4 * 60.0 / bpm
+def _form(form: str, grid: str = "true", bpm: float = 112.0, seed: int = 3, lead: bool = False):
+    """Analyse a generated ``form``; ``grid`` says where beats/downbeats come from.
 
-
-def _form(form: str, grid: str = "true"):
-    """Analyse a generated ``form``; ``grid`` says where beats/downbeats come from."""
-    y, spans, beats, downbeats = synth_form.song_form(form)
+    Returns ``(spans, sections, bar_s)``.
+    """
+    y, spans, beats, downbeats = synth_form.song_form(form, bpm=bpm, seed=seed, lead=lead)
     if grid == "librosa":  # beats from librosa's tracker, no downbeats at all
         import librosa
 
@@ -117,15 +116,14 @@ def _form(form: str, grid: str = "true"):
         r = analyze_rhythm(y, synth.SR)
         beats, downbeats = r["beats"], r["downbeats"]
     elif grid == "wrong_downbeats":  # bar phase off by one beat, and four downbeats missed
-        downbeats = [t + 60.0 / 112.0 for i, t in enumerate(downbeats) if i % 10 != 5]
+        downbeats = [t + 60.0 / bpm for i, t in enumerate(downbeats) if i % 10 != 5]
     elif grid == "none":  # no beats at all: fixed-length blocks
         beats, downbeats = [], []
-    return spans, analyze_structure(y, synth.SR, beats, downbeats)["sections"]
+    return spans, analyze_structure(y, synth.SR, beats, downbeats)["sections"], 4 * 60.0 / bpm
 
 
-def _assert_boundaries(sections, spans, tolerance: float = 0.0) -> None:
-    """One section per part, each boundary within ``tolerance`` (default: one bar) of the truth."""
-    tolerance = tolerance or _bar_s()
+def _assert_boundaries(sections, spans, tolerance: float) -> None:
+    """One section per part, each boundary within ``tolerance`` seconds of the truth."""
     assert len(sections) == len(spans), [(x["start"], x["label"]) for x in sections]
     for sec, (start, end, _) in zip(sections, spans, strict=True):
         assert abs(sec["start"] - start) <= tolerance and abs(sec["end"] - end) <= tolerance
@@ -135,13 +133,22 @@ def _by_part(sections, spans, part: str):
     return [sec for sec, (_, _, k) in zip(sections, spans, strict=True) if k == part]
 
 
-@pytest.mark.parametrize("grid", ["true", "librosa", "rhythm", "wrong_downbeats", "none"])
-def test_verse_chorus_bridge_form_is_found_by_repetition(grid: str) -> None:
+@pytest.mark.parametrize(
+    ("grid", "bpm", "seed", "lead"),
+    [
+        ("true", 112.0, 3, False),
+        ("librosa", 112.0, 3, False),
+        ("rhythm", 112.0, 3, False),
+        ("wrong_downbeats", 112.0, 3, False),
+        ("true", 128.0, 5, True),  # a lead line that differs in every repeat
+        ("rhythm", 100.0, 13, True),
+    ],
+)
+def test_verse_chorus_bridge_form_is_found_by_repetition(grid: str, bpm: float, seed: int, lead: bool) -> None:
     # given A-B-A-B-C-B: verse, chorus, verse, chorus, bridge, chorus (8 bars each)
-    spans, sections = _form("ABABCB", grid)
+    spans, sections, bar_s = _form("ABABCB", grid, bpm, seed, lead)
     # then each part is one section, its boundaries within a bar of the truth
-    # (without beats the grid is 4 s blocks: within one block)
-    _assert_boundaries(sections, spans, FALLBACK_BAR_S if grid == "none" else 0.0)
+    _assert_boundaries(sections, spans, bar_s)
     # the three B parts are one repeated group: the chorus, holding the peak
     choruses = _by_part(sections, spans, "B")
     assert {x["label"] for x in choruses} == {"chorus"} and len({x["group"] for x in choruses}) == 1
@@ -156,27 +163,49 @@ def test_verse_chorus_bridge_form_is_found_by_repetition(grid: str) -> None:
     assert sections[0]["label"] == "verse"
 
 
-def test_verse_chorus_twice_has_no_bridge_and_no_intro() -> None:
-    spans, sections = _form("ABAB")
-    _assert_boundaries(sections, spans)
+def test_without_beats_the_form_is_cut_on_4_s_blocks() -> None:
+    # given the same song analysed with no beats at all (the grid is 4 s blocks,
+    # out of step with the 2.14 s bars, so chords match less well across repeats)
+    spans, sections, _ = _form("ABABCB", "none")
+    # then the parts are still found, each boundary within one block of the truth
+    _assert_boundaries(sections, spans, FALLBACK_BAR_S)
+    # and the peak is a chorus on a B part
+    peak = next(x for x in sections if x["is_peak"])
+    assert peak["label"] == "chorus" and _by_part(sections, spans, "B").count(peak) == 1
+    assert {x["label"] for x in _by_part(sections, spans, "A")} == {"verse"}
+
+
+@pytest.mark.parametrize(("bpm", "seed", "lead"), [(112.0, 3, False), (140.0, 9, True)])
+def test_verse_chorus_twice_has_no_bridge_and_no_intro(bpm: float, seed: int, lead: bool) -> None:
+    spans, sections, bar_s = _form("ABAB", bpm=bpm, seed=seed, lead=lead)
+    _assert_boundaries(sections, spans, bar_s)
     assert [x["label"] for x in sections] == ["verse", "chorus", "verse", "chorus"]
 
 
 def test_intro_and_outro_only_when_planted() -> None:
     # given the same song with a quiet one-off intro and a fading outro
-    spans, sections = _form("IABABCBO")
-    _assert_boundaries(sections, spans)
+    spans, sections, bar_s = _form("IABABCBO")
+    _assert_boundaries(sections, spans, bar_s)
     labels = [x["label"] for x in sections]
     assert labels == ["intro", "verse", "chorus", "verse", "chorus", "bridge", "chorus", "outro"]
     # and without them (the first / last parts are a verse / a chorus)
-    _, plain = _form("ABABCB")
+    _, plain, _ = _form("ABABCB")
     assert plain[0]["label"] == "verse" and plain[-1]["label"] == "chorus"
+
+
+def test_harmony_tells_apart_parts_that_sound_alike() -> None:
+    # given A-B-A-D-B where D has the verse's instruments and level but other chords
+    spans, sections, bar_s = _form("ABADB", lead=True)
+    _assert_boundaries(sections, spans, bar_s)
+    # then D is not a verse repeat: a one-off between choruses, the bridge
+    assert [x["label"] for x in sections] == ["verse", "chorus", "verse", "bridge", "chorus"]
+    assert sections[3]["group"] not in (sections[0]["group"], sections[1]["group"])
 
 
 def test_a_loud_one_off_opening_is_not_an_intro() -> None:
     # given a song that opens on its bridge (a one-off, not quieter than the rest)
-    spans, sections = _form("CABAB")
-    _assert_boundaries(sections, spans)
+    spans, sections, bar_s = _form("CABAB")
+    _assert_boundaries(sections, spans, bar_s)
     # then it is not called intro, and without a verse before it, not bridge either
     assert sections[0]["label"] == "section"
     assert [x["label"] for x in sections[1:]] == ["verse", "chorus", "verse", "chorus"]
