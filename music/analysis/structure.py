@@ -7,10 +7,11 @@ How it works
   the downbeats agree with the beats (median bar = ``meter`` beats, +-15 %);
   otherwise every ``meter``-th beat starts a bar; with fewer than
   ``2 * meter`` beats, fixed 4 s blocks (a beatless ambient track). Gaps
-  (a missed downbeat) are filled with evenly spaced bar lines, doubled
-  downbeats (a bar under 3/4 of the median) are dropped, and the grid is
-  extended at both ends with the median bar, so every boundary below is a
-  bar line (a downbeat when the downbeats were usable).
+  over 1.6 bars (missed downbeats) are filled with evenly spaced bar lines,
+  doubled downbeats (under 0.4 bar apart) are dropped, and the grid is
+  extended at both ends with the median bar; added lines snap to the
+  nearest beat. Every boundary below is a bar line: a downbeat (or, where
+  one was missing, a beat) when the downbeats were usable.
 * **Features per bar** (:func:`bar_features`), from one STFT. ``X``: the
   bar's mean chroma (harmony), MFCC 1..12 (timbre) and log RMS (loudness),
   centred across bars and scaled by the pooled *within-bar* standard
@@ -48,7 +49,7 @@ How it works
      section's); ties go to the louder group. A track with no repeated
      high-energy group has no chorus.
   2. ``verse``: only when there is a chorus: the repeated non-chorus group
-     with the most members (ties: the earliest), quieter than the chorus.
+     with the most members (ties: the earliest).
   3. ``pre-chorus``: another repeated group each of whose members comes
      directly before a chorus.
   4. ``intro``: the first section, when it is heard only once, is not a
@@ -117,22 +118,33 @@ def energy_curve(y: np.ndarray, sr: int, hop_s: float = ENERGY_HOP_S) -> np.ndar
 # --- bar grid ------------------------------------------------------------------
 
 
-def _regular_lines(lines: np.ndarray, duration: float) -> np.ndarray:
-    """Bar lines with gaps filled, doubles dropped and both ends extended."""
+def _regular_lines(lines: np.ndarray, duration: float, beats: np.ndarray) -> np.ndarray:
+    """Bar lines with missed ones filled in, doubles dropped and both ends
+    extended; every added line is snapped to the nearest beat (within a
+    quarter bar). Short bars that are not doubles (a 2-beat bar where the
+    tracker switched bar phase, often at a change of section) are kept."""
     bar = float(np.median(np.diff(lines)))
+
+    def snap(t: float) -> float:
+        if beats.size:
+            near = float(beats[np.argmin(np.abs(beats - t))])
+            if abs(near - t) <= 0.25 * bar:
+                return near
+        return t
+
     kept = [float(lines[0])]
     for t in lines[1:]:
         gap = float(t) - kept[-1]
-        if gap < 0.75 * bar:
-            continue  # a spurious downbeat inside the bar
-        k = int(round(gap / bar))
-        if k > 1:  # a missed downbeat: evenly spaced lines across the gap
-            kept.extend(kept[-1] + gap * np.arange(1, k) / k)
+        if gap < 0.4 * bar:
+            continue  # a doubled downbeat
+        if gap > 1.6 * bar:  # missed downbeats: evenly spaced lines across the gap
+            k = int(round(gap / bar))
+            kept.extend(snap(kept[-1] + gap * i / k) for i in range(1, k))
         kept.append(float(t))
     while kept[0] - bar > 0.25 * bar:
-        kept.insert(0, kept[0] - bar)
+        kept.insert(0, snap(kept[0] - bar))
     while kept[-1] + bar < duration - 0.25 * bar:
-        kept.append(kept[-1] + bar)
+        kept.append(snap(kept[-1] + bar))
     return np.asarray(kept)
 
 
@@ -156,7 +168,7 @@ def bar_grid(duration: float, beats: list[float], downbeats: list[float], meter:
         bounds = np.append(np.arange(0.0, duration, FALLBACK_BAR_S), duration)
         source = "fixed"
     else:
-        lines = _regular_lines(lines, duration)
+        lines = _regular_lines(lines, duration, b)
         bounds = np.concatenate([[0.0], lines[(lines > 0.0) & (lines < duration)], [duration]])
     # Merge a sliver bar (< 25 % of a typical bar) at either end.
     if bounds.size > 2:
@@ -354,13 +366,13 @@ def label_sections(energies: np.ndarray, groups: np.ndarray) -> tuple[list[str],
     # 1. chorus: the most repeated high-energy group.
     candidates = [g for g, e in group_energy.items() if counts[g] >= 2 and e >= CHORUS_MIN_ENERGY * top and top > 0]
     chorus = max(candidates, key=lambda g: (counts[g], group_energy[g])) if candidates else None
-    # 2. verse: the most repeated quieter group; 3. pre-chorus: a repeated group leading into choruses.
+    # 2. verse: the most repeated other group; 3. pre-chorus: a repeated group leading into choruses.
     verse = None
     if chorus is not None:
         for i in range(n):
             if groups[i] == chorus:
                 labels[i] = "chorus"
-        others = [g for g in group_energy if g != chorus and counts[g] >= 2 and group_energy[g] < group_energy[chorus]]
+        others = [g for g in group_energy if g != chorus and counts[g] >= 2]
         if others:
             verse = max(others, key=lambda g: (counts[g], -int(np.flatnonzero(groups == g)[0])))
             for i in range(n):

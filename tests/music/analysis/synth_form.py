@@ -8,6 +8,8 @@ bar lines, the part boundaries and which parts repeat are known exactly:
   chord loop Am-F-C-G;
 * ``B`` chorus: loud, bright saw-like chords + pad, bass on every beat, kick,
   snare on 2 and 4, eighth-note hats, chord loop D-A-Bm-E;
+* ``P`` pre-chorus: pad + bass, a snare on every beat building
+  up, chords Bb-C;
 * ``C`` bridge: plucked organ-like arpeggios, a kick on each downbeat, a
   sustained bass, chord loop Eb-Bb-Cm-Ab;
 * ``D`` a verse in sound (same instruments and level as ``A``) on the
@@ -27,13 +29,14 @@ import numpy as np
 
 from .synth import SR, _add, _env, chord_pad, hat, kick, snare
 
-PART_BARS = {"I": 4, "A": 8, "B": 8, "C": 8, "D": 8, "O": 4}
+PART_BARS = {"I": 4, "A": 8, "P": 8, "B": 8, "C": 8, "D": 8, "O": 4}
 LOOPS = {
     "A": ((57, 60, 64), (53, 57, 60), (55, 60, 64), (55, 59, 62)),  # Am F C G
     "B": ((62, 66, 69), (61, 64, 69), (59, 62, 66), (59, 64, 68)),  # D A Bm E
     "C": ((58, 63, 67), (58, 62, 65), (60, 63, 67), (60, 63, 68)),  # Eb Bb Cm Ab
 }
 LOOPS["D"] = LOOPS["C"]
+LOOPS["P"] = ((58, 62, 65), (60, 64, 67))  # Bb C
 
 
 def _hz(midi: float) -> float:
@@ -103,6 +106,12 @@ def _render_part(
                 _add(y, _bass(root, 2 * period, sr), t0 + beat * period, sr, 0.18 * gain)
             for beat in range(4):
                 _add(y, hat(rng, sr), t0 + beat * period, sr, 0.04 * gain)
+        elif kind == "P":
+            _add(y, chord_pad(freqs, bar_s, sr), t0, sr, 0.18 * gain)
+            for beat in range(4):
+                t = t0 + beat * period
+                _add(y, _bass(root, period, sr), t, sr, 0.2 * gain)
+                _add(y, snare(rng, sr), t, sr, (0.15 + 0.3 * (4 * b + beat) / (4 * bars)) * gain)
         elif kind == "B":
             _add(y, _bright(freqs, bar_s, sr), t0, sr, 0.3 * gain)
             _add(y, chord_pad(freqs, bar_s, sr), t0, sr, 0.1 * gain)

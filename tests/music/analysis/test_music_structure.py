@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from music.analysis.rhythm import analyze_rhythm
-from music.analysis.structure import FALLBACK_BAR_S, LABELS, analyze_structure, bar_grid
+from music.analysis.structure import FALLBACK_BAR_S, LABELS, analyze_structure, bar_grid, label_sections
 
 from . import synth, synth_form
 
@@ -202,6 +202,44 @@ def test_harmony_tells_apart_parts_that_sound_alike() -> None:
     assert sections[3]["group"] not in (sections[0]["group"], sections[1]["group"])
 
 
+def test_a_part_that_leads_into_every_chorus_is_the_pre_chorus() -> None:
+    spans, sections, bar_s = _form("APBAPBCB")
+    _assert_boundaries(sections, spans, bar_s)
+    labels = [x["label"] for x in sections]
+    assert labels == ["verse", "pre-chorus", "chorus", "verse", "pre-chorus", "chorus", "bridge", "chorus"]
+
+
+@pytest.mark.parametrize(
+    ("groups", "energies", "expected"),
+    [
+        # the most repeated loud group is the chorus, even when another group is repeated too
+        (
+            [0, 1, 0, 1, 2, 1],
+            [0.2, 0.8, 0.2, 0.8, 0.5, 0.8],
+            ["verse", "chorus", "verse", "chorus", "bridge", "chorus"],
+        ),
+        # a one-off after the last chorus is no bridge (no chorus to come); quiet: the outro
+        ([0, 1, 0, 1, 2], [0.2, 0.8, 0.2, 0.8, 0.1], ["verse", "chorus", "verse", "chorus", "outro"]),
+        # ... and when not quiet, a neutral section
+        ([0, 1, 0, 1, 2], [0.2, 0.8, 0.2, 0.8, 0.6], ["verse", "chorus", "verse", "chorus", "section"]),
+        # a one-off between choruses with no verse before it is no bridge either
+        ([0, 1, 2, 1], [0.3, 0.8, 0.5, 0.8], ["intro", "chorus", "section", "chorus"]),
+        # a quiet first section that comes back later is not an intro
+        ([0, 1, 0, 1], [0.1, 0.8, 0.1, 0.8], ["verse", "chorus", "verse", "chorus"]),
+        # a one-off first section only slightly quieter than the rest is not an intro
+        ([0, 1, 2, 1, 2], [0.5, 0.6, 0.8, 0.6, 0.8], ["section", "verse", "chorus", "verse", "chorus"]),
+        # repeated groups only among the quiet parts: no chorus, no verse
+        ([0, 1, 0, 2], [0.3, 0.9, 0.3, 0.5], ["section", "section", "section", "section"]),
+        # a repeated group that always leads into the chorus is the pre-chorus
+        ([0, 1, 2, 0, 1, 2], [0.3, 0.5, 0.9, 0.3, 0.5, 0.9], ["verse", "pre-chorus", "chorus"] * 2),
+    ],
+)
+def test_label_rules(groups: list[int], energies: list[float], expected: list[str]) -> None:
+    labels, peak = label_sections(np.asarray(energies), np.asarray(groups))
+    assert labels == expected
+    assert peak == int(np.argmax(energies)) or labels[peak] == "chorus"
+
+
 def test_a_loud_one_off_opening_is_not_an_intro() -> None:
     # given a song that opens on its bridge (a one-off, not quieter than the rest)
     spans, sections, bar_s = _form("CABAB")
@@ -219,10 +257,13 @@ def test_a_short_track_is_one_section() -> None:
 
 def test_bar_grid_repairs_missing_and_doubled_downbeats() -> None:
     beats = [0.5 * i for i in range(80)]  # 120 BPM, bars of 2 s
-    downbeats = [2.0 * i for i in range(20) if i != 7] + [9.0]  # one missed, one spurious
+    downbeats = [2.0 * i for i in range(1, 20) if i != 7] + [8.5]  # first and one missed, one doubled
     bounds, source = bar_grid(40.0, beats, downbeats)
     assert source == "downbeats"
     assert np.allclose(bounds, np.arange(0.0, 40.1, 2.0))
+    # a bar of two beats (the tracker switching bar phase) is kept as it is
+    bounds, _ = bar_grid(40.0, beats, [2.0 * i for i in range(5)] + [9.0 + 2.0 * i for i in range(15)])
+    assert 8.0 in bounds and 9.0 in bounds and 11.0 in bounds
     # downbeats that disagree with the beats (a bar of 3 beats in 4/4) fall back to the beats
     bounds, source = bar_grid(40.0, beats, [1.5 * i for i in range(26)])
     assert source == "beats" and np.allclose(np.diff(bounds), 2.0)
