@@ -62,6 +62,12 @@ class MusicAnalysis(models.Model):
     duration = models.FloatField()
     tempo = models.FloatField(null=True)
     meter = models.PositiveSmallIntegerField(default=4)
+    time_signature = models.CharField(
+        max_length=8, blank=True, default="", help_text="e.g. 4/4, 3/4, 12/8; empty when no pulse was found"
+    )
+    rhythm_confidence = models.FloatField(
+        default=0.0, help_text="0..1: how clearly the onsets fall on the beats (music.analysis.rhythm.beat_confidence)"
+    )
     onset_curve = models.JSONField(default=dict)
     energy_curve = models.JSONField(default=dict)
     sections = models.JSONField(default=list)

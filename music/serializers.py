@@ -78,6 +78,8 @@ class MusicAnalysisSerializer(serializers.ModelSerializer):
             "duration",
             "tempo",
             "meter",
+            "time_signature",
+            "rhythm_confidence",
             "beats",
             "downbeats",
             "onset_curve",

@@ -146,6 +146,8 @@ def music_analysis_save(*, asset: MusicAsset, result: Mapping[str, Any], genre: 
             duration=result["duration"],
             tempo=result.get("tempo"),
             meter=result.get("meter") or 4,
+            time_signature=result.get("time_signature") or "",
+            rhythm_confidence=result.get("confidence") or 0.0,
             onset_curve=result.get("onset_curve") or {},
             energy_curve=result.get("energy_curve") or {},
             sections=result.get("sections") or [],

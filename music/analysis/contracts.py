@@ -108,6 +108,8 @@ class MusicAnalysisResult(TypedDict):
     downbeats: list[float]
     beat_positions: list[int]
     meter: int
+    time_signature: str
+    confidence: float
     onset_curve: Curve
     energy_curve: Curve
     sections: list[Section]

@@ -82,9 +82,14 @@ def analyze_track(
     rh = rhythm.analyze_rhythm(y, sr)
     done("analyzing_rhythm", t)
     versions["analyzing_rhythm"] = {
-        "name": "librosa beat_track + bar-phase",
+        "name": "log-mel flux + tempogram tempo + beat DBN + downbeat model",
         "version": _librosa_version(),
-        "params": {"hop": rhythm.HOP, "meter": rhythm.METER, "low_band_hz": rhythm.LOW_BAND_HZ},
+        "params": {
+            "hop": rhythm.HOP,
+            "tempo_window": rhythm.TEMPO_WINDOW,
+            "latency_s": rhythm.ONSET_LATENCY_S,
+            "meters": list(rhythm.METER_CANDIDATES),
+        },
     }
 
     t = step("analyzing_structure")
@@ -142,6 +147,8 @@ def analyze_track(
         "downbeats": rh["downbeats"],
         "beat_positions": rh["beat_positions"],
         "meter": rh["meter"],
+        "time_signature": rh["time_signature"],
+        "confidence": rh["confidence"],
         "onset_curve": rh["onset_curve"],
         "energy_curve": st["energy_curve"],
         "sections": st["sections"],
