@@ -7,6 +7,8 @@ dev set under ``../shared/media/dev/gtzan`` (skipped when absent).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pytest
 
@@ -16,6 +18,7 @@ from music.analysis.structure import FALLBACK_BAR_S, LABELS, analyze_structure, 
 from . import synth, synth_form
 
 
+@lru_cache(maxsize=4)  # the same song is asserted on by several tests (nothing mutates it)
 def _analyse(pattern: str):
     y, spans = synth.quiet_loud_song(pattern=pattern)
     r = analyze_rhythm(y, synth.SR)
