@@ -101,6 +101,9 @@ PARAMS = {
     "timbre_max": TIMBRE_MAX,
     "chorus_min_energy": CHORUS_MIN_ENERGY,
     "edge_energy_ratio": EDGE_ENERGY_RATIO,
+    "peak_override": PEAK_OVERRIDE,
+    "downbeat_tolerance": DOWNBEAT_TOLERANCE,
+    "fallback_bar_s": FALLBACK_BAR_S,
 }
 
 
