@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from music.analysis.embeddings import AUDIO_DIM, audio_embedding, text_embedding
+from music.analysis.embeddings import (
+    AUDIO_BLOCKS,
+    AUDIO_DIM,
+    AUDIO_VERSION,
+    audio_embedding,
+    audio_model_id,
+    block_weights,
+    text_embedding,
+)
 
 from . import synth
 
@@ -13,12 +21,26 @@ def _vec(e: dict) -> np.ndarray:
     return np.asarray(e["vector"])
 
 
-def test_audio_embedding_is_a_unit_vector_of_the_documented_size() -> None:
+def _block(vec: np.ndarray, name: str) -> np.ndarray:
+    start = 0
+    for block, n in AUDIO_BLOCKS:
+        if block == name:
+            return vec[start : start + n]
+        start += n
+    raise KeyError(name)
+
+
+def test_audio_embedding_is_a_finite_vector_of_the_documented_size() -> None:
     e = audio_embedding(synth.electronic(0, duration=8.0), synth.SR)
-    assert e["model"] == "fala-audio-descriptor" and e["version"] == "1"
-    assert e["dim"] == AUDIO_DIM == len(e["vector"]) == 212
-    assert abs(np.linalg.norm(_vec(e)) - 1.0) < 1e-4
+    assert e["model"] == "fala-audio-descriptor" and e["version"] == AUDIO_VERSION == "2"
+    assert e["dim"] == AUDIO_DIM == len(e["vector"]) == sum(n for _, n in AUDIO_BLOCKS) == 514
     assert all(isinstance(v, float) for v in e["vector"])
+    assert np.all(np.isfinite(_vec(e))) and np.linalg.norm(_vec(e)) > 0
+    assert audio_model_id() == "fala-audio-descriptor/2"
+    # the classifier's per-dimension weights: 1/sqrt(size of the block), only for this descriptor
+    w = block_weights(AUDIO_DIM)
+    assert w is not None and w.size == AUDIO_DIM and w[0] == 1 / np.sqrt(128)
+    assert block_weights(AUDIO_DIM - 1) is None
 
 
 def test_audio_embedding_is_deterministic_and_groups_styles() -> None:
@@ -29,12 +51,37 @@ def test_audio_embedding_is_deterministic_and_groups_styles() -> None:
     rock = _vec(audio_embedding(synth.rock(0, duration=8.0), synth.SR))
     assert np.array_equal(a0, a0_again)
     # two electronic tracks are closer to each other than to ambient or rock
-    assert a0 @ a1 > a0 @ amb and a0 @ a1 > a0 @ rock
+    dist = lambda a, b: float(np.linalg.norm(a - b))  # noqa: E731
+    assert dist(a0, a1) < dist(a0, amb) and dist(a0, a1) < dist(a0, rock)
+
+
+def test_given_beats_tempo_and_meter_drive_the_rhythm_blocks_only() -> None:
+    # given a 120 BPM click track and its true beats
+    y, beats, _ = synth.click_track(120.0, duration=12.0)
+    own = _vec(audio_embedding(y, synth.SR))
+    given = _vec(audio_embedding(y, synth.SR, tempo=120.0, beats=list(beats), meter=4))
+    # beats placed half a beat late put the clicks on the off-beat
+    late = _vec(audio_embedding(y, synth.SR, tempo=120.0, beats=list(np.asarray(beats) + 0.25), meter=4))
+    triple = _vec(audio_embedding(y, synth.SR, tempo=120.0, beats=list(beats), meter=3))
+    # then the blocks that use neither beats nor tempo are unchanged
+    for name in ("logmel", "mfcc", "contrast", "spectral", "fluctuation", "tempogram"):
+        assert np.array_equal(_block(given, name), _block(late, name)), name
+        assert np.array_equal(_block(given, name), _block(own, name)), name
+    # the tempo is the given one (log2(120 / 120) = 0), the meter flag follows ``meter``
+    assert _block(given, "tempo_meter")[0] == 0.0
+    assert _block(given, "tempo_meter")[2] == 0.0 and _block(triple, "tempo_meter")[2] > 0.0
+    # and the beat pattern peaks on the beat with true beats, half-way with late ones
+    full_on = _block(given, "beat_pattern")[36:]
+    full_late = _block(late, "beat_pattern")[36:]
+    assert int(np.argmax(full_on)) in (0, 1, 11)
+    assert int(np.argmax(full_late)) in (5, 6, 7)
+    # without beats the descriptor tracks them itself and finds the on-beat pattern too
+    assert int(np.argmax(_block(own, "beat_pattern")[36:])) in (0, 1, 11)
 
 
 def test_silence_gives_a_zero_vector() -> None:
     e = audio_embedding(np.zeros(synth.SR * 2, np.float32), synth.SR)
-    assert e["vector"] == [0.0] * 212
+    assert e["vector"] == [0.0] * AUDIO_DIM
 
 
 def test_text_embedding_is_multilingual_e5() -> None:
