@@ -181,20 +181,45 @@ def music_analysis_save(*, asset: MusicAsset, result: Mapping[str, Any], genre: 
         for kind, emb in (result.get("embeddings") or {}).items():
             if emb:
                 MusicEmbedding.objects.create(
-                    asset=asset, kind=kind, model=str(emb.get("model", ""))[:200], dim=emb["dim"], vector=emb["vector"]
+                    asset=asset, kind=kind, model=_embedding_model_name(kind, emb), dim=emb["dim"], vector=emb["vector"]
                 )
     return analysis
 
 
+def _embedding_model_name(kind: str, emb: Mapping[str, Any]) -> str:
+    """What ``MusicEmbedding.model`` records: for audio descriptors, model *and* version
+    (``fala-audio-descriptor/2``), so the genre catalogue never mixes descriptor versions."""
+    model = str(emb.get("model", ""))
+    if kind == MusicEmbedding.Kind.AUDIO and emb.get("version"):
+        model = f"{model}/{emb['version']}"
+    return model[:200]
+
+
 def genre_catalogue(*, exclude_asset: MusicAsset | None = None) -> tuple[list[list[float]], list[str], str]:
-    """Audio embeddings of every analysed track with a declared genre (all artists)."""
+    """Audio embeddings of every analysed track with a declared genre (all artists).
+
+    Only descriptors of the current version (``embeddings.audio_model_id()``)
+    are used: vectors of another version (v1 rows are stored as plain
+    ``fala-audio-descriptor``) measure other things and must never train or
+    be scored by the same classifier. Such tracks rejoin the catalogue when
+    their analysis is re-run. The fingerprint names the descriptor and the
+    classifier format, so a classifier trained before an upgrade is not reused.
+    """
     import hashlib
+
+    from music.analysis.embeddings import AUDIO_DIM, audio_model_id
+    from music.analysis.genre import FORMAT as classifier_format
 
     qs = MusicEmbedding.objects.filter(kind=MusicEmbedding.Kind.AUDIO).exclude(asset__declared_genre="")
     if exclude_asset is not None:
         qs = qs.exclude(asset=exclude_asset)
-    rows = list(qs.order_by("asset_id").values_list("asset_id", "asset__declared_genre", "vector"))
-    fingerprint = hashlib.sha256("|".join(f"{a}:{g}" for a, g, _ in rows).encode()).hexdigest()
+    current = qs.filter(model=audio_model_id(), dim=AUDIO_DIM)
+    stale = qs.count() - current.count()
+    if stale:
+        log.warning("genre catalogue: %d track(s) with an older audio descriptor left out until re-analysed", stale)
+    rows = list(current.order_by("asset_id").values_list("asset_id", "asset__declared_genre", "vector"))
+    key = f"{audio_model_id()}|{classifier_format}|" + "|".join(f"{a}:{g}" for a, g, _ in rows)
+    fingerprint = hashlib.sha256(key.encode()).hexdigest()
     return [r[2] for r in rows], [r[1] for r in rows], fingerprint
 
 

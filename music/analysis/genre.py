@@ -48,7 +48,7 @@ CONFIDENCE_FLOOR = 0.4
 C_REGULARISATION = 1.0
 CALIBRATION_MAX_FOLDS = 5
 TOP_K = 3
-_FORMAT = "fala-genre-classifier/2"
+FORMAT = "fala-genre-classifier/2"
 
 
 class _TemperedLogReg:
@@ -234,7 +234,7 @@ class GenreClassifier:
         import joblib
 
         buf = io.BytesIO()
-        joblib.dump({"format": _FORMAT, "state": self.__dict__.copy()}, buf)
+        joblib.dump({"format": FORMAT, "state": self.__dict__.copy()}, buf)
         return buf.getvalue()
 
     @classmethod
@@ -242,7 +242,7 @@ class GenreClassifier:
         import joblib
 
         payload = joblib.load(io.BytesIO(data))
-        if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise ValueError("not a serialised GenreClassifier")
         obj = cls.__new__(cls)
         obj.__dict__.update(payload["state"])
