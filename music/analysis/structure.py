@@ -4,9 +4,10 @@ How it works
 ------------
 * ``energy_curve``: RMS in 0.1 s hops, normalised to the track's maximum.
 * **Bar grid** (:func:`bar_grid`). Bars are the spans between downbeats when
-  the downbeats agree with the beats (median bar = ``meter`` beats, +-15 %);
-  otherwise every ``meter``-th beat starts a bar; with fewer than
-  ``2 * meter`` beats, fixed 4 s blocks (a beatless ambient track). Gaps
+  the downbeats agree with the beats (median bar = ``meter`` beats, +-15 %;
+  without a ``meter``, any whole number of beats from 2 to 7, so a 3/4
+  track keeps its bars); otherwise every ``meter``-th (4th) beat starts a
+  bar; with too few beats, fixed 4 s blocks (a beatless ambient track). Gaps
   over 1.6 bars (missed downbeats) are filled with evenly spaced bar lines,
   doubled downbeats (under 0.4 bar apart) are dropped, and the grid is
   extended at both ends with the median bar; added lines snap to the
@@ -151,22 +152,27 @@ def _regular_lines(lines: np.ndarray, duration: float, beats: np.ndarray) -> np.
     return np.asarray(kept)
 
 
-def bar_grid(duration: float, beats: list[float], downbeats: list[float], meter: int = 4) -> tuple[np.ndarray, str]:
+def bar_grid(
+    duration: float, beats: list[float], downbeats: list[float], meter: int | None = None
+) -> tuple[np.ndarray, str]:
     """Bar boundaries ``[0, ..., duration]`` and their source: ``downbeats``,
-    ``beats`` or ``fixed`` (see the module docstring)."""
+    ``beats`` or ``fixed`` (see the module docstring). Without ``meter``, the
+    downbeats are used when they fall a whole number (2..7) of beats apart."""
     b = np.unique(np.asarray([t for t in beats if 0.0 <= t < duration], dtype=np.float64))
     db = np.unique(np.asarray([t for t in downbeats if 0.0 <= t < duration], dtype=np.float64))
     lines: np.ndarray = np.zeros(0)
     source = "fixed"
     if db.size >= 3:
         ok = True
-        if b.size >= 2 * meter:
-            expected = meter * float(np.median(np.diff(b)))
-            ok = abs(float(np.median(np.diff(db))) - expected) <= DOWNBEAT_TOLERANCE * expected
+        if b.size >= 8:
+            ratio = float(np.median(np.diff(db))) / float(np.median(np.diff(b)))
+            m = meter or min(max(int(round(ratio)), 2), 7)
+            ok = abs(ratio - m) <= DOWNBEAT_TOLERANCE * m
         if ok:
             lines, source = db, "downbeats"
-    if source == "fixed" and b.size >= 2 * meter:
-        lines, source = b[::meter], "beats"
+    step = meter or 4
+    if source == "fixed" and b.size >= 2 * step:
+        lines, source = b[::step], "beats"
     if source == "fixed" or lines.size < 2:
         bounds = np.append(np.arange(0.0, duration, FALLBACK_BAR_S), duration)
         source = "fixed"
@@ -429,11 +435,12 @@ def analyze_structure(
     "sections": [{"start", "end", "label", "energy", "is_peak", "group",
     "repeats"}]}``. ``beats`` / ``downbeats`` give the bar grid (see
     :func:`bar_grid`); without downbeats, ``beat_positions`` (1 = downbeat)
-    can supply them. ``meter`` is beats per bar (default 4).
+    can supply them. ``meter`` is beats per bar (by default whatever whole
+    number of beats the downbeats span, 4 when they are unusable).
     """
     y = np.asarray(y, dtype=np.float32)
     duration = y.size / float(sr)
-    meter = int(meter) if meter and meter > 1 else 4
+    meter = int(meter) if meter and meter > 1 else None
     rms = energy_curve(y, sr)
     top = float(rms.max()) if rms.size else 0.0
     curve = rms / top if top > 0 else rms

@@ -39,8 +39,10 @@ def test_loud_part_is_the_single_peak_and_sections_follow_the_song(pattern: str)
     assert sections[0]["start"] == 0.0 and sections[-1]["end"] == pytest.approx(duration, abs=1e-3)
     assert all(a["end"] == b["start"] for a, b in zip(sections, sections[1:], strict=False))
     assert len(sections) == len(spans)
+    # (on the tracker's downbeats, which may sit a fraction of a beat off where the
+    # song changes: within one beat, 0.5 s at 120 BPM)
     for sec, (start, end, _kind) in zip(sections, spans, strict=True):
-        assert abs(sec["start"] - start) <= 0.1 and abs(sec["end"] - end) <= 0.1
+        assert abs(sec["start"] - start) <= 0.5 and abs(sec["end"] - end) <= 0.5
     # and exactly one peak, inside a loud part, labelled chorus
     peaks = [x for x in sections if x["is_peak"]]
     assert len(peaks) == 1
@@ -267,9 +269,15 @@ def test_bar_grid_repairs_missing_and_doubled_downbeats() -> None:
     # a bar of two beats (the tracker switching bar phase) is kept as it is
     bounds, _ = bar_grid(40.0, beats, [2.0 * i for i in range(5)] + [9.0 + 2.0 * i for i in range(15)])
     assert 8.0 in bounds and 9.0 in bounds and 11.0 in bounds
-    # downbeats that disagree with the beats (a bar of 3 beats in 4/4) fall back to the beats
-    bounds, source = bar_grid(40.0, beats, [1.5 * i for i in range(26)])
+    # downbeats that disagree with the stated meter (3 beats apart in 4/4) fall back to the beats
+    bounds, source = bar_grid(40.0, beats, [1.5 * i for i in range(26)], meter=4)
     assert source == "beats" and np.allclose(np.diff(bounds), 2.0)
+    # ... but without a stated meter, 3/4 bars are bars
+    bounds, source = bar_grid(39.0, beats, [1.5 * i for i in range(26)])
+    assert source == "downbeats" and np.allclose(np.diff(bounds), 1.5)
+    # downbeats that are no whole number of beats apart are not bars either
+    bounds, source = bar_grid(40.0, beats, [1.25 * i for i in range(32)])
+    assert source == "beats"
     # nothing at all: 4 s blocks
     bounds, source = bar_grid(10.0, [], [])
     assert source == "fixed" and bounds.tolist() == [0.0, 4.0, 8.0, 10.0]
