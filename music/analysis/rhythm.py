@@ -24,23 +24,29 @@ not only on click tracks. How it works:
 5. **Confidence** (0..1, per track): how much more onset evidence sits on the
    beats than half-way between them (1 = every beat on a clear onset and
    nothing between; ~0 = no pulse). Stored with the analysis.
-6. **Downbeats and meter**: per-beat features (low-band < 150 Hz onset, full
-   / high-band onset, low-band energy and overall loudness over the beat,
-   chroma change between the 1, 2, 3 and 4 beats before and after) are each
-   taken relative to their ±4-beat neighbourhood and standardised; a linear
-   model (:data:`DOWNBEAT_WEIGHTS`, logistic regression fitted on the dev
-   set's annotated beats by ``bench/bench_gtzan.py --fit-downbeats``; the
-   features, not the songs, are what it learns) turns them into downbeat
-   log-odds. For each bar length of 2, 3 and 4 beats a Viterbi pass over the
-   bar positions (:func:`bar_positions`) finds the phase; the bar length
-   whose downbeats stand out most from the other beats wins (4 is preferred
-   unless 3 or 2 is clearly better). The subdivision (binary or ternary: how
-   the onsets between beats fall at 1/2 or at 1/3 and 2/3) gives the time
-   signature: 4/4, 3/4, 2/4, 6/8 (two ternary beats per bar), 12/8 or 9/8.
+6. **Downbeats and meter**: per-beat features (onsets below 150 Hz, full-band
+   and above 2 kHz at the beat; low-band energy and loudness over the beat;
+   harmonic change between the 1-4 beats before and after it, from the STFT
+   chroma, a constant-Q chroma and the bass line's constant-Q spectrum), each
+   relative to its ±4-beat neighbourhood, with their change from the
+   previous beat and the columns of the two beats either side (bar
+   patterns: kick on 1, snare on 2). A logistic model
+   (``downbeat_model.json``, fitted on the GTZAN dev set's annotated beats by
+   ``bench/bench_gtzan.py --fit-downbeats``; 120 weights over generic
+   features, not per-song rules) turns them into downbeat log-odds. For each
+   bar length (3 or 4 beats; 2 when the beats are ternary) a Viterbi pass over
+   the bar positions (:func:`bar_positions`) finds the phase, re-phasing only
+   where two bars or more disagree; the bar length whose downbeats stand out
+   most from the other beats wins (4 unless 3 or 2 is clearly better). The
+   subdivision (binary or ternary: onsets between beats at 1/2 or at 1/3 and
+   2/3) gives the time signature: 4/4, 3/4, 12/8, 9/8, 6/8.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,7 +60,8 @@ HIGH_BAND_HZ = 2000.0
 FLUX_LAG = 2
 TEMPO_WINDOW = 1.15  # the tracker stays within tempo / 1.15 .. tempo * 1.15
 MIN_BPM, MAX_BPM = 30.0, 300.0
-PHASE_SWITCH_COST = 4.0  # std devs of downbeat evidence to re-phase the bar
+PHASE_SWITCH_COST = 4.0
+METER_SWITCH_COST = 8.0  # the analyser re-phases the bar only when two bars or more disagree
 METER_CANDIDATES = (2, 3, 4)
 #: Evidence a bar length needs over 4 beats per bar (std devs of the log-odds contrast).
 METER_PRIOR = {4: 0.0, 3: 0.15, 2: 0.35}
@@ -64,7 +71,9 @@ ONSET_CURVE_HOP_S = 0.1
 #: dev set's annotations. Frame times are shifted by this much.
 ONSET_LATENCY_S = 0.028
 
-#: Per-beat downbeat features, in order (see :func:`downbeat_features`).
+#: Per-beat downbeat features, in order (see :func:`downbeat_features`). Each is taken relative
+#: to its ±4-beat neighbourhood and standardised; the first nine also as their change from the
+#: previous beat; then every beat sees the columns of the two beats before and after it.
 DOWNBEAT_FEATURES = (
     "low_onset",
     "full_onset",
@@ -75,15 +84,29 @@ DOWNBEAT_FEATURES = (
     "chroma_change_2",
     "chroma_change_3",
     "chroma_change_4",
+    "cqt_chroma_change_1",
+    "cqt_chroma_change_2",
+    "cqt_chroma_change_4",
+    "bass_change_1",
+    "bass_change_2",
+    "bass_change_4",
 )
-#: Logistic-regression weights over the standardised features and their change from the
-#: previous beat (2 x 9 values, then the intercept). Fitted on the GTZAN dev set's annotated
-#: beats (50 clips, C=0.1, balanced classes) by ``bench/bench_gtzan.py --fit-downbeats``.
-DOWNBEAT_WEIGHTS = np.array(
-    [0.0988, -0.0065, 0.1020, 0.3424, -0.0683, 0.0871, -0.0225, 0.4125, -0.1404,
-     0.2578, -0.0126, -0.2588, 0.0055, -0.0136, 0.1044, 0.0610, -0.2226, 0.1137,
-     -0.1622]
-)  # fmt: skip
+N_DIFF_FEATURES = 9
+CONTEXT_BEATS = 2
+DOWNBEAT_MODEL_PATH = Path(__file__).with_name("downbeat_model.json")
+CQT_FMIN_HZ = 32.703  # C1
+BASS_BINS = slice(4, 40)  # E1..D#4: the bass line's three octaves of the constant-Q bins
+
+
+@functools.cache
+def downbeat_model() -> tuple[np.ndarray, float]:
+    """(weights, intercept) of the downbeat logistic model (``downbeat_model.json`` next to this module)."""
+    data = json.loads(DOWNBEAT_MODEL_PATH.read_text())
+    w = np.asarray(data["weights"], dtype=np.float64)
+    expected = (len(DOWNBEAT_FEATURES) + N_DIFF_FEATURES) * (2 * CONTEXT_BEATS + 1)
+    if w.size != expected or list(data["features"]) != list(DOWNBEAT_FEATURES):
+        raise ValueError(f"{DOWNBEAT_MODEL_PATH.name} does not match the feature layout ({w.size} != {expected})")
+    return w, float(data["intercept"])
 
 
 def _empty(duration: float) -> dict[str, Any]:
@@ -124,6 +147,29 @@ class Spectra:
         self.mel_freqs = librosa.mel_frequencies(n_mels=N_MELS + 2, fmax=sr / 2)[1:-1]
         self.chroma = librosa.feature.chroma_stft(S=power, sr=sr).astype(np.float32)
         self.n_frames = power.shape[1]
+        self._y = y
+
+    @functools.cached_property
+    def _cqt(self) -> np.ndarray:
+        """Constant-Q magnitude, 7 octaves from C1 at 12 bins per octave."""
+        import librosa
+
+        C = librosa.cqt(y=self._y, sr=self.sr, hop_length=HOP, fmin=CQT_FMIN_HZ, n_bins=84, bins_per_octave=12)
+        return np.abs(C)[:, : self.n_frames]
+
+    @functools.cached_property
+    def cqt_chroma(self) -> np.ndarray:
+        """12-bin chroma folded from the constant-Q bins (resolves the low register the STFT blurs)."""
+        import librosa
+
+        fold = librosa.filters.cq_to_chroma(84, bins_per_octave=12, fmin=CQT_FMIN_HZ)
+        chroma = fold @ self._cqt
+        return chroma / np.maximum(chroma.max(axis=0, keepdims=True), 1e-10)
+
+    @functools.cached_property
+    def bass(self) -> np.ndarray:
+        """Constant-Q power over the three octaves from E1 (the bass line's notes)."""
+        return self._cqt[BASS_BINS] ** 2
 
     def flux(self, rows: np.ndarray | None = None, aggregate: str = "mean") -> np.ndarray:
         """Positive log-mel difference over :data:`FLUX_LAG` frames, aggregated over ``rows``."""
@@ -215,61 +261,78 @@ def subdivision(env: np.ndarray, beat_frames: np.ndarray) -> int:
     return 3 if ternary > 1.1 * binary else 2
 
 
-def downbeat_features(sp: Spectra, beat_frames: np.ndarray) -> np.ndarray:
-    """(n_beats, 2 x 9) standardised downbeat features (see :data:`DOWNBEAT_FEATURES`).
+def _change(M: np.ndarray, bounds: np.ndarray, w: int) -> np.ndarray:
+    """Cosine distance between the mean of ``M`` over the ``w`` beats before and after each beat."""
+    n = bounds.size - 1
+    csum = np.concatenate([np.zeros((M.shape[0], 1)), np.cumsum(M, axis=1)], axis=1)
+    out = np.zeros(n)
+    for i in range(w, n - w + 1):
+        f, a0, a1 = int(bounds[i]), int(bounds[i - w]), int(bounds[i + w])
+        if not (a0 < f < a1):
+            continue
+        prev = (csum[:, f] - csum[:, a0]) / (f - a0)
+        cur = (csum[:, a1] - csum[:, f]) / (a1 - f)
+        den = float(np.linalg.norm(prev) * np.linalg.norm(cur))
+        out[i] = 1.0 - float(prev @ cur) / den if den > 0 else 0.0
+    return out
 
-    Each raw feature is taken relative to its mean over the 9 beats around it
-    (a loud chorus does not make all its beats downbeats), standardised over
-    the track; the second half of the columns is each feature's change from
-    the previous beat.
+
+def _relative(x: np.ndarray) -> np.ndarray:
+    """``x`` minus its mean over the 9 beats around it, standardised over the track."""
+    if x.size == 0:
+        return x
+    local = np.convolve(np.pad(x, 4, mode="edge"), np.ones(9) / 9.0, mode="valid")
+    r = x - local
+    sd = float(r.std())
+    return (r - r.mean()) / sd if sd > 1e-12 else np.zeros_like(r)
+
+
+def downbeat_features(sp: Spectra, beat_frames: np.ndarray) -> np.ndarray:
+    """Per-beat downbeat features: (n_beats, (15 + 9) x 5), see :data:`DOWNBEAT_FEATURES`.
+
+    Onsets (low < 150 Hz, full, high >= 2 kHz) at the beat, low-band energy and
+    loudness over the beat, harmonic change (STFT chroma over 1-4 beats, CQT
+    chroma and the bass line's constant-Q spectrum over 1, 2 and 4 beats) —
+    downbeats are where the bass note and the chord change and the kick
+    lands. Each relative to its neighbourhood (a loud chorus does not make all
+    its beats downbeats); with its change from the previous beat and the
+    columns of the two beats on either side, so the model sees bar patterns
+    (kick on 1, snare on 2) and not one beat alone.
     """
     n = beat_frames.size
     nf = sp.n_frames
+    frames = np.clip(beat_frames.astype(int), 0, nf - 1)
+    bounds = np.concatenate([frames, [nf]])
     low_rows = sp.mel_freqs < LOW_BAND_HZ
-    high_rows = sp.mel_freqs >= HIGH_BAND_HZ
     e_low = sp.flux(low_rows)
     e_full = sp.flux()
-    e_high = sp.flux(high_rows)
+    e_high = sp.flux(sp.mel_freqs >= HIGH_BAND_HZ)
     power = 10.0 ** (sp.mel_db / 10.0)
     low_energy = np.log1p(power[low_rows].sum(axis=0)) if low_rows.any() else np.zeros(nf)
     loud = sp.mel_db.mean(axis=0)
-    chroma = sp.chroma
-    csum = np.concatenate([np.zeros((12, 1)), np.cumsum(chroma, axis=1)], axis=1)
-    bounds = np.concatenate([beat_frames, [nf]]).astype(int)
-    F = np.zeros((n, len(DOWNBEAT_FEATURES)))
-    for i, f in enumerate(beat_frames):
-        f = int(min(max(f, 0), nf - 1))
-        nxt = int(max(f + 1, min(nf, bounds[i + 1])))
-        F[i, 0] = e_low[max(0, f - 3) : f + 4].max()
-        F[i, 1] = e_full[max(0, f - 3) : f + 4].max()
-        F[i, 2] = e_high[max(0, f - 3) : f + 4].max()
-        F[i, 3] = low_energy[f:nxt].mean()
-        F[i, 4] = loud[f:nxt].mean()
-        for col, w in ((5, 1), (6, 2), (7, 3), (8, 4)):
-            if i < w or i + w > n:
-                continue
-            a0, a1 = int(bounds[i - w]), int(bounds[i + w])
-            if not (a0 < f < a1):
-                continue
-            prev = (csum[:, f] - csum[:, a0]) / (f - a0)
-            cur = (csum[:, a1] - csum[:, f]) / (a1 - f)
-            den = float(np.linalg.norm(prev) * np.linalg.norm(cur))
-            F[i, col] = 1.0 - float(prev @ cur) / den if den > 0 else 0.0
-    G = np.zeros_like(F)
-    kernel = np.ones(9) / 9.0
-    for j in range(F.shape[1]):
-        x = F[:, j]
-        local = np.convolve(np.pad(x, 4, mode="edge"), kernel, mode="valid") if n else x
-        r = x - local
-        sd = float(r.std())
-        G[:, j] = (r - r.mean()) / sd if sd > 1e-12 else 0.0
-    D = np.vstack([np.zeros((1, G.shape[1])), np.diff(G, axis=0)]) if n else G
-    return np.concatenate([G, D], axis=1)
+
+    def peak(e: np.ndarray) -> np.ndarray:
+        return np.array([e[max(0, f - 3) : f + 4].max() for f in frames]) if n else np.zeros(0)
+
+    def over_beat(e: np.ndarray) -> np.ndarray:
+        return np.array([e[f : max(f + 1, int(bounds[i + 1]))].mean() for i, f in enumerate(frames)])
+
+    raw = [peak(e_low), peak(e_full), peak(e_high), over_beat(low_energy), over_beat(loud)]
+    raw += [_change(sp.chroma, bounds, w) for w in (1, 2, 3, 4)]
+    raw += [_change(sp.cqt_chroma, bounds, w) for w in (1, 2, 4)]
+    raw += [_change(sp.bass, bounds, w) for w in (1, 2, 4)]
+    G = np.stack([_relative(x) for x in raw], axis=1) if n else np.zeros((0, len(DOWNBEAT_FEATURES)))
+    base = G[:, :N_DIFF_FEATURES]
+    D = np.vstack([np.zeros((1, N_DIFF_FEATURES)), np.diff(base, axis=0)]) if n else base
+    X = np.concatenate([base, D, G[:, N_DIFF_FEATURES:]], axis=1)
+    P = np.pad(X, ((CONTEXT_BEATS, CONTEXT_BEATS), (0, 0)))
+    return np.concatenate([P[k : k + n] for k in range(2 * CONTEXT_BEATS + 1)], axis=1)
 
 
-def downbeat_logodds(features: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    w = DOWNBEAT_WEIGHTS if weights is None else weights
-    return np.asarray(features @ w[:-1] + w[-1], dtype=np.float64)
+def downbeat_logodds(features: np.ndarray, model: tuple[np.ndarray, float] | None = None) -> np.ndarray:
+    """Downbeat log-odds per beat from :func:`downbeat_features` (``model``: weights, intercept)."""
+    w, b = downbeat_model() if model is None else model
+    return np.asarray(features @ w + b, dtype=np.float64)
 
 
 def bar_positions(evidence: np.ndarray, meter: int = METER, switch_cost: float = PHASE_SWITCH_COST) -> list[int]:
@@ -311,7 +374,9 @@ def bar_positions(evidence: np.ndarray, meter: int = METER, switch_cost: float =
     return [s + 1 for s in reversed(states)]
 
 
-def decide_meter(logodds: np.ndarray, candidates: tuple[int, ...] = (3, 4)) -> tuple[int, list[int]]:
+def decide_meter(
+    logodds: np.ndarray, candidates: tuple[int, ...] = (3, 4), switch_cost: float = METER_SWITCH_COST
+) -> tuple[int, list[int]]:
     """(beats per bar, bar positions): the bar length whose downbeats stand out most.
 
     Two-beat bars are a candidate only for ternary beats (6/8 tracked at the
@@ -320,11 +385,11 @@ def decide_meter(logodds: np.ndarray, candidates: tuple[int, ...] = (3, 4)) -> t
     """
     n = logodds.size
     if n < 8:
-        return METER, bar_positions(logodds, METER) if n else []
+        return METER, bar_positions(logodds, METER, switch_cost) if n else []
     sd = float(logodds.std()) or 1.0
     best: tuple[float, int, list[int]] | None = None
     for m in candidates:
-        pos = np.asarray(bar_positions(logodds, m))
+        pos = np.asarray(bar_positions(logodds, m, switch_cost))
         down = pos == 1
         if down.all() or not down.any():
             continue
@@ -332,7 +397,7 @@ def decide_meter(logodds: np.ndarray, candidates: tuple[int, ...] = (3, 4)) -> t
         if best is None or contrast > best[0]:
             best = (contrast, m, pos.tolist())
     if best is None:
-        return METER, bar_positions(logodds, METER)
+        return METER, bar_positions(logodds, METER, switch_cost)
     return best[1], best[2]
 
 

@@ -37,8 +37,8 @@ def metered_song(
             _add(y, _note(root / 2, period * 0.9, sr, 0.25), t, sr, 0.8)  # bass on the one
             for r in (1.0, third, fifth):
                 _add(y, _note(root * 2 * r, period * 0.9, sr, 0.2), t, sr, 0.25)
-        else:
-            for r in (third, fifth):
+        else:  # "pah": the same chord, shorter, without the bass
+            for r in (1.0, third, fifth):
                 _add(y, _note(root * 2 * r, period * 0.6, sr, 0.08), t, sr, 0.2)
         for k in range(1, sub):  # the subdivision: soft high stabs
             _add(y, _note(root * 4 * fifth, period / sub * 0.8, sr, 0.03, 2), t + k * period / sub, sr, 0.08)

@@ -186,24 +186,27 @@ def test_dbn_keeps_the_phase_through_a_break_and_follows_a_tempo_drift() -> None
     assert len(gap) == 5 and np.all(np.abs(np.diff(np.concatenate([[first[-1]], gap, [second[0]]])) - 40) <= 2)
 
 
-def test_real_songs_beat_plain_librosa(gtzan_dir: Path) -> None:
-    """Every other clip of the GTZAN dev set (25 songs, 10 genres): our beats against plain librosa's."""
+def test_real_songs_beats_tempo_and_meter(gtzan_dir: Path) -> None:
+    """Every other clip of the GTZAN dev set (25 songs, 10 genres) against its annotations.
+
+    Plain ``librosa.beat.beat_track`` scores 0.825 on these clips (``make eval`` prints both).
+    """
     import librosa
 
     from bench.bench_gtzan import clips, tempo_acc
     from bench.bench_gtzan import f_measure as mir_f
 
-    ours, plain, acc2, meter_ok = [], [], [], []
+    beat_f, down_f, acc2, meter_ok = [], [], [], []
     for c in clips(gtzan_dir)[::2]:
-        y, sr = librosa.load(c["audio"], sr=22050, mono=True)
-        r = analyze_rhythm(y, sr)
-        _, lb = librosa.beat.beat_track(y=y, sr=sr, units="time")
-        ours.append(mir_f(c["beats"], np.asarray(r["beats"])))
-        plain.append(mir_f(c["beats"], lb))
+        y, _ = librosa.load(c["audio"], sr=22050, mono=True)
+        r = analyze_rhythm(y, 22050)
+        beat_f.append(mir_f(c["beats"], np.asarray(r["beats"])))
+        down_f.append(mir_f(c["downbeats"], np.asarray(r["downbeats"])))
         acc2.append(tempo_acc(c["tempo"], r["tempo"])[1])
         meter_ok.append(r["meter"] == c["meter"])
-    # measured: 0.836 vs 0.825 on these 25 clips (0.815 vs 0.771 on all 50); Acc2 0.94; meter 0.88
-    assert np.mean(ours) >= np.mean(plain), (np.mean(ours), np.mean(plain))
-    assert np.mean(ours) >= 0.80
+    # measured on these 25: beat F 0.836, downbeat F 0.632 (in-sample: the downbeat model saw them), Acc2 0.96,
+    # meter 0.96
+    assert np.mean(beat_f) >= 0.825, np.mean(beat_f)
     assert np.mean(acc2) >= 0.88
-    assert np.mean(meter_ok) >= 0.8
+    assert np.mean(meter_ok) >= 0.85
+    assert np.mean(down_f) >= 0.55
