@@ -52,8 +52,10 @@ total weight whatever its size.
 Rhythm inputs: ``tempo`` (BPM), ``beats`` (seconds) and ``meter`` (beats per
 bar) from the rhythm analysis are used when given; otherwise the descriptor
 estimates them itself (tempo from the mean tempogram with a log-normal prior
-around 120 BPM, beats with librosa's tracker at that tempo, meter from the
-bar-level autocorrelation).
+around 120 BPM, beats on a grid at that tempo whose phase follows the onsets
+in 16-beat windows (:func:`_beat_grid`; librosa's tracker would cost ~6 s of
+numba compilation per fresh worker process), meter from the bar-level
+autocorrelation).
 
 Cost: ~O(duration); the tempogram is computed on windows every 16 frames
 (0.37 s) rather than every frame, and chroma (key-dependent, slow) is left
@@ -101,6 +103,7 @@ TEMPOGRAM_HOP = 16
 FLUCT_FRAMES = 256  # ~6 s
 FLUCT_BANDS = 8
 BEAT_STEPS = 12
+BEAT_GRID_BEATS = 16  # window of the fallback beat grid
 TEMPO_FACTORS = (4.0, 8 / 3, 3.0, 2.0, 4 / 3, 3 / 2, 1.0, 2 / 3, 3 / 4, 1 / 2, 1 / 3, 3 / 8, 1 / 4)
 BAR_BEATS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 ONSET_BANDS_HZ = ((0.0, 200.0), (200.0, 2000.0), (2000.0, 1e9))
@@ -178,6 +181,35 @@ def _estimate_tempo(ac: np.ndarray, frame_rate: float) -> float:
     prior = np.exp(-0.5 * (np.log2(bpm / 120.0)) ** 2)
     score = np.where(ok, np.maximum(ac[1:], 0.0) * prior, -1.0)
     return float(bpm[int(np.argmax(score))])
+
+
+def _beat_grid(onset: np.ndarray, frame_rate: float, bpm: float) -> np.ndarray:
+    """Beat times (s) on a grid at ``bpm`` whose phase follows the onsets, window by window.
+
+    Enough for beat-synchronous statistics, and cheap: librosa's tracker would
+    cost ~6 s of numba compilation in every fresh worker process. The track is
+    cut into windows of BEAT_GRID_BEATS beats; in each, the phase (in 1/8
+    beats) with the largest onset sum along the grid wins, so slow tempo drift
+    is followed.
+    """
+    period = frame_rate * 60.0 / max(bpm, 1.0)
+    n = onset.size
+    if n < 2 or period >= n:
+        return np.zeros(0)
+    idx = np.arange(n)
+    phases = np.arange(8) / 8.0 * period
+    times: list[float] = []
+    span = BEAT_GRID_BEATS * period
+    start = 0.0
+    while start < n - 1:
+        grid = start + np.arange(BEAT_GRID_BEATS) * period
+        cand = grid[None, :] + phases[:, None]
+        ok = cand < n - 1
+        sums = np.where(ok, np.interp(cand, idx, onset), 0.0).sum(axis=1) / np.maximum(ok.sum(axis=1), 1)
+        best = cand[int(np.argmax(sums))]
+        times.extend(float(t) for t in best[best < n - 1])
+        start += span
+    return np.asarray(times) / frame_rate
 
 
 def _fluctuation(logmel: np.ndarray, frame_rate: float) -> np.ndarray:
@@ -280,8 +312,7 @@ def audio_embedding(
     if not bpm:
         bpm = _estimate_tempo(ac, frame_rate)
     if beat_times is None or beat_times.size < 3:
-        _, frames = librosa.beat.beat_track(onset_envelope=onset, sr=sr, hop_length=HOP, bpm=bpm, units="frames")
-        beat_times = librosa.frames_to_time(frames, sr=sr, hop_length=HOP)
+        beat_times = _beat_grid(onset, frame_rate, bpm)
     ibi = np.diff(beat_times) if beat_times.size >= 3 else np.array([60.0 / bpm])
     beat_period = float(np.median(ibi))
     bar_ac = _ac_at_bpm(ac, frame_rate, 60.0 / (beat_period * np.asarray(BAR_BEATS)))
