@@ -214,8 +214,9 @@ def _drop_silent_edges(y: np.ndarray, beat_frames: np.ndarray) -> np.ndarray:
 def refine_tempo(beat_times: np.ndarray) -> float:
     """Tempo (BPM) from beat times: mean inter-beat interval near the median.
 
-    Intervals more than 20 % away from the median (a skipped or doubled beat)
-    are ignored so one tracking slip does not bias the estimate.
+    Intervals more than 8 % away from the median (a skipped or doubled beat,
+    the tracker's wander through a beatless pad) are ignored so they do not
+    bias the estimate.
     """
     if beat_times.size < 2:
         return 0.0
@@ -223,7 +224,7 @@ def refine_tempo(beat_times: np.ndarray) -> float:
     med = float(np.median(ibi))
     if med <= 0:
         return 0.0
-    good = ibi[np.abs(ibi - med) <= 0.2 * med]
+    good = ibi[np.abs(ibi - med) <= 0.08 * med]
     return float(60.0 / good.mean()) if good.size else float(60.0 / med)
 
 
