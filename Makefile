@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PIP_FLAGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 REQS := requirements.txt requirements-nodeps.txt requirements-dev.txt
 
-.PHONY: demo test serve lint bench system-deps venv services-stop clean
+.PHONY: demo test serve lint bench eval system-deps venv services-stop clean
 
 system-deps:
 	@scripts/system-deps.sh $(if $(filter test,$(MAKECMDGOALS)),--test,)
@@ -44,6 +44,10 @@ lint: venv
 ## make bench: speed figures of DESIGN §10 (not a test)
 bench: system-deps venv
 	$(VENV)/bin/python bench/run_all.py
+
+## make eval: music analysis against the GTZAN dev set's annotations (also run by make bench)
+eval: system-deps venv
+	$(VENV)/bin/python bench/bench_gtzan.py
 
 services-stop:
 	scripts/services.sh stop

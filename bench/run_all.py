@@ -17,6 +17,7 @@ BENCH = Path(__file__).resolve().parent
 SCRIPTS = [
     "bench_suggest.py",
     "bench_music.py",
+    "bench_gtzan.py",
     "bench_video.py",
     "bench_render.py",
     "bench_w5.py",
