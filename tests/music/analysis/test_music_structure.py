@@ -22,7 +22,7 @@ from . import synth, synth_form
 def _analyse(pattern: str):
     y, spans = synth.quiet_loud_song(pattern=pattern)
     r = analyze_rhythm(y, synth.SR)
-    return y, spans, analyze_structure(y, synth.SR, r["beats"], r["downbeats"])
+    return y, spans, analyze_structure(y, synth.SR, r["beats"], r["downbeats"]), tuple(r["downbeats"])
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
@@ -32,17 +32,18 @@ def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
 @pytest.mark.parametrize("pattern", ["QLQLQ", "LQL"])
 def test_loud_part_is_the_single_peak_and_sections_follow_the_song(pattern: str) -> None:
     # given a song alternating quiet (pad) and loud (drums + pad) 8-bar parts
-    y, spans, s = _analyse(pattern)
+    y, spans, s, downbeats = _analyse(pattern)
     duration = y.size / synth.SR
     sections = s["sections"]
     # then sections tile the track, one per part, with boundaries on the part changes
     assert sections[0]["start"] == 0.0 and sections[-1]["end"] == pytest.approx(duration, abs=1e-3)
     assert all(a["end"] == b["start"] for a, b in zip(sections, sections[1:], strict=False))
     assert len(sections) == len(spans)
-    # (on the tracker's downbeats, which may sit a fraction of a beat off where the
-    # song changes: within one beat, 0.5 s at 120 BPM)
-    for sec, (start, end, _kind) in zip(sections, spans, strict=True):
-        assert abs(sec["start"] - start) <= 0.5 and abs(sec["end"] - end) <= 0.5
+    # (each boundary is the tracker's downbeat nearest to the part change, or within
+    # a beat of it: the tracker's downbeats may sit a fraction of a beat off)
+    for sec, (start, _end, _kind) in zip(sections[1:], spans[1:], strict=True):
+        nearest = min(downbeats, key=lambda d: abs(d - start))
+        assert abs(sec["start"] - nearest) <= 1e-3 or abs(sec["start"] - start) <= 0.5
     # and exactly one peak, inside a loud part, labelled chorus
     peaks = [x for x in sections if x["is_peak"]]
     assert len(peaks) == 1
@@ -63,14 +64,14 @@ def test_quiet_parts_that_come_back_are_verses_not_intro_or_outro() -> None:
     # (this used to read intro, chorus, verse, chorus, outro: the first and last
     # parts were called intro/outro for being quieter although they are the
     # verse heard again, the bug of issue 12)
-    _, _, s = _analyse("QLQLQ")
+    _, _, s, _ = _analyse("QLQLQ")
     assert [x["label"] for x in s["sections"]] == ["verse", "chorus", "verse", "chorus", "verse"]
     assert len({x["group"] for x in s["sections"] if x["label"] == "verse"}) == 1
     assert [x["repeats"] for x in s["sections"]] == [3, 2, 3, 2, 3]
 
 
 def test_energy_curve_is_rms_at_10_hz_normalised() -> None:
-    y, spans, s = _analyse("QLQLQ")
+    y, spans, s, _ = _analyse("QLQLQ")
     ec = s["energy_curve"]
     assert ec["hop_s"] == 0.1
     assert len(ec["values"]) == int(np.ceil(y.size / synth.SR / 0.1))
