@@ -244,8 +244,10 @@ LANG_DETECT_S = 30.0
 LANG_MIN_S = 3.0
 #: A unit leaves the track's language only when whisper is at least this sure of its own.
 LANG_SWITCH_P = 0.7
-#: A window of several units is split for detection when its runner-up language has this much probability.
-LANG_SPLIT_P = 0.15
+#: A window of several units is split for detection when its runner-up language has this much
+#: probability: whisper reads one language for a whole 30-s window (JFK then German speech gave
+#: de 0.83 / en 0.12) and may then skip the rest of the window.
+LANG_SPLIT_P = 0.05
 
 # Hallucination guards, applied to every segment whisper returns.  Whisper's own
 # thresholds (same values) only trigger its temperature fallback: when every
