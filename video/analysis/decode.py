@@ -42,7 +42,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,7 @@ import numpy as np
 
 from fala_clip.media.audio import decode_audio as _decode_audio
 from fala_clip.media.procs import ffmpeg_bin, local_input, spawn
+from video.analysis.shots import analysis_rate
 
 __all__ = [
     "VideoInfo",
@@ -222,7 +222,7 @@ def decode_video(
 
     # A constant rate first (a no-op for CFR sources): frame i of both branches
     # is then at i / fps, and samples are exactly every `step`-th frame.
-    rate = Fraction(info.fps).limit_denominator(1001)
+    rate = analysis_rate(info.fps)
     fps = float(rate)
     step = max(1, int(round(fps / sample_fps))) if want_samples else 0
     if want_samples and max_samples:

@@ -347,8 +347,8 @@ class FrameCountMismatch(RuntimeError):
 def analysis_rate(fps: float) -> Fraction:
     """The constant rate of the analysis' ``fps`` filter for a source probed at ``fps``.
 
-    :func:`video.analysis.decode.decode_video` builds its graph's head from the same
-    ``Fraction(fps).limit_denominator(1001)``; the TransNetV2 worker uses it for its own head.
+    :func:`video.analysis.decode.decode_video` builds its graph's head from it and the
+    TransNetV2 worker uses it for its own head: one formula, so the two decodes cannot drift.
     """
     return Fraction(fps).limit_denominator(1001)
 
