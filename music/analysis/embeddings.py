@@ -37,17 +37,19 @@ beat_pattern       48  beat-synchronous onset pattern: low / mid / high / full
                         flux sampled at 12 steps per beat (binary and ternary
                         subdivisions, swing, off-beats), mean over beats,
                         each row / its mean
-tempo_meter         4  log2(BPM / 120), inter-beat-interval variation,
+tempo_meter         4  log2(BPM / 120) of the folded tempo, inter-beat-interval variation,
                         triple meter (0/1), beat-period autocorrelation
 bar_periodicity     8  onset autocorrelation at 1/2, 1, 3/2, 2, 3, 4, 6 and 8
                         beats (bar-level repetition)
 =================  ===  =====================================================
 
 Dim = 514. Each block is divided by sqrt(its size) so that blocks weigh
-alike, and the whole vector is L2-normalised (cosine similarity = dot
-product). The classifier standardises every dimension and re-applies the
-per-block weights (:func:`block_weights`), so each block carries the same
-total weight whatever its size.
+alike. Unlike v1 the vector is not L2-normalised: only the genre classifier
+reads it, and one per-track norm dividing every block mixed loudness and
+rhythm into the timbre figures (it cost accuracy). The classifier
+standardises every dimension and re-applies the per-block weights
+(:func:`block_weights`), so each block carries the same total weight
+whatever its size.
 
 Rhythm inputs: ``tempo`` (BPM), ``beats`` (seconds) and ``meter`` (beats per
 bar) from the rhythm analysis are used when given; otherwise the descriptor
@@ -55,7 +57,9 @@ estimates them itself (tempo from the mean tempogram with a log-normal prior
 around 120 BPM, beats on a grid at that tempo whose phase follows the onsets
 in 16-beat windows (:func:`_beat_grid`; librosa's tracker would cost ~6 s of
 numba compilation per fresh worker process), meter from the bar-level
-autocorrelation).
+autocorrelation). The beat level is then folded into one octave, 80..160 BPM
+(beats halved or midpoints added), so the tempo-relative blocks do not
+depend on which metrical level a tracker picked.
 
 Cost: ~O(duration); the tempogram is computed on windows every 16 frames
 (0.37 s) rather than every frame, and chroma (key-dependent, slow) is left
@@ -103,6 +107,7 @@ TEMPOGRAM_HOP = 16
 FLUCT_FRAMES = 256  # ~6 s
 FLUCT_BANDS = 8
 BEAT_STEPS = 12
+TEMPO_OCTAVE_LOW = 80.0
 BEAT_GRID_BEATS = 16  # window of the fallback beat grid
 TEMPO_FACTORS = (4.0, 8 / 3, 3.0, 2.0, 4 / 3, 3 / 2, 1.0, 2 / 3, 3 / 4, 1 / 2, 1 / 3, 3 / 8, 1 / 4)
 BAR_BEATS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
@@ -212,6 +217,20 @@ def _beat_grid(onset: np.ndarray, frame_rate: float, bpm: float) -> np.ndarray:
     return np.asarray(times) / frame_rate
 
 
+def _fold_octave(bpm: float, beat_times: np.ndarray) -> tuple[float, np.ndarray]:
+    """Tempo and beats moved into [TEMPO_OCTAVE_LOW, 2 x TEMPO_OCTAVE_LOW) BPM by halving / doubling."""
+    for _ in range(4):
+        if bpm < TEMPO_OCTAVE_LOW:
+            bpm *= 2.0
+            if beat_times.size >= 2:
+                mids = (beat_times[:-1] + beat_times[1:]) / 2.0
+                beat_times = np.sort(np.concatenate([beat_times, mids]))
+        elif bpm >= 2 * TEMPO_OCTAVE_LOW:
+            bpm /= 2.0
+            beat_times = beat_times[::2]
+    return bpm, beat_times
+
+
 def _fluctuation(logmel: np.ndarray, frame_rate: float) -> np.ndarray:
     """Fluctuation pattern: (FLUCT_BANDS x 12) median modulation spectrum, log1p."""
     edges = np.linspace(0, logmel.shape[0], FLUCT_BANDS + 1).astype(int)
@@ -260,7 +279,7 @@ def audio_embedding(
     ``tempo`` (BPM), ``beats`` (seconds) and ``meter`` (beats per bar) may
     be passed from the rhythm analysis; whatever is missing is estimated
     here. Returns ``{"model", "version", "dim", "vector"}`` (vector: list of
-    floats, L2 norm 1; all zeros for silence).
+    floats, not normalised; all zeros for silence).
     """
     import librosa
 
@@ -313,6 +332,7 @@ def audio_embedding(
         bpm = _estimate_tempo(ac, frame_rate)
     if beat_times is None or beat_times.size < 3:
         beat_times = _beat_grid(onset, frame_rate, bpm)
+    bpm, beat_times = _fold_octave(bpm, beat_times)
     ibi = np.diff(beat_times) if beat_times.size >= 3 else np.array([60.0 / bpm])
     beat_period = float(np.median(ibi))
     bar_ac = _ac_at_bpm(ac, frame_rate, 60.0 / (beat_period * np.asarray(BAR_BEATS)))

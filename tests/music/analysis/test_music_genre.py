@@ -182,11 +182,12 @@ def test_leave_one_out_on_the_gtzan_dev_set(gtzan_catalogue) -> None:
     X, genres = gtzan_catalogue
     # when each clip is classified by a classifier trained and calibrated on the other 49
     report = leave_one_out(X, genres)
-    # then (measured: top-1 0.76, top-3 0.96, 37 confident right vs 10 wrong at the 0.4 floor;
-    # v1 descriptor: 0.56, 0.94, 20 vs 14) the right genre is usually first and nearly always in the top 3
+    # then (measured with the descriptor's own beats: top-1 0.72, top-3 0.96, 34 confident right vs 13
+    # wrong at the 0.4 floor; v1 descriptor: 0.56, 0.94, 20 vs 14) the right genre is usually first
+    # and nearly always in the top 3
     assert report["n"] == len(genres) and len(report["per_genre"]) == 10
-    assert report["top1"] >= 0.68, report
-    assert report["top3"] >= 0.92, report
+    assert report["top1"] >= 0.66, report
+    assert report["top3"] >= 0.90, report
     # and a confident answer is right at least twice as often as it is wrong
     assert report["confident_wrong"] * 2 < report["confident_right"], report
     # and the scores are calibrated: the mean top probability is near the hit rate
