@@ -145,6 +145,7 @@ def test_no_vocal_span_transcribes_nothing_and_guesses_no_language(monkeypatch: 
     r = tr.transcribe(y, spans=[])
     assert r["segments"] == [] and r["text"] == ""
     assert r["language"] is None and r["language_probability"] == 0.0  # never a default "en"
+    assert r["languages"] == {} and r["rejected"] == []
     assert r["model"]["params"]["spans"]["count"] == 0
     # a declared language is kept as the track's language
     r = tr.transcribe(y, spans=[], language="pt")
@@ -163,7 +164,8 @@ def test_only_the_vocal_spans_are_transcribed_on_the_file_clock(
     # when only JFK's span is handed over, with no language declared
     r = tr.transcribe(y, model=whisper_base, spans=[jfk_span])
     # then JFK is transcribed, in English detected from his voice alone,
-    assert r["language"] == "en"
+    assert r["language"] == "en" and all(s["language"] == "en" for s in r["segments"])
+    assert r["languages"] == {"en": pytest.approx(sum(s["end"] - s["start"] for s in r["segments"]), abs=0.01)}
     assert "ask not what your country can do for you" in r["text"].lower()
     assert wer(ground_truth["jfk.flac"]["transcript"], r["text"]) <= 0.1
     # the Portuguese outside the span is not
