@@ -480,6 +480,7 @@ def transcribe(
             "pad_s": SPAN_PAD_S,
             "merge_gap_s": SPAN_MERGE_GAP_S,
             "lang_switch_p": LANG_SWITCH_P,
+            "lang_split_p": LANG_SPLIT_P,
         }
     track_lang: str | None = language
     track_prob = 1.0 if language else 0.0
@@ -492,7 +493,9 @@ def transcribe(
         wm, name, ref = load_model(model, cpu_threads=cpu_threads, cache_dir=cache_dir)
         if name == "base" and ref.endswith(WHISPER_BASE_DIRNAME):
             params["model_sha256"] = WHISPER_BASE_SHA256
-        if spans is None:
+        if spans is None and language not in (None, "en") and not wm.model.is_multilingual:
+            pass  # an English-only model would write another language in English: transcribe nothing
+        elif spans is None:
             segments, info = _whisper(wm, audio, language, beam, vad_filter)
             raw = [_segment(seg, 0.0, info.language) for seg in segments]  # generator: decoding happens here
             track_lang, track_prob = info.language, float(info.language_probability)

@@ -217,3 +217,16 @@ def test_a_declared_language_is_used_for_every_span_and_not_translated(
     # and declared as Portuguese on silence, the declaration stands though nothing is said
     r = tr.transcribe(np.zeros(16000 * 5, np.float32), spans=[[0.0, 5.0]], language="pt", model=whisper_base)
     assert r["language"] == "pt" and r["segments"] == []
+
+
+@pytest.mark.slow
+def test_an_english_only_model_leaves_a_declared_other_language_untranscribed(shared_media: Path) -> None:
+    # given speech and the English-only tiny.en model, told the language is German
+    y = load_audio(shared_media / "jfk.flac", sr=16000)
+    for spans in (None, [[0.0, 11.0]]):
+        r = tr.transcribe(y, model="tiny.en", language="de", spans=spans)
+        # then nothing is written (whisper would write it in English), and the declaration stands
+        assert r["segments"] == [] and r["text"] == "" and r["language"] == "de"
+    # while undeclared, the same model transcribes it as English
+    r = tr.transcribe(y, model="tiny.en", spans=[[0.0, 11.0]])
+    assert r["language"] == "en" and "ask not what your country can do for you" in r["text"].lower()
