@@ -106,11 +106,16 @@ def warm_numba() -> None:
         raise RuntimeError(f"the warm-up track gave {len(rh['beats'])} beats: the beat tracker did not run fully")
     st = timed(
         "music.analysis.structure.analyze_structure",
-        lambda: structure.analyze_structure(y, sr, rh["beats"], rh["downbeats"]),
+        lambda: structure.analyze_structure(
+            y, sr, rh["beats"], rh["downbeats"], beat_positions=rh["beat_positions"], meter=rh["meter"]
+        ),
     )
     if len(st["sections"]) < 1:
         raise RuntimeError("the warm-up track gave no section")
-    timed("music.analysis.embeddings.audio_embedding", lambda: embeddings.audio_embedding(y, sr, tempo=rh["tempo"]))
+    timed(
+        "music.analysis.embeddings.audio_embedding",
+        lambda: embeddings.audio_embedding(y, sr, tempo=rh["tempo"], beats=rh["beats"], meter=rh["meter"]),
+    )
     _, after = _numba_cache_files()
     say(f"numba cache: {after} index files (+{after - before})")
 

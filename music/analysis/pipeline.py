@@ -93,10 +93,12 @@ def analyze_track(
     }
 
     t = step("analyzing_structure")
-    st = structure.analyze_structure(y, sr, rh["beats"], rh["downbeats"])
+    st = structure.analyze_structure(
+        y, sr, rh["beats"], rh["downbeats"], beat_positions=rh["beat_positions"], meter=rh["meter"]
+    )
     done("analyzing_structure", t)
     versions["analyzing_structure"] = {
-        "name": "bar novelty segmentation (librosa features)",
+        "name": "bar novelty segmentation + chroma recurrence grouping",
         "version": _librosa_version(),
         "params": dict(structure.PARAMS),
     }
@@ -126,7 +128,7 @@ def analyze_track(
     versions["transcribing"] = tr["model"]
 
     t = step("embedding")
-    audio_emb = embeddings.audio_embedding(y, sr, tempo=rh["tempo"] or None)
+    audio_emb = embeddings.audio_embedding(y, sr, tempo=rh["tempo"] or None, beats=rh["beats"], meter=rh["meter"])
     has_words = any(seg["words"] for seg in tr["segments"])
     lyrics_emb = embeddings.text_embedding(tr["text"], kind="passage") if has_words and tr["text"] else None
     done("embedding", t)

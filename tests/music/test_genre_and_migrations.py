@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from music.analysis.embeddings import audio_embedding
+from music.analysis.embeddings import audio_embedding, audio_model_id
 from music.models import GenreClassifierVersion, MusicAsset, MusicEmbedding
 from music.services import genre_infer
 from tests.music.analysis import synth
@@ -37,7 +37,7 @@ def test_catalogue_classifier_infers_the_declared_style(user):
             MusicEmbedding.objects.create(
                 asset=_asset(user, artist, genre, seed),
                 kind="audio",
-                model=emb["model"],
+                model=audio_model_id(emb["version"]),
                 dim=emb["dim"],
                 vector=emb["vector"],
             )
@@ -79,3 +79,21 @@ def test_migrations_reverse_and_reapply_cleanly():
     call_command("migrate", verbosity=0)
     tables = set(connection.introspection.table_names())
     assert {"music_assets", "music_analysis", "music_beats", "music_embeddings", "jobs", "job_events"} <= tables
+
+
+@pytest.mark.django_db
+def test_catalogue_leaves_out_older_descriptor_versions(user):
+    from music.services import genre_catalogue
+
+    # given two rock tracks: one with the current descriptor, one stored by v1 (plain model name)
+    vec = audio_embedding(synth.rock(0, duration=8.0), synth.SR)
+    for n, model in enumerate([audio_model_id(vec["version"]), "fala-audio-descriptor"]):
+        MusicEmbedding.objects.create(
+            asset=_asset(user, user.artist, "rock", n), kind="audio", model=model, dim=vec["dim"], vector=vec["vector"]
+        )
+    # when the catalogue is assembled, then only the current version is in it
+    vectors, genres, fingerprint = genre_catalogue()
+    assert genres == ["rock"] and vectors == [vec["vector"]]
+    # and the fingerprint names the descriptor version (a classifier of another version is never reused)
+    MusicEmbedding.objects.filter(model="fala-audio-descriptor").update(model=audio_model_id("9"))
+    assert genre_catalogue()[2] == fingerprint
