@@ -22,7 +22,14 @@ from tests.learning.realmedia import store_track, store_video
 pytestmark = pytest.mark.django_db
 
 #: Songs whose analysed chorus comes late (the default hook moves back from it for lack of music).
-LATE_CHORUS_SONGS = ("disco.00002", "hiphop.00003", "blues.00002", "jazz.00006")
+# Verse + chorus + bridge clips stitched into 90-s verse/chorus songs (realmedia.stitched_song) whose
+# one-off bridge is loud enough to be the peak (> 1.25 x the chorus) while the repeated chorus stays
+# a high-energy group (>= 0.75 x the loudest): then the default hook starts on the bridge.
+LATE_CHORUS_SONGS = tuple(
+    f"stitched:{parts}@{rms}"
+    for parts in ("pop.00003+disco.00004+metal.00002", "blues.00002+rock.00003+metal.00006")
+    for rms in (0.116, 0.118, 0.114)
+)
 SONG = "rock.00004"
 
 
