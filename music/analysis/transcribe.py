@@ -186,31 +186,36 @@ def load_model(
 
 @functools.cache
 def _reusing_model_class() -> type:
-    """``WhisperModel`` that does not encode the same 30-s window twice in a row.
+    """``WhisperModel`` that does not encode the same 30-s window twice.
 
     The language of a vocal span is read from the encoder output of its first
     window (:func:`_detect`), and transcribing the span encodes that very
-    window again: the last encoder output is kept (per thread) and returned
-    when the features are byte-identical, so the detection costs no encoder
-    pass of its own.
+    window again: the last :data:`ENCODINGS_KEPT` encoder outputs are kept
+    (per thread, ~3 MB each for base) and returned when the features are
+    byte-identical, so the detection costs no encoder pass of its own.
     """
     from faster_whisper import WhisperModel
 
     class ReusingWhisperModel(WhisperModel):  # type: ignore[misc]
         def encode(self, features: np.ndarray) -> Any:
-            mine: dict[int, tuple[bytes, Any]] = _last_encoding.__dict__.setdefault("by_model", {})
-            key = hashlib.blake2b(np.ascontiguousarray(features).tobytes(), digest_size=16).digest()
-            last = mine.get(id(self))
-            if last is not None and last[0] == key:
-                return last[1]
+            kept: dict[tuple[int, bytes], Any] = _last_encoding.__dict__.setdefault("kept", {})
+            key = (id(self), hashlib.blake2b(np.ascontiguousarray(features).tobytes(), digest_size=16).digest())
+            if key in kept:
+                kept[key] = kept.pop(key)  # most recently used last
+                return kept[key]
             out = super().encode(features)
-            mine[id(self)] = (key, out)
+            kept[key] = out
+            while len(kept) > ENCODINGS_KEPT:
+                del kept[next(iter(kept))]
             return out
 
     return ReusingWhisperModel
 
 
 _last_encoding = threading.local()
+#: Encoder outputs kept per thread: a window split into spans reads each span's language
+#: before any of them is transcribed.
+ENCODINGS_KEPT = 8
 
 
 def _detect(wm: Any, piece: np.ndarray) -> dict[str, float]:
