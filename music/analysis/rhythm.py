@@ -58,6 +58,7 @@ METER = 4  # when there is no evidence either way
 LOW_BAND_HZ = 150.0
 HIGH_BAND_HZ = 2000.0
 FLUX_LAG = 2
+LOW_BAND_WEIGHT = 0.75  # the kick/bass flux's share in the tracker's activation (mean and median count 1)
 TEMPO_WINDOW = 1.15  # the tracker stays within tempo / 1.15 .. tempo * 1.15
 MIN_BPM, MAX_BPM = 30.0, 300.0
 PHASE_SWITCH_COST = 4.0
@@ -426,7 +427,9 @@ def analyze_rhythm(y: np.ndarray, sr: int) -> dict[str, Any]:
     sp = Spectra(y, sr)
     env_median = sp.flux(aggregate="median")
     env_mean = sp.flux(aggregate="mean")
-    activation = np.clip(_scaled(env_mean) + _scaled(env_median), 0.0, 1.0)
+    env_low = sp.flux(sp.mel_freqs < LOW_BAND_HZ)
+    mix = _scaled(env_mean) + _scaled(env_median) + LOW_BAND_WEIGHT * _scaled(env_low)
+    activation = np.clip(2.0 * mix / (2.0 + LOW_BAND_WEIGHT), 0.0, 1.0)
     peak = float(env_mean.max())
     shifted = np.concatenate([np.zeros(int(round(ONSET_LATENCY_S * sp.fps))), env_mean])  # latency, as the beats
     curve = _pool_curve(shifted / peak if peak > 0 else shifted, sp.fps, ONSET_CURVE_HOP_S, duration)
