@@ -16,7 +16,17 @@ class MusicAnalysisInline(admin.StackedInline):
     model = MusicAnalysis
     extra = 0
     can_delete = False
-    fields = ("tempo", "time_signature", "rhythm_confidence", "duration", "language", "genre_declared", "genre_inferred", "genre_score", "timings")
+    fields = (
+        "tempo",
+        "time_signature",
+        "rhythm_confidence",
+        "duration",
+        "language",
+        "genre_declared",
+        "genre_inferred",
+        "genre_score",
+        "timings",
+    )
     readonly_fields = fields
 
 
