@@ -13,6 +13,8 @@ if [ "${1:-}" = "--test" ]; then
   # start a service: Debian container images refuse that (policy-rc.d exits 101) and the
   # install still succeeds; the tests start their own server on a free port anyway.
   { command -v promtool >/dev/null && [ -x /usr/bin/prometheus ]; } || need+=(prometheus)
+  # German speech for the mixed-language lyrics test (tests/music/analysis/test_music_lyrics_real.py)
+  command -v espeak-ng >/dev/null || need+=(espeak-ng)
 fi
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
 if [ -z "${DATABASE_URL:-}" ]; then

@@ -65,6 +65,7 @@ class LyricSegment(TypedDict):
 class Transcription(TypedDict, total=False):
     language: str | None
     language_probability: float
+    languages: dict[str, float]  # seconds of kept lyrics per language
     text: str
     segments: list[LyricSegment]
 

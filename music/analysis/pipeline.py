@@ -158,6 +158,7 @@ def analyze_track(
         "transcription": {
             "language": tr["language"],
             "language_probability": tr["language_probability"],
+            "languages": tr["languages"],
             "text": tr["text"],
             "segments": tr["segments"],
         },
