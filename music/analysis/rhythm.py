@@ -172,6 +172,26 @@ class Spectra:
         """Constant-Q power over the three octaves from E1 (the bass line's notes)."""
         return self._cqt[BASS_BINS] ** 2
 
+    @functools.cached_property
+    def env_mean(self) -> np.ndarray:
+        """Flux averaged over all bands."""
+        return self.flux()
+
+    @functools.cached_property
+    def env_median(self) -> np.ndarray:
+        """Flux, median over all bands (broadband onsets)."""
+        return self.flux(aggregate="median")
+
+    @functools.cached_property
+    def env_low(self) -> np.ndarray:
+        """Flux below :data:`LOW_BAND_HZ` (kick, bass)."""
+        return self.flux(self.mel_freqs < LOW_BAND_HZ)
+
+    @functools.cached_property
+    def env_high(self) -> np.ndarray:
+        """Flux from :data:`HIGH_BAND_HZ` up (hats, cymbals)."""
+        return self.flux(self.mel_freqs >= HIGH_BAND_HZ)
+
     def flux(self, rows: np.ndarray | None = None, aggregate: str = "mean") -> np.ndarray:
         """Positive log-mel difference over :data:`FLUX_LAG` frames, aggregated over ``rows``."""
         S = self.mel_db if rows is None else self.mel_db[rows]
@@ -306,9 +326,6 @@ def downbeat_features(sp: Spectra, beat_frames: np.ndarray) -> np.ndarray:
     frames = np.clip(beat_frames.astype(int), 0, nf - 1)
     bounds = np.concatenate([frames, [nf]])
     low_rows = sp.mel_freqs < LOW_BAND_HZ
-    e_low = sp.flux(low_rows)
-    e_full = sp.flux()
-    e_high = sp.flux(sp.mel_freqs >= HIGH_BAND_HZ)
     power = 10.0 ** (sp.mel_db / 10.0)
     low_energy = np.log1p(power[low_rows].sum(axis=0)) if low_rows.any() else np.zeros(nf)
     loud = sp.mel_db.mean(axis=0)
@@ -319,7 +336,7 @@ def downbeat_features(sp: Spectra, beat_frames: np.ndarray) -> np.ndarray:
     def over_beat(e: np.ndarray) -> np.ndarray:
         return np.array([e[f : max(f + 1, int(bounds[i + 1]))].mean() for i, f in enumerate(frames)])
 
-    raw = [peak(e_low), peak(e_full), peak(e_high), over_beat(low_energy), over_beat(loud)]
+    raw = [peak(sp.env_low), peak(sp.env_mean), peak(sp.env_high), over_beat(low_energy), over_beat(loud)]
     raw += [_change(sp.chroma, bounds, w) for w in (1, 2, 3, 4)]
     raw += [_change(sp.cqt_chroma, bounds, w) for w in (1, 2, 4)]
     raw += [_change(sp.bass, bounds, w) for w in (1, 2, 4)]
@@ -425,10 +442,8 @@ def analyze_rhythm(y: np.ndarray, sr: int) -> dict[str, Any]:
         return _empty(duration)
 
     sp = Spectra(y, sr)
-    env_median = sp.flux(aggregate="median")
-    env_mean = sp.flux(aggregate="mean")
-    env_low = sp.flux(sp.mel_freqs < LOW_BAND_HZ)
-    mix = _scaled(env_mean) + _scaled(env_median) + LOW_BAND_WEIGHT * _scaled(env_low)
+    env_median, env_mean = sp.env_median, sp.env_mean
+    mix = _scaled(env_mean) + _scaled(env_median) + LOW_BAND_WEIGHT * _scaled(sp.env_low)
     activation = np.clip(2.0 * mix / (2.0 + LOW_BAND_WEIGHT), 0.0, 1.0)
     peak = float(env_mean.max())
     shifted = np.concatenate([np.zeros(int(round(ONSET_LATENCY_S * sp.fps))), env_mean])  # latency, as the beats
