@@ -119,7 +119,11 @@ def step_ingest(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Path:
 
 def step_analyze_video(ctx: JobContext, ingest: VideoIngest, path: Path) -> VideoAnalysis:
     """Analyse once per (owner, sha256): a resubmitted file reuses the cached analysis."""
-    cached = VideoAnalysis.objects.filter(owner=ingest.owner, sha256=ingest.sha256).first()
+    from video.analysis.pipeline import PIPELINE_VERSION
+
+    cached = VideoAnalysis.objects.filter(
+        owner=ingest.owner, sha256=ingest.sha256, pipeline_version=PIPELINE_VERSION
+    ).first()
     if cached is not None:
         VideoIngest.objects.filter(pk=ingest.pk).update(analysis=cached, analysis_reused=True)
         ctx.log("video analysis reused (same file analysed before)", analysis_id=cached.pk)
@@ -172,7 +176,11 @@ def step_start_music(
         return None
     if MusicAnalysis.objects.filter(asset=music).exists():
         return None
-    if VideoAnalysis.objects.filter(owner=ingest.owner, sha256=ingest.sha256).exists():
+    from video.analysis.pipeline import PIPELINE_VERSION
+
+    if VideoAnalysis.objects.filter(
+        owner=ingest.owner, sha256=ingest.sha256, pipeline_version=PIPELINE_VERSION
+    ).exists():
         return None  # the video analysis is reused: nothing to overlap with
     path = music_local_copy(ctx, music, ws)
     ctx.log("music analysis started beside the video analysis", music_id=str(music.pk))

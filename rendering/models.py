@@ -29,6 +29,15 @@ class RenderedVariant(models.Model):
     timings = models.JSONField(default=dict, blank=True)
     log = models.JSONField(default=list, blank=True)
     settings = models.JSONField(default=dict, blank=True)
+    plan = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="what the file is made of: per segment the source span, output position, layout "
+        "(crop window / path or fit) and the music offset",
+    )
+    captions = models.JSONField(
+        default=dict, blank=True, help_text="burned-in captions: language, word count, sidecar files (srt, vtt)"
+    )
     error_code = models.CharField(max_length=60, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
@@ -42,3 +51,20 @@ class RenderedVariant(models.Model):
 
     def __str__(self) -> str:
         return f"render {self.index} of {self.job_id} [{self.status}]"
+
+
+class ClipPreview(models.Model):
+    """Cheap previews of one proposed clip model: a contact sheet and a short low-resolution video."""
+
+    clip_model = models.OneToOneField("suggestions.ClipModel", on_delete=models.CASCADE, related_name="preview")
+    contact_sheet = models.CharField(max_length=500, blank=True, default="", help_text="storage name (JPEG)")
+    video = models.CharField(max_length=500, blank=True, default="", help_text="storage name (MP4)")
+    frames = models.JSONField(default=list, blank=True, help_text="source times of the contact sheet's frames")
+    timings = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "clip_previews"
+
+    def __str__(self) -> str:
+        return f"preview of clip model {self.clip_model_id}"

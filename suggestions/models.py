@@ -68,6 +68,11 @@ class ClipModel(models.Model):
     music_offset = models.FloatField(null=True, blank=True)
     music_duration = models.FloatField(null=True, blank=True)
     params = models.JSONField(default=dict)
+    title = models.CharField(max_length=120, blank=True, default="", help_text="short title for the post")
+    post_text = models.TextField(blank=True, default="", help_text="post description (caption text for the platform)")
+    copy = models.JSONField(
+        default=dict, blank=True, help_text="how the title/post text were made: language, source (local/llm), keywords"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -7,7 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from video.analysis.contracts import VideoAnalysisInput
+from video.analysis.contracts import PIPELINE_VERSION, VideoAnalysisInput
 
 
 class VideoAnalysis(models.Model):
@@ -26,6 +26,19 @@ class VideoAnalysis(models.Model):
     embedding_dim = models.PositiveIntegerField(default=0)
     embedding_times = models.JSONField(default=list)
     embedding_vectors = models.BinaryField(blank=True, default=b"", help_text="float16 .npy (count x dim)")
+    saliency = models.JSONField(
+        default=dict, blank=True, help_text="where the important content is, per sample (framing without faces)"
+    )
+    blanks = models.JSONField(default=list, blank=True, help_text="black/blank frames and fades: [{start, end, kind}]")
+    speech_activity = models.JSONField(
+        default=dict, blank=True, help_text="fine speech probability {hop_s, values} (cuts in the pauses)"
+    )
+    transcript = models.JSONField(
+        default=dict, blank=True, help_text="the source's speech as words with times (captions)"
+    )
+    pipeline_version = models.CharField(
+        max_length=10, default=PIPELINE_VERSION, help_text="analyser version; a cached analysis is reused only at the current one"
+    )
     timings = models.JSONField(default=dict)
     versions = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -60,6 +73,10 @@ class VideoAnalysis(models.Model):
             "impacts": self.impacts,
             "audio_onsets": self.audio_onsets,
             "faces": self.faces,
+            "saliency": self.saliency,
+            "blanks": self.blanks,
+            "speech_activity": self.speech_activity,
+            "transcript": self.transcript,
         }
 
 

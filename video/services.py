@@ -159,6 +159,8 @@ def video_submit_url(
 def video_analysis_save(*, owner: Any, sha256: str, result: Mapping[str, Any]) -> VideoAnalysis:
     import numpy as np
 
+    from video.analysis.pipeline import PIPELINE_VERSION
+
     emb = result.get("embeddings") or {}
     buf = io.BytesIO()
     vectors = emb.get("vectors") or []
@@ -175,6 +177,11 @@ def video_analysis_save(*, owner: Any, sha256: str, result: Mapping[str, Any]) -
             "impacts": result.get("impacts") or [],
             "audio_onsets": result.get("audio_onsets") or [],
             "faces": result.get("faces") or [],
+            "saliency": result.get("saliency") or {},
+            "blanks": result.get("blanks") or [],
+            "speech_activity": result.get("speech_activity") or {},
+            "transcript": result.get("transcript") or {},
+            "pipeline_version": str(result.get("pipeline_version") or PIPELINE_VERSION),
             "embedding_model": str(emb.get("model") or "")[:200],
             "embedding_dim": int(emb.get("dim") or 0),
             "embedding_times": emb.get("times") or [],

@@ -137,14 +137,35 @@ def _video_chain(plan: RenderPlan, st: dict, taps: list, lines: list[str]) -> No
         lines.append(chain + f",setsar=1[v{seg.index}]")
 
 
+def _ass_path(path: str) -> str:
+    """A file path as one value of an ffmpeg filter option (``\\``, ``:``, ``'`` escaped)."""
+    escaped = str(path).replace("\\", "\\\\").replace(":", "\\:").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+def _burn_captions(captions: dict | None, lines: list[str]) -> None:
+    """Burn an ASS subtitle file over the finished frame: ``[vfin]`` → ``[vout]``.
+
+    ``captions``: ``{"ass": path, "fontsdir": dir or None}`` (see ``captions.py``); None → pass through.
+    """
+    if not captions:
+        lines.append("[vfin]null[vout]")
+        return
+    opt = f"ass=filename={_ass_path(captions['ass'])}"
+    if captions.get("fontsdir"):
+        opt += f":fontsdir={_ass_path(captions['fontsdir'])}"
+    lines.append(f"[vfin]{opt},format=yuv420p[vout]")
+
+
 def _video_finish(plan: RenderPlan, st: dict, label: str, lines: list[str]) -> None:
+    """Scale (crop) or fit over a fill to the output size: ``[label]`` → ``[vfin]``."""
     w, h, flags = plan.width, plan.height, st["scale_flags"]
     if plan.mode == "crop":
-        lines.append(f"[{label}]scale={w}:{h}:flags={flags},setsar=1,format=yuv420p[vout]")
+        lines.append(f"[{label}]scale={w}:{h}:flags={flags},setsar=1,format=yuv420p[vfin]")
         return
     fit = f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags={flags},setsar=1"
     if st["letterbox_background"] == "black":
-        lines.append(f"[{label}]{fit},pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,format=yuv420p[vout]")
+        lines.append(f"[{label}]{fit},pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,format=yuv420p[vfin]")
         return
     # Blurred fill: blur a 1/8-size cover crop (cheap) and scale it back up.
     sw, sh = max(2, _even(w / 8)), max(2, _even(h / 8))
@@ -155,7 +176,7 @@ def _video_finish(plan: RenderPlan, st: dict, label: str, lines: list[str]) -> N
         f"scale={w}:{h}:flags=bilinear,setsar=1[lbblur]"
     )
     lines.append(f"[lbfg]{fit}[lbfit]")
-    lines.append("[lbblur][lbfit]overlay=(W-w)/2:(H-h)/2,format=yuv420p[vout]")
+    lines.append("[lbblur][lbfit]overlay=(W-w)/2:(H-h)/2,format=yuv420p[vfin]")
 
 
 def _common_head() -> list[str]:
@@ -174,8 +195,11 @@ def build_command(
     measured_loudness: dict | None = None,
     music_meta: dict | None = None,
     plan: RenderPlan | None = None,
+    captions: dict | None = None,
 ) -> list[str]:
     """The ffmpeg argv that renders one variant in a single run.
+
+    ``captions``: ``{"ass": path, "fontsdir": dir}`` burned over the finished frame, or None.
 
     ``measured_loudness`` is the JSON printed by the measurement pass
     (:func:`build_loudness_command`); when given, loudnorm runs in linear
@@ -204,6 +228,7 @@ def build_command(
         lines.append("".join(f"[v{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[vcat]")
         vlabel = "vcat"
     _video_finish(plan, st, vlabel, lines)
+    _burn_captions(captions, lines)
 
     sr = int(st["sample_rate"])
     if st["loudnorm"] and plan.audio != "silent" and not (measured_loudness and _is_silent(measured_loudness)):

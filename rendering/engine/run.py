@@ -95,8 +95,12 @@ def render_variant(
     settings: dict[str, Any] | None = None,
     on_progress: ProgressFn | None = None,
     timeout: float | None = None,
+    captions: dict | None = None,
 ) -> RenderResult:
     """Render one clip variant to ``out_path`` (MP4) and verify it.
+
+    ``captions``: ``{"ass": path, "fontsdir": dir}`` burned into the picture (see
+    ``filtergraph.build_command``), or None.
 
     Writes to ``<out_path>.part`` and renames on success, so a failed or
     killed render never leaves a half-written file under the final name.
@@ -176,6 +180,7 @@ def render_variant(
         measured_loudness=measured,
         music_meta=music_meta,
         plan=plan,
+        captions=captions,
     )
     log("encode", " ".join(cmd))
     span = 100.0 - encode_base - (_VERIFY_SHARE if st["verify"] else 0.0)

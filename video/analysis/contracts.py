@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, TypedDict, get_args
 
 __all__ = [
+    "PIPELINE_VERSION",
     "DEFAULT_REFRAME",
     "LEGACY_REFRAME",
     "REFRAME_MODES",
@@ -33,6 +34,12 @@ __all__ = [
     "VideoMeta",
 ]
 
+
+#: Bumped when the analysis gains or changes a part: a cached analysis of an older version is
+#: recomputed (not reused) the next time its file is submitted.  2: saliency, blanks/fades,
+#: fine speech activity, the source's transcript.  (``VideoAnalysis.pipeline_version``'s default
+#: follows it: bumping it needs an AlterField migration.)
+PIPELINE_VERSION = "2"
 
 #: How a 16:9 (or any) source becomes the output frame:
 #: ``faces`` — crop around the faces (the frame centre where none is seen);
@@ -138,6 +145,10 @@ class VideoAnalysisInput(TypedDict, total=False):
     impacts: list[Impact]
     audio_onsets: list[AudioOnset]
     faces: list[FaceSample]
+    saliency: dict[str, Any]  # see video/analysis/saliency.py
+    blanks: list[dict[str, Any]]  # [{start, end, kind}] black/blank frames and fades
+    speech_activity: dict[str, Any]  # {hop_s, values}: fine speech probability
+    transcript: dict[str, Any]  # {language, words: [{start, end, word}]}
 
 
 class VideoAnalysisResult(TypedDict):
@@ -151,5 +162,10 @@ class VideoAnalysisResult(TypedDict):
     audio_onsets: list[AudioOnset]
     faces: list[FaceSample]
     embeddings: EmbeddingsInfo
+    saliency: NotRequired[dict[str, Any]]
+    blanks: NotRequired[list[dict[str, Any]]]
+    speech_activity: NotRequired[dict[str, Any]]
+    transcript: NotRequired[dict[str, Any]]
+    pipeline_version: NotRequired[str]
     timings: dict[str, float]
     versions: dict[str, dict[str, object]]

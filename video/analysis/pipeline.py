@@ -48,7 +48,7 @@ from video.analysis.contracts import (
 
 __all__ = ["analyze_video", "STEPS", "PIPELINE_VERSION"]
 
-PIPELINE_VERSION = "1"
+from video.analysis.contracts import PIPELINE_VERSION  # noqa: E402  (re-exported)
 STEPS = ("probe", "decode", "shots", "motion", "audio", "speech", "impacts", "faces", "embeddings", "novelty")
 
 
@@ -313,6 +313,7 @@ def analyze_video(
         "audio_onsets": cast(list[AudioOnset], onsets),
         "faces": cast(list[FaceSample], faces),
         "embeddings": emb_block,
+        "pipeline_version": PIPELINE_VERSION,
         "timings": timings,
         "versions": versions,
     }

@@ -19,6 +19,7 @@ def check_shape(result: dict, n_seconds: int) -> None:
         "audio_onsets",
         "faces",
         "embeddings",
+        "pipeline_version",
         "timings",
         "versions",
     }
