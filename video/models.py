@@ -37,7 +37,9 @@ class VideoAnalysis(models.Model):
         default=dict, blank=True, help_text="the source's speech as words with times (captions)"
     )
     pipeline_version = models.CharField(
-        max_length=10, default=PIPELINE_VERSION, help_text="analyser version; a cached analysis is reused only at the current one"
+        max_length=10,
+        default=PIPELINE_VERSION,
+        help_text="analyser version; a cached analysis is reused only at the current one",
     )
     timings = models.JSONField(default=dict)
     versions = models.JSONField(default=dict)

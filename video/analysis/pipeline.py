@@ -37,6 +37,7 @@ from typing import Any, cast
 import numpy as np
 
 from video.analysis.contracts import (
+    PIPELINE_VERSION,
     AudioOnset,
     Cut,
     EmbeddingsInfo,
@@ -48,7 +49,6 @@ from video.analysis.contracts import (
 
 __all__ = ["analyze_video", "STEPS", "PIPELINE_VERSION"]
 
-from video.analysis.contracts import PIPELINE_VERSION  # noqa: E402  (re-exported)
 STEPS = ("probe", "decode", "shots", "motion", "audio", "speech", "impacts", "faces", "embeddings", "novelty")
 
 
