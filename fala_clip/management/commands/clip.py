@@ -133,11 +133,11 @@ class Command(BaseCommand):
         if not opts["skip_checks"]:
             self.check()
         if opts["generate_sample"]:
-            from fala_clip.media.samples import sample_track, sample_video
+            from fala_clip.media.samples import demo_video, sample_track
 
             gen = _ProgressBar(self.stderr, f"generating the sample video ({seconds:g} s)")
             try:
-                video = str(sample_video(out / "sample-source.mp4", duration=seconds))
+                video = str(demo_video(out / "sample-source.mp4", duration=seconds))
                 if opts["with_music"]:
                     gen.show("generating the sample track")
                     music = str(sample_track(out / "sample-track.wav", duration=max(20.0, 0.75 * seconds)))
