@@ -2,7 +2,7 @@
 
 Steps (``on_step(name)`` is called before each, in this order; use it for the
 job's stage/progress): ``probe``, ``decode``, ``shots``, ``motion``,
-``audio``, ``speech``, ``impacts``, ``faces``, ``embeddings``, ``novelty``.
+``audio``, ``speech``, ``transcript``, ``impacts``, ``faces``, ``embeddings``, ``novelty``.
 
 Result (typed as :class:`video.analysis.contracts.VideoAnalysisResult`)::
 
@@ -49,7 +49,19 @@ from video.analysis.contracts import (
 
 __all__ = ["analyze_video", "STEPS", "PIPELINE_VERSION"]
 
-STEPS = ("probe", "decode", "shots", "motion", "audio", "speech", "impacts", "faces", "embeddings", "novelty")
+STEPS = (
+    "probe",
+    "decode",
+    "shots",
+    "motion",
+    "audio",
+    "speech",
+    "transcript",
+    "impacts",
+    "faces",
+    "embeddings",
+    "novelty",
+)
 
 
 def _r(values: list[float] | np.ndarray, nd: int = 3) -> list[float]:
@@ -109,6 +121,10 @@ def analyze_video(
     with_faces: bool = True,
     with_embeddings: bool = True,
     face_model: str | os.PathLike[str] | None = None,
+    with_transcript: bool = True,
+    whisper_model: str | None = None,
+    whisper_cache_dir: str | os.PathLike[str] | None = None,
+    whisper_threads: int | None = None,
 ) -> VideoAnalysisResult:
     """Analyse a (gated) video file; see the module docstring for the result.
 
@@ -222,6 +238,20 @@ def analyze_video(
     speech, speech_info = speech_per_second(audio, sr, n_seconds)
     versions["speech"] = speech_info
 
+    # -- transcript ----------------------------------------------------------
+    # Whisper only over the seconds the speech step found speech in (none: no model load).
+    step("transcript")
+    from video.analysis.transcript import empty_transcript, transcribe_speech
+
+    if with_transcript:
+        transcript = transcribe_speech(
+            audio, sr, speech, model=whisper_model, cpu_threads=whisper_threads, cache_dir=whisper_cache_dir
+        )
+    else:
+        transcript = empty_transcript("disabled")
+    if transcript.get("model"):
+        versions["transcript"] = transcript["model"]
+
     # -- impacts -------------------------------------------------------------
     step("impacts")
     impacts = detect_impacts(fs, motion_frames, onsets, audio, sr, exclude_frames=hard_frames + gradual_frames)
@@ -313,6 +343,7 @@ def analyze_video(
         "audio_onsets": cast(list[AudioOnset], onsets),
         "faces": cast(list[FaceSample], faces),
         "embeddings": emb_block,
+        "transcript": transcript,
         "pipeline_version": PIPELINE_VERSION,
         "timings": timings,
         "versions": versions,
