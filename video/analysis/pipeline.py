@@ -2,7 +2,7 @@
 
 Steps (``on_step(name)`` is called before each, in this order; use it for the
 job's stage/progress): ``probe``, ``decode``, ``shots``, ``motion``,
-``audio``, ``speech``, ``transcript``, ``impacts``, ``faces``, ``embeddings``, ``novelty``.
+``audio``, ``speech``, ``transcript``, ``impacts``, ``faces``, ``saliency``, ``embeddings``, ``novelty``.
 
 Result (typed as :class:`video.analysis.contracts.VideoAnalysisResult`)::
 
@@ -16,9 +16,13 @@ Result (typed as :class:`video.analysis.contracts.VideoAnalysisResult`)::
       "impacts": [{"time", "strength", "kind": "visual"|"audio"|"audiovisual"}],
       "audio_onsets": [{"time", "strength"}],
       "faces": [{"time", "boxes": [[x, y, w, h, score], ...]}],   # 0..1 coordinates
+      "saliency": {"version", "hop_s", "frame", "samples": [{"t", "shot", "subject", "extent", "text",
+                   "motion", "conf", "area"}]},   # see video.analysis.saliency
       "embeddings": {"model", "dim", "count", "times": [...], "vectors": [[...], ...]},
       "timings": {step: seconds, "total": seconds},
       "versions": {step: {"name", "version", "params"}},
+      "blanks": [{"start", "end", "kind", "frames": [f0, f1]}],   # black|blank|fade_in|fade_out|dissolve
+      "speech_activity": {"hop_s": 0.032, "values": [...]},     # speech probability per 32 ms
     }
 
 Plain Python; heavy libraries (torch, cv2, onnxruntime) are imported inside
@@ -59,6 +63,7 @@ STEPS = (
     "transcript",
     "impacts",
     "faces",
+    "saliency",
     "embeddings",
     "novelty",
 )
@@ -120,6 +125,7 @@ def analyze_video(
     threads: int = 2,
     with_faces: bool = True,
     with_embeddings: bool = True,
+    with_saliency: bool = True,
     face_model: str | os.PathLike[str] | None = None,
     with_transcript: bool = True,
     whisper_model: str | None = None,
@@ -216,6 +222,11 @@ def analyze_video(
     # -- motion --------------------------------------------------------------
     step("motion")
     motion_frames = motion_mod.motion_per_frame(fs, hard_frames)
+    # black/blank frames, fades and dissolves (clip edges are moved out of them)
+    from video.analysis.blank import BLANK_PARAMS, detect_blanks
+
+    blanks = detect_blanks(fs, [c["span"] for c in cuts if c["kind"] == "gradual"], fps)
+    versions["blanks"] = {"name": "luma-hist-ramp", "version": "1", "params": dict(BLANK_PARAMS)}
     motion_sec = motion_mod.motion_per_second(motion_frames, fps, n_seconds)
     versions["motion"] = motion_mod.motion_info()
 
@@ -233,9 +244,9 @@ def analyze_video(
 
     # -- speech --------------------------------------------------------------
     step("speech")
-    from video.analysis.speech import speech_per_second
+    from video.analysis.speech import speech_analysis
 
-    speech, speech_info = speech_per_second(audio, sr, n_seconds)
+    speech, speech_activity, speech_info = speech_analysis(audio, sr, n_seconds)
     versions["speech"] = speech_info
 
     # -- transcript ----------------------------------------------------------
@@ -276,6 +287,16 @@ def analyze_video(
     from video.analysis.faces import faces_per_second
 
     faces_sec = faces_per_second(faces, n_seconds)
+
+    # -- saliency ------------------------------------------------------------
+    # Where the important content is in each sample (for reframing without a face).
+    step("saliency")
+    saliency: dict[str, Any] = {"version": None, "hop_s": 0.0, "frame": [0, 0], "samples": []}
+    if with_saliency and len(dec.samples):
+        from video.analysis.saliency import compute_saliency, saliency_info
+
+        saliency = compute_saliency(dec.samples, dec.sample_times, list(shots))
+        versions["saliency"] = saliency_info()
 
     # -- embeddings ----------------------------------------------------------
     step("embeddings")
@@ -343,8 +364,11 @@ def analyze_video(
         "audio_onsets": cast(list[AudioOnset], onsets),
         "faces": cast(list[FaceSample], faces),
         "embeddings": emb_block,
+        "saliency": saliency,
         "transcript": transcript,
         "pipeline_version": PIPELINE_VERSION,
         "timings": timings,
         "versions": versions,
     }
+        "blanks": blanks,
+        "speech_activity": speech_activity,

@@ -19,6 +19,7 @@ def check_shape(result: dict, n_seconds: int) -> None:
         "audio_onsets",
         "faces",
         "embeddings",
+        "saliency",
         "pipeline_version",
         "timings",
         "versions",
@@ -34,6 +35,11 @@ def check_shape(result: dict, n_seconds: int) -> None:
     assert result["timings"]["total"] >= result["timings"]["decode"]
     for v in result["versions"].values():
         assert {"name", "version", "params"} <= set(v)
+    sal = result["saliency"]
+    assert sal["samples"] and {"t", "shot", "subject", "extent", "text", "motion", "conf", "area"} <= set(
+        sal["samples"][0]
+    )
+    assert [r["shot"] for r in sal["samples"]] == sorted(r["shot"] for r in sal["samples"])
     json.dumps(result)  # serialisable as is
 
 
