@@ -24,6 +24,9 @@ class ClipModelSerializer(serializers.ModelSerializer):
             "params",
             "feature_values",
             "layer_effects",
+            "title",
+            "post_text",
+            "copy",
         ]
 
 

@@ -13,6 +13,15 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from music.analysis.contracts import MusicAnalysisInput
+from suggestions.copywriting import (
+    ClipCopy,
+    CopyInput,
+    all_words,
+    copy_language,
+    local_copy,
+    lyric_phrases,
+    speech_phrases,
+)
 from suggestions.engine import FEATURES_VERSION, merge_profiles, suggest_clips
 from suggestions.engine.explain import layer_effects, layer_steps
 from suggestions.models import ClipModel, SuggestionSet
@@ -159,6 +168,9 @@ def suggestions_compute(
             )
             for c in result.clips
         ]
+        copy_context = CopyContext.build(ingest=ingest, video_analysis=video_analysis, music_analysis=music_analysis)
+        for m in models:
+            _copy_apply(m, local_copy(copy_context.input_for(m)))
         ClipModel.objects.bulk_create(models)
         for path in settings.SUGGESTION_SET_LISTENERS:
             import_string(path)(suggestion_set=sset, sources=result.profile_sources)
@@ -206,3 +218,96 @@ def suggestions_recompute(*, ingest: Any) -> SuggestionSet:
         reuse_same_inputs=True,
     )
     return SuggestionSet.objects.get(ingest=ingest, is_current=True)
+
+
+# --------------------------------------------------------------------------- title and post text
+
+
+@dataclasses.dataclass(frozen=True)
+class CopyContext:
+    """What the title/post text of a video's clip models are written from (one read per set)."""
+
+    language: str
+    track_title: str
+    artist: str
+    genre: str
+    transcript: dict[str, Any]
+    transcription: dict[str, Any]
+    context_words: tuple[str, ...]
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        ingest: Any,
+        video_analysis: Any,
+        music_analysis: Any = None,
+        feedback_language: str | None = None,
+    ) -> CopyContext:
+        """Language: the track's analysed language, its declared one, ``feedback_language`` (the
+        artist's feedback), the source speech's language, else ``en`` (only pt/en are written)."""
+        music = ingest.music if ingest.music_id else None
+        transcript = (getattr(video_analysis, "transcript", None) or {}) if video_analysis is not None else {}
+        transcription = (music_analysis.transcription or {}) if music_analysis is not None else {}
+        language = copy_language(
+            music_analysis.language if music_analysis is not None else None,
+            music.language if music is not None else None,
+            feedback_language,
+            transcript.get("language"),
+        )
+        artist = music.artist.name if music is not None else ingest.artist.name
+        genre = music_analysis.effective_genre if music_analysis is not None else ""
+        return cls(
+            language=language,
+            track_title=music.title if music is not None else "",
+            artist=artist,
+            genre=genre,
+            transcript=transcript,
+            transcription=transcription,
+            context_words=all_words(transcript, transcription),
+        )
+
+    def input_for(self, clip_model: ClipModel) -> CopyInput:
+        """The words this clip contains: the speech in its EDL spans, the lyrics in its music span."""
+        spans = [(float(e["src_in"]), float(e["src_out"])) for e in clip_model.edl or []]
+        phrases = speech_phrases(self.transcript, spans)
+        if clip_model.music_offset is not None:
+            start = float(clip_model.music_offset)
+            length = clip_model.music_duration or clip_model.duration
+            phrases = [*lyric_phrases(self.transcription, start, start + float(length)), *phrases]
+        return CopyInput(
+            language=self.language,
+            template=clip_model.template,
+            track_title=self.track_title,
+            artist=self.artist if self.track_title else "",
+            genre=self.genre,
+            phrases=tuple(phrases),
+            context_words=self.context_words,
+        )
+
+
+def _copy_apply(clip_model: ClipModel, copy: ClipCopy) -> None:
+    clip_model.title = copy.title
+    clip_model.post_text = copy.post_text
+    clip_model.copy = copy.as_json()
+
+
+def clip_model_copy_save(*, clip_model: ClipModel, copy: ClipCopy) -> ClipModel:
+    """Store a title/post text (local or the LLM's) on the clip model."""
+    _copy_apply(clip_model, copy)
+    clip_model.save(update_fields=["title", "post_text", "copy"])
+    return clip_model
+
+
+def clip_models_copy_context(*, clip_models: list[ClipModel], feedback_language: str | None = None) -> CopyContext:
+    """The :class:`CopyContext` of clip models of one video (its stored analyses)."""
+    from music.models import MusicAnalysis
+
+    ingest = clip_models[0].ingest
+    music_analysis = MusicAnalysis.objects.filter(asset_id=ingest.music_id).first() if ingest.music_id else None
+    return CopyContext.build(
+        ingest=ingest,
+        video_analysis=ingest.analysis,
+        music_analysis=music_analysis,
+        feedback_language=feedback_language,
+    )
