@@ -19,10 +19,10 @@ Result (typed as :class:`video.analysis.contracts.VideoAnalysisResult`)::
       "saliency": {"version", "hop_s", "frame", "samples": [{"t", "shot", "subject", "extent", "text",
                    "motion", "conf", "area"}]},   # see video.analysis.saliency
       "embeddings": {"model", "dim", "count", "times": [...], "vectors": [[...], ...]},
-      "timings": {step: seconds, "total": seconds},
-      "versions": {step: {"name", "version", "params"}},
       "blanks": [{"start", "end", "kind", "frames": [f0, f1]}],   # black|blank|fade_in|fade_out|dissolve
       "speech_activity": {"hop_s": 0.032, "values": [...]},     # speech probability per 32 ms
+      "timings": {step: seconds, "total": seconds},
+      "versions": {step: {"name", "version", "params"}},
     }
 
 Plain Python; heavy libraries (torch, cv2, onnxruntime) are imported inside
@@ -218,15 +218,15 @@ def analyze_video(
     # frames inside gradual transitions: a fade brightens/darkens the picture
     # but is no impact
     gradual_frames = sorted({f for c in cuts if c["kind"] == "gradual" for f in range(c["span"][0], c["span"][1] + 2)})
-
-    # -- motion --------------------------------------------------------------
-    step("motion")
-    motion_frames = motion_mod.motion_per_frame(fs, hard_frames)
     # black/blank frames, fades and dissolves (clip edges are moved out of them)
     from video.analysis.blank import BLANK_PARAMS, detect_blanks
 
     blanks = detect_blanks(fs, [c["span"] for c in cuts if c["kind"] == "gradual"], fps)
     versions["blanks"] = {"name": "luma-hist-ramp", "version": "1", "params": dict(BLANK_PARAMS)}
+
+    # -- motion --------------------------------------------------------------
+    step("motion")
+    motion_frames = motion_mod.motion_per_frame(fs, hard_frames)
     motion_sec = motion_mod.motion_per_second(motion_frames, fps, n_seconds)
     versions["motion"] = motion_mod.motion_info()
 
@@ -366,9 +366,9 @@ def analyze_video(
         "embeddings": emb_block,
         "saliency": saliency,
         "transcript": transcript,
+        "blanks": blanks,
+        "speech_activity": speech_activity,
         "pipeline_version": PIPELINE_VERSION,
         "timings": timings,
         "versions": versions,
     }
-        "blanks": blanks,
-        "speech_activity": speech_activity,
