@@ -66,11 +66,36 @@ def run_clip_pipeline(ctx: JobContext) -> None:
     if not clip_models:
         ctx.log("no clip model could be proposed for this source; nothing to render")
         return
+    step_previews(ctx, ingest, analysis, clip_models, path, ws)
     ctx.transition(JobStatus.RENDERING, stage="rendering_variant")
     render_all_variants(
         ctx=ctx, ingest=ingest, analysis=analysis, clip_models=clip_models, source_path=path, workspace=ws
     )
     ctx.result(renders_url=f"/videos/{ingest.pk}/renders")
+
+
+def step_previews(
+    ctx: JobContext, ingest: VideoIngest, analysis: VideoAnalysis, clip_models: list[Any], path: Path, ws: Workspace
+) -> None:
+    """A contact sheet and a 6-s low-resolution video per clip model, before the full renders.
+
+    Best effort: a failure is logged on the job and the pipeline goes on to render.
+    """
+    from rendering.previews import clip_previews_build_all
+
+    with ctx.stage("previews"):
+        try:
+            summary = clip_previews_build_all(
+                ctx=ctx, ingest=ingest, analysis=analysis, clip_models=clip_models, source_path=path, workspace=ws
+            )
+        except Exception as exc:  # never fails the job: the renders are what the artist waits for
+            log.warning("previews failed for video %s", ingest.pk, exc_info=True)
+            ctx.log(f"previews failed: {type(exc).__name__}: {str(exc)[:300]}")
+            return
+    ctx.log(
+        f"previews: {summary['made']} made, {summary['skipped']} kept, {summary['failed']} failed",
+        seconds=summary["seconds"],
+    )
 
 
 def step_ingest(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Path:

@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("video.urls")),
     path("", include("suggestions.urls")),
     path("", include("rendering.urls")),
+    path("", include("rendering.preview_urls")),
     path("", include("learning.urls")),
 ]
 

@@ -1,0 +1,326 @@
+"""Clip previews: the contact sheet (one frame per cut, in output order, labelled) and the 6-s
+low-resolution video (the clip's first seconds through the real engine), their storage and
+records, the pipeline step that never fails the job, and the owner-only API.
+
+The source: 8 s of four 2-s solid colour blocks (red, green, blue, white; 320x180, 25 fps,
+a keyframe a second) with a 440 Hz tone, so each tile and each preview frame can be checked
+against the colour of the source span it came from.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rendering.previews import (
+    PREVIEW_SECONDS,
+    SHEET_COLUMNS,
+    make_previews,
+    sheet_frames,
+    truncate_clip,
+)
+from tests.media_factory import ffmpeg, lavfi, music_bed, read_frame
+
+COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "white": (255, 255, 255)}
+BLOCK_S = 2.0
+META = {"width": 320, "height": 180, "fps": 25, "duration": 8.0, "has_audio": True}
+
+
+def _colour_at(t: float) -> str:
+    return list(COLOURS)[int(t // BLOCK_S)]
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("preview-src") / "blocks.mp4"
+    args: list[str] = []
+    for name in COLOURS:
+        args += lavfi(f"color=c={name}:s=320x180:r=25:d={BLOCK_S}")
+    args += lavfi("sine=frequency=440:sample_rate=48000:duration=8")
+    graph = "".join(f"[{i}:v]" for i in range(len(COLOURS))) + f"concat=n={len(COLOURS)}:v=1:a=0[v]"
+    ffmpeg(
+        *args,
+        "-filter_complex",
+        graph,
+        "-map",
+        "[v]",
+        "-map",
+        f"{len(COLOURS)}:a",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "25",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(out),
+    )
+    return out
+
+
+def _clip(*spans: tuple[float, float], **extra):
+    edl, pos = [], 0.0
+    for a, b in spans:
+        edl.append({"src_in": a, "src_out": b, "position": pos, "duration": b - a})
+        pos += b - a
+    return {"template": "beat_montage", "edl": edl, "duration": pos, **extra}
+
+
+def _probe(path: Path) -> dict:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    return json.loads(out)
+
+
+def _dominant(pixels: np.ndarray) -> str:
+    mean = pixels.reshape(-1, 3).mean(axis=0)
+    return min(COLOURS, key=lambda c: float(np.abs(mean - np.array(COLOURS[c])).sum()))
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def test_sheet_frames_one_per_cut_inside_each_cut():
+    clip = _clip((4.5, 5.5), (0.2, 1.0), (2.5, 3.9))
+    frames = sheet_frames(clip, keyframes=[0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    assert [f.cut for f in frames] == [1, 2, 3]
+    assert [round(f.position, 3) for f in frames] == [0.0, 1.0, 1.8]
+    for f in frames:
+        assert f.src_in <= f.time < f.src_out
+    # a keyframe inside the cut is used (cheap seek); none in (0.2, 1.0) -> just after the start
+    assert frames[0].time == pytest.approx(5.001)
+    assert frames[1].time == pytest.approx(0.4)
+    assert frames[2].time == pytest.approx(3.001)
+    # a long montage is sampled evenly, first and last cut kept
+    many = sheet_frames(_clip(*[(i * 0.1, i * 0.1 + 0.1) for i in range(70)]), max_frames=10)
+    assert len(many) == 10 and many[0].cut == 1 and many[-1].cut == 70
+
+
+def test_truncate_clip_keeps_the_first_seconds():
+    clip = _clip((4.0, 8.0), (0.0, 3.0), music_offset=1.0, music_duration=7.0)
+    short = truncate_clip(clip, 6.0)
+    assert [(e["src_in"], e["src_out"], e["position"]) for e in short["edl"]] == [(4.0, 8.0, 0.0), (0.0, 2.0, 4.0)]
+    assert short["duration"] == pytest.approx(6.0) and short["music_duration"] == pytest.approx(6.0)
+    assert short["music_offset"] == 1.0
+
+
+def test_previews_of_a_montage(source, tmp_path):
+    # cuts in blue, red, green, white, then red again: 1.5 + 2 + 1 + 1 + 1.5 = 7 s
+    clip = _clip((4.2, 5.7), (0.0, 2.0), (2.3, 3.3), (6.5, 7.5), (0.4, 1.9))
+    files = make_previews(str(source), clip, tmp_path, meta=META, stem="m")
+
+    # the contact sheet: one tile per cut, in output order, each the colour of its cut
+    assert [f.cut for f in files.frames] == [1, 2, 3, 4, 5]
+    sheet = Image.open(files.contact_sheet)
+    sheet.load()
+    assert sheet.format == "JPEG" and sheet.size == files.sheet_size
+    cols = min(SHEET_COLUMNS, len(files.frames))
+    tile_w, tile_h = 256, 144
+    assert sheet.size[0] == cols * (tile_w + 4) + 4
+    px = np.asarray(sheet.convert("RGB"))
+    for n, frame in enumerate(files.frames):
+        x0, y0 = 4 + (n % cols) * (tile_w + 4), 4 + (n // cols) * (tile_h + 18 + 4)
+        # the middle of the tile, inside the crop outline
+        tile = px[y0 + 40 : y0 + tile_h - 40, x0 + 100 : x0 + tile_w - 100]
+        assert _dominant(tile) == _colour_at(frame.time), (n, frame)
+        assert _colour_at(frame.time) == _colour_at(frame.src_in)
+        # the label strip under the tile has text (light pixels on the dark background)
+        label = px[y0 + tile_h + 2 : y0 + tile_h + 16, x0 : x0 + tile_w]
+        assert (label.max(axis=2) > 150).sum() > 30
+    # the 9:16 window (centred, 180*9/16 px of the 320 px width) is outlined in yellow on the
+    # blue first tile: red shows only in the outline's two columns
+    first = px[4 : 4 + tile_h, 4 : 4 + tile_w].astype(int)
+    outline = np.flatnonzero(first[..., 0].mean(axis=0) > 100)
+    assert len(outline) >= 2
+    assert outline.max() - outline.min() == pytest.approx(180 * 9 / 16 * tile_w / 320, abs=4)
+    assert (outline.max() + outline.min()) / 2 == pytest.approx(tile_w / 2, abs=3)
+
+    # the preview video: 6 s at 270x480 with audio, following the EDL's first 6 s
+    info = _probe(files.video)
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    assert (video["width"], video["height"]) == (270, 480)
+    assert any(s["codec_type"] == "audio" for s in info["streams"])
+    assert float(info["format"]["duration"]) == pytest.approx(PREVIEW_SECONDS, abs=0.1)
+    assert files.video_duration == pytest.approx(PREVIEW_SECONDS, abs=0.04)
+    for t, colour in ((0.5, "blue"), (2.5, "red"), (4.0, "green"), (5.2, "white")):
+        assert _dominant(read_frame(files.video, t, 270, 480)) == colour, t
+    assert set(files.timings) == {"contact_sheet", "video", "total"}
+
+
+def test_previews_with_music_and_a_single_cut(source, tmp_path):
+    music = music_bed(tmp_path / "bed.m4a", duration=10.0)
+    clip = _clip((0.5, 7.5), music_offset=2.0, music_duration=7.0)
+    files = make_previews(str(source), clip, tmp_path, meta=META, stem="s", aspect="1:1", music=str(music))
+    assert len(files.frames) == 1
+    assert Image.open(files.contact_sheet).size == (256 + 8, 144 + 18 + 8)
+    info = _probe(files.video)
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    assert (video["width"], video["height"]) == (270, 270)
+    audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
+    assert int(audio["channels"]) == 2  # the music bed (the source's tone is mono)
+    assert float(info["format"]["duration"]) == pytest.approx(6.0, abs=0.1)
+
+
+# --------------------------------------------------------------------------- storage, pipeline, API
+
+
+@pytest.fixture
+def video_with_clips(user, isolated_media, source, tmp_path):
+    """Alice's video (stored source) with an analysis and a current suggestion set of two clip models."""
+    from fala_clip.storage import storage_key, store_file
+    from jobs.services import job_create
+    from suggestions.models import ClipModel, SuggestionSet
+    from tests.suggestions.engine.synthetic import synthetic_video
+    from video.models import VideoAnalysis, VideoIngest
+    from video.services import video_analysis_save
+
+    analysis = video_analysis_save(owner=user, sha256="c" * 64, result=synthetic_video(8.0, fps=25.0, seed=3))
+    VideoAnalysis.objects.filter(pk=analysis.pk).update(meta=META)
+    analysis.refresh_from_db()
+    video = VideoIngest.objects.create(
+        owner=user,
+        artist=user.artist,
+        source=VideoIngest.Source.UPLOAD,
+        sha256="c" * 64,
+        file=store_file(source, storage_key("videos", user.pk, "src", "original.mp4")),
+        duration=8.0,
+        analysis=analysis,
+    )
+    sset = SuggestionSet.objects.create(ingest=video, features_version="t")
+    clips = []
+    for rank, spans in ((1, [(0.2, 7.2)]), (2, [(4.2, 5.2), (0.1, 1.1), (2.2, 3.2)])):
+        c = _clip(*spans)
+        clips.append(
+            ClipModel.objects.create(
+                suggestion_set=sset,
+                ingest=video,
+                template="highlight" if rank == 1 else "beat_montage",
+                rank=rank,
+                start=min(a for a, _ in spans),
+                end=max(b for _, b in spans),
+                duration=c["duration"],
+                score=1.0 / rank,
+                edl=c["edl"],
+            )
+        )
+    job = job_create(owner=user, kind="clip_pipeline", params={"video_id": str(video.pk)})
+    return video, analysis, clips, job
+
+
+@pytest.mark.django_db
+def test_pipeline_step_stores_and_records_previews(video_with_clips, source, tmp_path):
+    from fala_clip.media.workspace import workspace_for
+    from fala_clip.pipeline import step_previews
+    from fala_clip.storage import get_storage
+    from jobs.models import Job
+    from jobs.runner import JobContext
+    from rendering.models import ClipPreview
+
+    video, analysis, clips, job = video_with_clips
+    ctx = JobContext(job)
+    ws = workspace_for(job.pk).create()
+    step_previews(ctx, video, analysis, clips, source, ws)
+
+    previews = {p.clip_model.rank: p for p in ClipPreview.objects.select_related("clip_model")}
+    assert set(previews) == {1, 2}
+    storage = get_storage()
+    for rank, p in previews.items():
+        assert storage.exists(p.contact_sheet) and storage.exists(p.video)
+        assert p.contact_sheet.startswith(f"previews/{video.owner_id}/{video.pk}/")
+        assert len(p.frames) == (1 if rank == 1 else 3)
+        # the clip's first 6 s, or all of a shorter clip (rank 2 is 3 s long)
+        assert p.timings["video_duration"] == pytest.approx(min(6.0, p.clip_model.duration), abs=0.04)
+        assert p.timings["total"] > 0
+    assert [f["cut"] for f in previews[2].frames] == [1, 2, 3]
+    job = Job.objects.get(pk=job.pk)
+    assert "previews" in job.stage_timings and "previews.clip_2" in job.stage_timings
+    assert job.progress["previews_done"] == 2
+    assert any("previews: 2 made" in e.message for e in job.events.all())
+
+    # a retried job keeps what is there
+    step_previews(ctx, video, analysis, clips, source, ws)
+    assert ClipPreview.objects.count() == 2
+    assert any("previews: 0 made, 2 kept" in e.message for e in Job.objects.get(pk=job.pk).events.all())
+
+
+@pytest.mark.django_db
+def test_a_failed_preview_does_not_fail_the_job(video_with_clips, tmp_path):
+    from fala_clip.media.workspace import workspace_for
+    from fala_clip.pipeline import step_previews
+    from jobs.models import Job
+    from jobs.runner import JobContext
+    from rendering.models import ClipPreview
+
+    video, analysis, clips, job = video_with_clips
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all" * 100)
+    step_previews(JobContext(job), video, analysis, clips, broken, workspace_for(job.pk).create())
+    assert ClipPreview.objects.count() == 0
+    messages = [e.message for e in Job.objects.get(pk=job.pk).events.all()]
+    assert sum("preview of clip model #" in m and "failed" in m for m in messages) == 2
+    assert any("previews: 0 made, 0 kept, 2 failed" in m for m in messages)
+
+
+@pytest.mark.django_db
+def test_preview_api_owner_only(video_with_clips, source, api, make_artist, tmp_path):
+    from rest_framework.test import APIClient
+
+    from rendering.previews import clip_preview_build
+
+    video, analysis, clips, job = video_with_clips
+    base = f"/videos/{video.pk}"
+
+    # before the previews: listed, not ready; the files answer 404 not_ready
+    resp = api.get(f"{base}/previews")
+    assert resp.status_code == 200
+    assert [(r["rank"], r["ready"], r["preview_url"]) for r in resp.json()["results"]] == [
+        (1, False, None),
+        (2, False, None),
+    ]
+    resp = api.get(f"{base}/suggestions/2/preview")
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_ready"
+
+    clip_preview_build(clip_model=clips[1], analysis=analysis, source_path=source, out_dir=tmp_path)
+    rows = api.get(f"{base}/previews").json()["results"]
+    assert rows[1]["ready"] is True and rows[0]["ready"] is False
+    assert rows[1]["contact_sheet_url"] == f"{base}/suggestions/2/contact-sheet"
+    assert rows[1]["preview_url"] == f"{base}/suggestions/2/preview"
+    assert len(rows[1]["frames"]) == 3 and rows[1]["video_duration"] == pytest.approx(3.0, abs=0.04)
+
+    resp = api.get(rows[1]["contact_sheet_url"])
+    assert resp.status_code == 200 and resp["Content-Type"] == "image/jpeg"
+    img = Image.open(io.BytesIO(b"".join(resp.streaming_content)))
+    assert img.format == "JPEG" and img.size[0] > 0
+    resp = api.get(rows[1]["preview_url"])
+    assert resp.status_code == 200 and resp["Content-Type"] == "video/mp4"
+    body = b"".join(resp.streaming_content)
+    assert body[4:8] == b"ftyp"
+
+    # no such rank, another artist, anonymous
+    assert api.get(f"{base}/suggestions/7/preview").json()["error"]["code"] == "not_found"
+    _, bob_token = make_artist("bob")
+    bob = APIClient()
+    bob.credentials(HTTP_AUTHORIZATION=f"Token {bob_token}")
+    for path in ("previews", "suggestions/2/preview", "suggestions/2/contact-sheet"):
+        resp = bob.get(f"{base}/{path}")
+        assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found", path
+    assert APIClient().get(f"{base}/suggestions/2/preview").status_code == 401
+
+    # a clip of a set that is no longer current is not served
+    clips[1].suggestion_set.__class__.objects.filter(pk=clips[1].suggestion_set_id).update(is_current=False)
+    assert api.get(f"{base}/suggestions/2/preview").status_code == 404
+    assert api.get(f"{base}/previews").json()["results"] == []
