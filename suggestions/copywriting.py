@@ -13,8 +13,9 @@ How it writes:
   heard first, then alphabetical order.  The top :data:`MAX_KEYWORDS` are kept.
 * **Title** (≤ :data:`TITLE_MAX` characters): the clip's phrase with the highest keyword score
   (lyrics win ties), whole when it is short enough, else cut to the :data:`TITLE_WORDS` words
-  around its best keywords; without words, the track and
-  artist; without a track either, a plain label for the template in the language.
+  around its best keywords; a phrase under :data:`MIN_PHRASE_WORDS` words is not quoted, it
+  follows the template's label (``Montage: festival``); without words, the track and artist;
+  without a track either, the label alone.
 * **Post text** (≤ :data:`POST_MAX` characters): the phrase quoted (up to :data:`POST_WORDS`
   words), the credit (``🎵 Track by Artist`` / ``🎵 Track, de Artist``) and up to
   :data:`MAX_HASHTAGS` hashtags from the artist, the genre and the top keywords.  Over the limit,
@@ -37,6 +38,8 @@ DEFAULT_LANGUAGE = "en"
 TITLE_MAX = 60
 POST_MAX = 200
 TITLE_WORDS = 7
+#: A phrase shorter than this is not quoted: the title is the template's label and the words.
+MIN_PHRASE_WORDS = 4
 POST_WORDS = 16
 MAX_KEYWORDS = 5
 MAX_HASHTAGS = 4
@@ -177,7 +180,7 @@ def _best_window(words: Sequence[str], scores: dict[str, float], size: int) -> t
 
 
 def _sentence(words: Sequence[str]) -> str:
-    text = " ".join(words).strip(" ,;:-–—")
+    text = " ".join(words).strip(" ,;-–—")
     return text[:1].upper() + text[1:] if text else ""
 
 
@@ -230,24 +233,34 @@ def local_copy(inp: CopyInput) -> ClipCopy:
     kws = [k for k, _ in scored[:MAX_KEYWORDS]]
     track, artist = inp.track_title.strip(), inp.artist.strip()
 
-    # The phrase with the most keyword weight (lyrics win ties: they are the hook people know).
+    # The phrase with the most keyword weight (lyrics win ties: they are the hook people know);
+    # a sentence of MIN_PHRASE_WORDS words or more before any shorter one.
     best: Phrase | None = None
-    best_score = 0.0
+    best_key = (False, 0.0, False)
     for p in inp.phrases:
         s = sum(scores.get(w.lower(), 0.0) for w in dict.fromkeys(p.words))
-        tie_to_lyrics = best is not None and abs(s - best_score) <= 1e-9 and p.kind == "lyrics" != best.kind
-        if s > 0 and (s > best_score + 1e-9 or tie_to_lyrics):
-            best, best_score = p, s
+        key = (len(p.words) >= MIN_PHRASE_WORDS, round(s, 9), p.kind == "lyrics")
+        if s > 0 and key > best_key:
+            best, best_key = p, key
 
     title = ""
     quote = ""
+    labels = LABELS[language]
+    label = labels.get(inp.template, labels[""])
+    if best is not None and len(best.words) < MIN_PHRASE_WORDS:
+        # A word or two (a montage of short pieces) is no sentence: it names the clip instead.
+        title = _fit([f"{label}:", *best.words], TITLE_MAX)
+        best = None
     if best is not None:
         whole = _sentence(best.words)
         if len(best.words) <= TITLE_WORDS + 3 and len(whole) <= TITLE_MAX:
             title = whole  # a whole short line reads better than a cut one
         else:
             i, _ = _best_window(best.words, scores, TITLE_WORDS)
-            title = _fit(best.words[i : i + TITLE_WORDS], TITLE_MAX)
+            window = list(best.words[i : i + TITLE_WORDS])
+            while len(window) > 1 and window[-1].lower() in STOP_WORDS:
+                window.pop()  # "… and the" reads cut off
+            title = _fit(window, TITLE_MAX)
         j, _ = _best_window(best.words, scores, POST_WORDS)
         quote = _sentence(best.words[j : j + POST_WORDS])
     if not title:
@@ -256,8 +269,7 @@ def local_copy(inp: CopyInput) -> ClipCopy:
         elif track:
             title = track[:TITLE_MAX].rstrip()
         else:
-            labels = LABELS[language]
-            title = labels.get(inp.template, labels[""])
+            title = label
 
     credit = _credit(language, track, artist)
     tags = _hashtags(inp, kws)

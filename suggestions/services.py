@@ -271,16 +271,18 @@ class CopyContext:
         """The words this clip contains: the speech in its EDL spans, the lyrics in its music span."""
         spans = [(float(e["src_in"]), float(e["src_out"])) for e in clip_model.edl or []]
         phrases = speech_phrases(self.transcript, spans)
-        if clip_model.music_offset is not None:
-            start = float(clip_model.music_offset)
+        plays_track = clip_model.music_offset is not None and bool(self.track_title)
+        if plays_track:
+            start = float(clip_model.music_offset or 0.0)
             length = clip_model.music_duration or clip_model.duration
             phrases = [*lyric_phrases(self.transcription, start, start + float(length)), *phrases]
         return CopyInput(
             language=self.language,
             template=clip_model.template,
-            track_title=self.track_title,
-            artist=self.artist if self.track_title else "",
-            genre=self.genre,
+            # the credit names the track only under a clip that plays it
+            track_title=self.track_title if plays_track else "",
+            artist=self.artist,
+            genre=self.genre if plays_track else "",
             phrases=tuple(phrases),
             context_words=self.context_words,
         )
@@ -311,3 +313,72 @@ def clip_models_copy_context(*, clip_models: list[ClipModel], feedback_language:
         music_analysis=music_analysis,
         feedback_language=feedback_language,
     )
+
+
+# --------------------------------------------------------------------------- export for editors
+
+
+def _media_name(original: str, stored: str, default: str) -> str:
+    from pathlib import PurePosixPath
+
+    return PurePosixPath(original).name if original else (PurePosixPath(stored).name if stored else default)
+
+
+def export_media(ingest: Any) -> tuple[Any, Any]:
+    """The source and the track of ``ingest`` as export :class:`~suggestions.export.Media`
+    (the names the artist uploaded them under; the stored name when there is none)."""
+    from suggestions.export import Media
+
+    meta = (ingest.analysis.meta if ingest.analysis is not None else None) or ingest.probe or {}
+    source = Media(
+        name=_media_name(ingest.original_filename, ingest.file, "source.mp4"),
+        duration=meta.get("duration") or ingest.duration,
+    )
+    music = None
+    if ingest.music_id:
+        m = ingest.music
+        music = Media(name=_media_name(m.original_filename, m.file, "track"), duration=m.duration)
+    return source, music
+
+
+def clip_model_export(*, clip_model: ClipModel, fmt: str) -> tuple[str, str, str]:
+    """``(content, media type, file name)`` of the clip model as an editor's timeline (``fmt``:
+    ``otio`` or ``edl``); :class:`~fala_clip.api.errors.ServiceError` 400 for another format,
+    409 when the clip cannot be written (no analysis, an invalid EDL)."""
+    from fala_clip.api.errors import ServiceError
+    from suggestions import export
+
+    if fmt not in export.FORMATS:
+        raise ServiceError(
+            "invalid_format",
+            f"Unknown export format {fmt!r}: use one of {', '.join(export.FORMATS)}.",
+            {"format": list(export.FORMATS)},
+        )
+    ingest = clip_model.ingest
+    meta = (ingest.analysis.meta if ingest.analysis is not None else None) or ingest.probe or {}
+    if not meta.get("fps"):
+        raise ServiceError("not_analyzed", "The video's frame rate is not known yet.", status_code=409)
+    source, music = export_media(ingest)
+    name = f"{clip_model.title or clip_model.template} (#{clip_model.rank})"
+    try:
+        timeline = export.timeline_from_clip_model(
+            clip_model.as_engine_clip(),  # type: ignore[arg-type]
+            name=name,
+            source=source,
+            fps=meta["fps"],
+            has_audio=bool(meta.get("has_audio", True)),
+            music=music,
+            metadata={
+                "video_id": str(ingest.pk),
+                "clip_model_id": clip_model.pk,
+                "rank": clip_model.rank,
+                "template": clip_model.template,
+                "title": clip_model.title,
+                "post_text": clip_model.post_text,
+            },
+        )
+        content = export.render(timeline, fmt)
+    except export.ExportError as exc:
+        raise ServiceError("invalid_edl", f"The clip cannot be exported: {exc}", status_code=409) from exc
+    stem = f"{ingest.pk.hex[:8]}-{clip_model.rank}-{clip_model.template}"
+    return content, export.MEDIA_TYPES[fmt], export.file_name(stem, fmt)
