@@ -26,3 +26,22 @@ def render_get_done(*, owner: Any, render_id: int) -> RenderedVariant:
     return RenderedVariant.objects.select_related("clip_model").get(
         pk=render_id, ingest__owner_id=getattr(owner, "pk", owner), status=RenderedVariant.Status.DONE
     )
+
+
+#: Caption sidecar formats a variant can have (``RenderedVariant.captions`` keys holding storage names).
+CAPTION_FORMATS = ("srt", "vtt")
+
+
+def render_caption_file(*, owner: Any, render_id: int, fmt: str) -> tuple[RenderedVariant, str]:
+    """``(variant, storage name)`` of a finished variant's caption sidecar, owner only.
+
+    Raises ``RenderedVariant.DoesNotExist`` when the variant is not the owner's, not done, the
+    format is unknown or the variant has no captions in it.
+    """
+    if fmt not in CAPTION_FORMATS:
+        raise RenderedVariant.DoesNotExist(f"no {fmt!r} captions")
+    row = render_get_done(owner=owner, render_id=render_id)
+    name = (row.captions or {}).get(fmt)
+    if not name:
+        raise RenderedVariant.DoesNotExist(f"variant {render_id} has no {fmt} captions")
+    return row, str(name)

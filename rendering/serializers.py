@@ -4,12 +4,14 @@ from rest_framework import serializers
 
 from fala_clip.storage import is_remote_storage, stored_url
 from rendering.models import RenderedVariant
+from rendering.selectors import CAPTION_FORMATS
 
 
 class RenderedVariantSerializer(serializers.ModelSerializer):
     template = serializers.CharField(source="clip_model.template", read_only=True)
     clip_model_id = serializers.IntegerField(read_only=True)
     download_url = serializers.SerializerMethodField()
+    captions = serializers.SerializerMethodField()
 
     class Meta:
         model = RenderedVariant
@@ -25,6 +27,8 @@ class RenderedVariantSerializer(serializers.ModelSerializer):
             "size_bytes",
             "av_offset_s",
             "download_url",
+            "plan",
+            "captions",
             "verify",
             "timings",
             "log",
@@ -41,3 +45,16 @@ class RenderedVariantSerializer(serializers.ModelSerializer):
         if is_remote_storage():
             return stored_url(v.file)  # time-limited signed URL
         return f"/renders/{v.pk}/download"  # served by us, owner only
+
+    def get_captions(self, v: RenderedVariant) -> dict:
+        """The caption record with the sidecars as URLs (``srt_url``/``vtt_url``) instead of storage names."""
+        rec = dict(v.captions or {})
+        for kind in CAPTION_FORMATS:
+            name = rec.pop(kind, None)
+            if not name or v.status != RenderedVariant.Status.DONE:
+                rec[f"{kind}_url"] = None
+            elif is_remote_storage():
+                rec[f"{kind}_url"] = stored_url(name)
+            else:
+                rec[f"{kind}_url"] = f"/renders/{v.pk}/captions.{kind}"
+        return rec

@@ -8,6 +8,7 @@ it is done.  A retried job skips the variants already stored.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ from rendering.models import RenderedVariant
 
 log = logging.getLogger(__name__)
 
+#: Seconds of a page/word are kept to the millisecond in the stored plan and captions.
+_ND = 3
+
 ASPECT_SIZES = {"9:16": (1080, 1920), "1:1": (1080, 1080), "4:5": (1080, 1350)}
 
 
@@ -39,6 +43,113 @@ def render_settings(options: dict[str, Any], reframe: Reframe) -> dict[str, Any]
         "crf": settings.RENDER_CRF,
         "loudness_target": settings.RENDER_LOUDNESS_LUFS,
     }
+
+
+def captions_enabled(options: dict[str, Any]) -> bool:
+    """Captions are burned in unless the upload option ``captions`` or the ``RENDER_CAPTIONS`` setting says no."""
+    return bool(options.get("captions", True)) and bool(getattr(settings, "RENDER_CAPTIONS", True))
+
+
+def caption_words(
+    ingest: Any, analysis: Any, audio: str
+) -> tuple[list[tuple[float, float, str]], str | None, str, str | None]:
+    """``(words, clock, source, language)`` a variant is captioned from, by what it plays.
+
+    ``audio`` (the plan's): ``"source"`` → the source's transcript (source clock);
+    ``"music"`` → the track's lyrics words (track clock), none when it has no lyrics;
+    ``"silent"`` → nothing.
+    """
+    from rendering.engine.captions import words_from_lyrics, words_from_transcript
+
+    if audio == "source":
+        tr = getattr(analysis, "transcript", None) or {}
+        return words_from_transcript(tr), "source", "speech", tr.get("language")
+    if audio == "music" and ingest.music_id:
+        from django.core.exceptions import ObjectDoesNotExist
+
+        try:
+            ma = ingest.music.analysis
+        except ObjectDoesNotExist:
+            return [], None, "lyrics", None
+        tr = ma.transcription or {}
+        return words_from_lyrics(tr), "music", "lyrics", tr.get("language") or ma.language or None
+    return [], None, "none", None
+
+
+def compact_plan(plan: dict[str, Any]) -> dict[str, Any]:
+    """What a rendered file is made of, from ``RenderResult.plan``: per segment the source span, the
+    output position and length, the layout and the crop window (constant or its path); the music offset."""
+
+    def r(x: Any) -> Any:
+        return None if x is None else round(float(x), _ND)
+
+    segs = []
+    for seg in plan.get("segments") or []:
+        item: dict[str, Any] = {
+            "src_in": r(seg.get("src_in")),
+            "src_out": r(seg.get("src_out")),
+            "position": r(seg.get("position")),
+            "duration": r(seg.get("duration")),
+            "layout": seg.get("layout") or ("crop" if seg.get("crop_x") is not None else "fit"),
+        }
+        if seg.get("framing"):
+            item["framing"] = seg["framing"]
+        if seg.get("crop_x") is not None:
+            item["crop"] = {
+                "x": seg["crop_x"],
+                "y": seg.get("crop_y"),
+                "w": plan.get("crop_w"),
+                "h": plan.get("crop_h"),
+            }
+        if seg.get("crop_path"):
+            item["crop_path"] = {"axis": seg.get("crop_axis"), "knots": [[r(t), int(o)] for t, o in seg["crop_path"]]}
+        segs.append(item)
+    return {
+        "duration": r(plan.get("duration")),
+        "fps": plan.get("fps"),
+        "width": plan.get("width"),
+        "height": plan.get("height"),
+        "source_size": [plan.get("source_width"), plan.get("source_height")],
+        "audio": plan.get("audio"),
+        "music_offset": r(plan.get("music_offset")),
+        "music_length": r(plan.get("music_length")),
+        "segments": segs,
+    }
+
+
+def _build_captions(
+    *,
+    ingest: Any,
+    analysis: Any,
+    clip: Any,
+    meta: dict,
+    st: dict[str, Any],
+    music: bool,
+    workspace: Workspace,
+    index: int,
+) -> tuple[dict[str, str] | None, dict[str, Any], Any]:
+    """``(captions for render_variant or None, the RenderedVariant.captions record, the track)``.
+
+    The caption clock only needs the plan's timing (segments, music offset), which framing does
+    not change: the plan is recomputed here without faces or saliency (pure arithmetic).
+    """
+    from rendering.engine import plan_render
+    from rendering.engine.captions import CaptionError, build_captions, write_captions
+
+    plan = plan_render(clip, meta, st, music=music)
+    words, clock, source, language = caption_words(ingest, analysis, plan.audio)
+    if clock is None or not words:
+        why = {"speech": "no speech in the source", "lyrics": "the track has no lyrics"}.get(source, "no audio")
+        return None, {"enabled": True, "source": source, "words": [], "reason": why}, None
+    try:
+        track = build_captions(words, plan, clock=clock, source=source, language=language)
+    except CaptionError as exc:
+        log.error("captions skipped: %s", exc)
+        return None, {"enabled": True, "source": source, "words": [], "error": str(exc)}, None
+    if not track.pages:
+        return None, {**track.summary(), "enabled": True, "reason": "no word inside the clip"}, track
+    paths = write_captions(track, workspace.processed, f"variant-{index}")
+    return paths, {**track.summary(), "enabled": True}, track
 
 
 class _VariantProgress:
@@ -96,11 +207,30 @@ def render_all_variants(
         # effective profile), else faces.
         reframe = reframe_for_clip(options.get("reframe"), row.clip_model.params)
         st = render_settings(options, reframe)
+        want_captions = captions_enabled(options)
         RenderedVariant.objects.filter(pk=row.pk).update(
             status=RenderedVariant.Status.RENDERING,
             started_at=timezone.now(),
-            settings={**st, "reframe": reframe.mode, "reframe_source": reframe.source},
+            settings={**st, "reframe": reframe.mode, "reframe_source": reframe.source, "captions": want_captions},
         )
+        t_cap = time.perf_counter()
+        cap_paths: dict[str, str] | None = None
+        cap_record: dict[str, Any] = {"enabled": False, "reason": "turned off"}
+        if want_captions:
+            try:
+                cap_paths, cap_record, _track = _build_captions(
+                    ingest=ingest,
+                    analysis=analysis,
+                    clip=row.clip_model.as_engine_clip(),
+                    meta=meta,
+                    st=st,
+                    music=bool(music_path),
+                    workspace=workspace,
+                    index=row.index,
+                )
+            except RenderError as exc:  # the EDL is refused: render_variant reports it below
+                cap_record = {"enabled": True, "words": [], "error": str(exc)}
+        caption_s = time.perf_counter() - t_cap
         on_progress = _VariantProgress(ctx, index=row.index, completed=completed, total=total)
         out = workspace.processed / f"variant-{row.index}.mp4"
         t0 = time.perf_counter()
@@ -112,8 +242,10 @@ def render_all_variants(
                 meta=meta,
                 music=music_path,
                 faces=reframe.faces(analysis.faces),
+                saliency=reframe.saliency(analysis.saliency),
                 settings=st,
                 on_progress=on_progress,
+                captions={"ass": cap_paths["ass"], "fontsdir": cap_paths["fontsdir"]} if cap_paths else None,
             )
         except RenderError as exc:
             RenderedVariant.objects.filter(pk=row.pk).update(
@@ -131,6 +263,15 @@ def render_all_variants(
             out,
             storage_key("renders", ingest.owner_id, ctx.job.pk, f"variant-{row.index}-{row.clip_model.template}.mp4"),
         )
+        if cap_paths:
+            for kind in ("srt", "vtt"):
+                cap_record[kind] = store_file(
+                    Path(cap_paths[kind]),
+                    storage_key(
+                        "renders", ingest.owner_id, ctx.job.pk, f"variant-{row.index}-{row.clip_model.template}.{kind}"
+                    ),
+                )
+                Path(cap_paths[kind]).unlink(missing_ok=True)
         job_record_stage_timing(job=ctx.job, stage="delivery", seconds=time.perf_counter() - t_store)
         telemetry.RENDERS.labels(row.clip_model.template, "done").inc()
         verify = result.verify or {}
@@ -143,11 +284,16 @@ def render_all_variants(
             size_bytes=result.size,
             av_offset_s=verify.get("av_offset_s"),
             verify=verify,
-            timings={**result.timings, "total": round(elapsed, 3)},
+            timings={**result.timings, "captions": round(caption_s, 3), "total": round(elapsed + caption_s, 3)},
+            plan=compact_plan(result.plan or {}),
+            captions=cap_record,
             log=result.log[-200:],
             finished_at=timezone.now(),
         )
         out.unlink(missing_ok=True)
+        if cap_paths:
+            Path(cap_paths["ass"]).unlink(missing_ok=True)
+            shutil.rmtree(cap_paths["fontsdir"], ignore_errors=True)
         completed += 1
         ctx.progress(
             rendering_variant=row.index,
