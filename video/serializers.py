@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from fala_clip.api.fields import FiniteFloatField, NullIfBlankURLField
-from video.analysis.contracts import REFRAME_MODES
+from video.analysis.contracts import REFRAME_CHOICES, clean_reframe
 from video.models import VideoAnalysis, VideoIngest
 from video.selectors import video_latest_job
 from video.services import ASPECTS
@@ -17,9 +17,12 @@ class VideoSubmitSerializer(serializers.Serializer):
     music_id = serializers.UUIDField(required=False, allow_null=True)
     aspect = serializers.ChoiceField(choices=ASPECTS, default="9:16")
     target_length_s = FiniteFloatField(min_value=15, max_value=60, default=30.0)
-    # Optional: when absent the clip model's reframe param (from the effective profile) decides.
-    reframe = serializers.ChoiceField(choices=REFRAME_MODES, required=False)
+    # Optional: when absent the clip model's reframe param (from the effective profile) decides
+    # (default ``auto``).  auto | faces | center | fit; the earlier spellings (letterbox = fit,
+    # face, saliency) are accepted and stored as the mode they mean.
+    reframe = serializers.ChoiceField(choices=REFRAME_CHOICES, required=False)
     allow_experimental = serializers.BooleanField(default=False)
+    captions = serializers.BooleanField(default=True, help_text="Burn word-synced captions into the renders.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if bool(attrs.get("file")) == bool(attrs.get("source_url")):
@@ -28,7 +31,10 @@ class VideoSubmitSerializer(serializers.Serializer):
 
     def options(self) -> dict[str, Any]:
         d = self.validated_data
-        return {k: d[k] for k in ("aspect", "target_length_s", "reframe", "allow_experimental") if k in d}
+        out = {k: d[k] for k in ("aspect", "target_length_s", "reframe", "allow_experimental", "captions") if k in d}
+        if "reframe" in out:
+            out["reframe"] = clean_reframe(out["reframe"])
+        return out
 
 
 class VideoUploadSchemaSerializer(VideoSubmitSerializer):

@@ -21,7 +21,10 @@ from video.models import VideoAnalysis, VideoIngest
 log = logging.getLogger(__name__)
 
 ASPECTS = ("9:16", "1:1", "4:5")
-DEFAULT_OPTIONS = {"aspect": "9:16", "target_length_s": 30.0, "allow_experimental": False, "reframe": "faces"}
+#: ``reframe`` is deliberately absent: without an explicit upload choice the clip model's
+#: ``reframe`` param (the effective profile, which learning can change) decides, and its default
+#: is ``DEFAULT_REFRAME`` (``auto``).  ``captions``: burn word-synced captions into the renders.
+DEFAULT_OPTIONS = {"aspect": "9:16", "target_length_s": 30.0, "allow_experimental": False, "captions": True}
 
 
 @dataclass

@@ -6,6 +6,7 @@ See ``graph.py``'s docstring for the timing model that keeps audio and video in 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -14,7 +15,7 @@ from suggestions.engine.contracts import ClipModelSpec
 from video.analysis.contracts import FaceSample
 
 from .errors import RenderError
-from .reframe import crop_geometry, crop_offset, crop_track, face_centre
+from .reframe import crop_geometry, plan_segment_framing
 from .settings import _rate_str, parse_rate, resolve_settings
 
 
@@ -37,6 +38,9 @@ class Segment:
     # the segment start; None: the window is constant (crop_x, crop_y).
     crop_path: tuple[tuple[float, int], ...] | None = None
     crop_axis: str | None = None  # "x" or "y": which offset the path drives
+    layout: str = "crop"  # "crop" (a window of the output aspect) | "fit" (whole frame over a blurred fill)
+    framing: str = "center"  # what decided it: "faces" | "saliency" | "center" | "fit"
+    framing_note: str = ""
 
 
 @dataclass
@@ -51,7 +55,7 @@ class RenderPlan:
     height: int
     source_width: int
     source_height: int
-    mode: str
+    mode: str  # the renderer mode: auto | faces | center | fit (crop | letterbox: earlier spellings)
     crop_w: int | None
     crop_h: int | None
     audio: str  # "source" | "music" | "silent"
@@ -71,7 +75,8 @@ class RenderPlan:
             f" = {self.duration:.3f}s, {self.width}x{self.height} {self.mode}, audio={self.audio}"
         ]
         for s in self.segments:
-            crop = f" crop_x={s.crop_x} crop_y={s.crop_y} faces={s.face_samples}" if s.crop_x is not None else ""
+            crop = f" crop_x={s.crop_x} crop_y={s.crop_y} faces={s.face_samples}" if s.crop_x is not None else " fit"
+            crop += f" [{s.framing_note}]" if s.framing_note else ""
             if s.crop_path:
                 offs = [o for _, o in s.crop_path]
                 crop += f" tracked {s.crop_axis} {min(offs)}..{max(offs)} ({len(offs)} knots)"
@@ -108,10 +113,14 @@ def plan_render(
     settings: dict[str, Any] | None = None,
     *,
     faces: list[FaceSample] | None = None,
+    saliency: Mapping[str, Any] | None = None,
     music: bool = False,
     music_meta: dict | None = None,
 ) -> RenderPlan:
-    """Validate and quantise the EDL, choose crop windows and the audio mode."""
+    """Validate and quantise the EDL, frame each segment (crop window or fit), choose the audio mode.
+
+    ``saliency``: the analysis' ``saliency`` block (``video.analysis.saliency``), used by ``auto``.
+    """
     st = resolve_settings(settings)
     edl = clip.get("edl") or []
     if not edl:
@@ -154,9 +163,7 @@ def plan_render(
     cum = 0.0
     prev_boundary = 0
     prev_samples = 0
-    crop_w = crop_h = None
-    if st["mode"] == "crop":
-        crop_w, crop_h = crop_geometry(src_w, src_h, int(st["width"]), int(st["height"]), sar)
+    crop_w, crop_h = crop_geometry(src_w, src_h, int(st["width"]), int(st["height"]), sar)
     prev_seg: Segment | None = None
     for k, (position, i, src_in, src_out) in enumerate(rows):
         if position is not None and abs(float(position) - cum) > frame + 1e-6:
@@ -172,51 +179,36 @@ def plan_render(
         samples_boundary = round(Fraction(boundary) / fps * sr)
         start = float(Fraction(prev_boundary) / fps)
         duration = float(Fraction(frames) / fps)
-        crop_x = crop_y = None
-        crop_path = None
-        crop_axis = None
-        n_faces = 0
-        if crop_w is not None and crop_h is not None:
-            cx, cy, n_faces = face_centre(faces, src_in, src_in + duration, min_score=float(st["face_min_score"]))
-            if n_faces == 0 and faces:
-                # short cut between sparse face samples (the analyser samples
-                # about once a second): look one second either side
-                cx, cy, n_faces = face_centre(
-                    faces, src_in - 1.0, src_in + duration + 1.0, min_score=float(st["face_min_score"])
-                )
-            crop_x = crop_offset(cx, src_w, crop_w)
-            crop_y = crop_offset(cy, src_h, crop_h)
-            # Hysteresis: a segment that continues the previous one in the
-            # source keeps its window unless the face really moved.
-            if (
-                prev_seg is not None
-                and prev_seg.crop_x is not None
-                and prev_seg.crop_path is None
-                and abs(prev_seg.src_out - src_in) <= frame
-                and abs(crop_x - prev_seg.crop_x) <= st["face_hold_fraction"] * src_w
-                and abs(crop_y - (prev_seg.crop_y or 0)) <= st["face_hold_fraction"] * src_h
-            ):
-                crop_x, crop_y = prev_seg.crop_x, prev_seg.crop_y
-            if st["crop_track"] and faces and duration >= float(st["crop_track_min_s"]):
-                axis = "x" if crop_w < src_w else "y"
-                crop_path = crop_track(
-                    faces,
-                    src_in,
-                    duration,
-                    axis=axis,
-                    size=src_w if axis == "x" else src_h,
-                    crop=crop_w if axis == "x" else crop_h,
-                    step=float(st["crop_track_step_s"]),
-                    min_score=float(st["face_min_score"]),
-                    max_speed=float(st["crop_track_max_speed"]),
-                    hold=float(st["face_hold_fraction"]),
-                )
-                if crop_path:
-                    crop_axis = axis
-                    if axis == "x":
-                        crop_x = crop_path[0][1]
-                    else:
-                        crop_y = crop_path[0][1]
+        fr = plan_segment_framing(
+            src_in,
+            duration,
+            mode=str(st["mode"]),
+            faces=faces,
+            saliency=saliency,
+            src_w=src_w,
+            src_h=src_h,
+            crop_w=crop_w,
+            crop_h=crop_h,
+            fps=float(fps),
+            st=st,
+        )
+        crop_x, crop_y = fr.crop_x, fr.crop_y
+        # Hysteresis: a still window that continues the previous segment in the source keeps
+        # its position unless the subject really moved.
+        if (
+            fr.layout == "crop"
+            and fr.path is None
+            and prev_seg is not None
+            and prev_seg.layout == "crop"
+            and prev_seg.crop_path is None
+            and prev_seg.crop_x is not None
+            and crop_x is not None
+            and crop_y is not None
+            and abs(prev_seg.src_out - src_in) <= frame
+            and abs(crop_x - prev_seg.crop_x) <= st["face_hold_fraction"] * src_w
+            and abs(crop_y - (prev_seg.crop_y or 0)) <= st["face_hold_fraction"] * src_h
+        ):
+            crop_x, crop_y = prev_seg.crop_x, prev_seg.crop_y
         seg = Segment(
             index=k,
             src_in=src_in,
@@ -227,10 +219,13 @@ def plan_render(
             samples=samples_boundary - prev_samples,
             crop_x=crop_x,
             crop_y=crop_y,
-            face_samples=n_faces,
+            face_samples=fr.face_samples,
             requested_in=requested_in,
-            crop_path=crop_path,
-            crop_axis=crop_axis,
+            crop_path=fr.path,
+            crop_axis=fr.axis,
+            layout=fr.layout,
+            framing=fr.source,
+            framing_note=fr.reason,
         )
         segments.append(seg)
         prev_seg = seg

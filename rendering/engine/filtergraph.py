@@ -8,6 +8,7 @@ music with fades, loudnorm) and the x264/AAC output.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from suggestions.engine.contracts import ClipModelSpec
@@ -119,22 +120,49 @@ def _audio_chain(plan: RenderPlan, st: dict, taps: list, music_input: int | None
     return None  # concatenated together with video
 
 
+def _fit_lines(src: str, dst: str, k: int, st: dict, w: int, h: int) -> list[str]:
+    """The whole frame scaled into ``w x h`` over a blurred (or black) fill: ``[src]`` → ``[dst]``."""
+    flags = st["scale_flags"]
+    fit = f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags={flags},setsar=1"
+    if st["letterbox_background"] == "black":
+        return [f"[{src}]{fit},pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,format=yuv420p[{dst}]"]
+    # Blurred fill: blur a 1/8-size cover crop (cheap) and scale it back up.
+    sw, sh = max(2, _even(w / 8)), max(2, _even(h / 8))
+    return [
+        f"[{src}]split=2[lbfg{k}][lbbg{k}]",
+        f"[lbbg{k}]scale={sw}:{sh}:force_original_aspect_ratio=increase,crop={sw}:{sh},"
+        "boxblur=lr='min(8,min(w,h)/4)':lp=2:cr='min(4,min(cw,ch)/4)':cp=2,"
+        f"scale={w}:{h}:flags=bilinear,setsar=1[lbblur{k}]",
+        f"[lbfg{k}]{fit}[lbfit{k}]",
+        f"[lbblur{k}][lbfit{k}]overlay=(W-w)/2:(H-h)/2,format=yuv420p[{dst}]",
+    ]
+
+
 def _video_chain(plan: RenderPlan, st: dict, taps: list, lines: list[str]) -> None:
+    """Each segment timed, framed (crop window or fit) and scaled to the output size: ``[v{k}]``.
+
+    Scaling per segment (before the concat) lets crop and fit segments share one clip.
+    """
     rate = _rate_str(plan.fps)
+    w, h, flags = plan.width, plan.height, st["scale_flags"]
     for seg, (vlab, _) in zip(plan.segments, taps, strict=True):
         chain = (
             f"[{vlab}]fps={rate}:start_time=0:round=near,tpad=stop_mode=clone:stop=2,"
             f"trim=end_frame={seg.frames},setpts=PTS-STARTPTS"
         )
-        if plan.mode == "crop" and seg.crop_path:
+        if seg.layout == "fit" or plan.crop_w is None:
+            lines.append(chain + f"[vt{seg.index}]")
+            lines.extend(_fit_lines(f"vt{seg.index}", f"v{seg.index}", seg.index, st, w, h))
+            continue
+        if seg.crop_path:
             # a smooth path: the offset is an expression of the frame time t
             path = crop_path_expr(seg.crop_path)
             x = f"'{path}'" if seg.crop_axis == "x" else str(seg.crop_x)
             y = f"'{path}'" if seg.crop_axis == "y" else str(seg.crop_y)
             chain += f",crop=w={plan.crop_w}:h={plan.crop_h}:x={x}:y={y}"
-        elif plan.mode == "crop":
+        else:
             chain += f",crop={plan.crop_w}:{plan.crop_h}:{seg.crop_x}:{seg.crop_y}"
-        lines.append(chain + f",setsar=1[v{seg.index}]")
+        lines.append(chain + f",scale={w}:{h}:flags={flags},setsar=1,format=yuv420p[v{seg.index}]")
 
 
 def _ass_path(path: str) -> str:
@@ -158,25 +186,8 @@ def _burn_captions(captions: dict | None, lines: list[str]) -> None:
 
 
 def _video_finish(plan: RenderPlan, st: dict, label: str, lines: list[str]) -> None:
-    """Scale (crop) or fit over a fill to the output size: ``[label]`` → ``[vfin]``."""
-    w, h, flags = plan.width, plan.height, st["scale_flags"]
-    if plan.mode == "crop":
-        lines.append(f"[{label}]scale={w}:{h}:flags={flags},setsar=1,format=yuv420p[vfin]")
-        return
-    fit = f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags={flags},setsar=1"
-    if st["letterbox_background"] == "black":
-        lines.append(f"[{label}]{fit},pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,format=yuv420p[vfin]")
-        return
-    # Blurred fill: blur a 1/8-size cover crop (cheap) and scale it back up.
-    sw, sh = max(2, _even(w / 8)), max(2, _even(h / 8))
-    lines.append(f"[{label}]split=2[lbfg][lbbg]")
-    lines.append(
-        f"[lbbg]scale={sw}:{sh}:force_original_aspect_ratio=increase,crop={sw}:{sh},"
-        "boxblur=lr='min(8,min(w,h)/4)':lp=2:cr='min(4,min(cw,ch)/4)':cp=2,"
-        f"scale={w}:{h}:flags=bilinear,setsar=1[lbblur]"
-    )
-    lines.append(f"[lbfg]{fit}[lbfit]")
-    lines.append("[lbblur][lbfit]overlay=(W-w)/2:(H-h)/2,format=yuv420p[vfin]")
+    """The framed, scaled picture (see :func:`_video_chain`) as ``[vfin]`` (captions burn over it)."""
+    lines.append(f"[{label}]format=yuv420p[vfin]")
 
 
 def _common_head() -> list[str]:
@@ -190,6 +201,7 @@ def build_command(
     *,
     music: str | None = None,
     faces: list[FaceSample] | None = None,
+    saliency: Mapping[str, Any] | None = None,
     meta: dict,
     settings: dict[str, Any] | None = None,
     measured_loudness: dict | None = None,
@@ -206,7 +218,7 @@ def build_command(
     (two-pass) mode, otherwise single-pass dynamic.
     """
     st = resolve_settings(settings)
-    plan = plan or plan_render(clip, meta, st, faces=faces, music=bool(music), music_meta=music_meta)
+    plan = plan or plan_render(clip, meta, st, faces=faces, saliency=saliency, music=bool(music), music_meta=music_meta)
     use_src_audio = plan.audio == "source"
     args, lines, taps = _inputs_and_taps(plan, source, st, video=True, audio=use_src_audio)
     music_input = None

@@ -39,6 +39,7 @@ from __future__ import annotations
 from .edl import RenderPlan, Segment, plan_render
 from .filtergraph import build_command, build_loudness_command
 from .reframe import (
+    Framing,
     Reframe,
     crop_geometry,
     crop_offset,
@@ -46,12 +47,15 @@ from .reframe import (
     crop_path_expr,
     crop_track,
     face_centre,
+    framing_offset_at,
+    plan_segment_framing,
     reframe_for_clip,
 )
 from .settings import DEFAULT_SETTINGS, parse_rate, resolve_settings
 
 __all__ = [
     "DEFAULT_SETTINGS",
+    "Framing",
     "Reframe",
     "RenderPlan",
     "Segment",
@@ -63,6 +67,8 @@ __all__ = [
     "crop_path_expr",
     "crop_track",
     "face_centre",
+    "framing_offset_at",
+    "plan_segment_framing",
     "parse_rate",
     "plan_render",
     "reframe_for_clip",

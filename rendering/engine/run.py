@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -92,6 +92,7 @@ def render_variant(
     music: str | None = None,
     music_meta: dict | None = None,
     faces: list[FaceSample] | None = None,
+    saliency: Mapping[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
     on_progress: ProgressFn | None = None,
     timeout: float | None = None,
@@ -100,7 +101,8 @@ def render_variant(
     """Render one clip variant to ``out_path`` (MP4) and verify it.
 
     ``captions``: ``{"ass": path, "fontsdir": dir}`` burned into the picture (see
-    ``filtergraph.build_command``), or None.
+    ``filtergraph.build_command``), or None.  ``faces`` / ``saliency``: the analysis' face
+    samples and saliency block, which the reframing follows (see ``reframe.py``).
 
     Writes to ``<out_path>.part`` and renames on success, so a failed or
     killed render never leaves a half-written file under the final name.
@@ -136,7 +138,7 @@ def render_variant(
         music_meta = _probe_duration(music)
 
     t = time.monotonic()
-    plan = graph.plan_render(clip, meta, st, faces=faces, music=bool(music), music_meta=music_meta)
+    plan = graph.plan_render(clip, meta, st, faces=faces, saliency=saliency, music=bool(music), music_meta=music_meta)
     timings["plan"] = round(time.monotonic() - t, 4)
     for line in plan.log_lines():
         log("plan", line)

@@ -16,18 +16,26 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "width": 1080,
     "height": 1920,
     "fps": 30,  # number, "30000/1001", or "source"
-    "mode": "crop",  # "crop" (fill, centred on faces) | "letterbox" (fit + pad)
-    "letterbox_background": "blur",  # "blur" | "black"
+    # reframing (see reframe.py): "auto" (faces -> saliency -> fit, per segment) | "faces" |
+    # "center" | "fit"; "crop" (= faces) and "letterbox" (= fit) are the earlier spellings
+    "mode": "auto",
+    "letterbox_background": "blur",  # fit segments' fill: "blur" | "black"
+    "fit_wide_share": 0.4,  # auto: fit a segment when this share of its samples has content wider than the window
     "scale_flags": "bicubic",
     # face-centred crop
     "face_min_score": 0.5,
     "face_hold_fraction": 0.04,  # keep the previous x when a contiguous segment moves less than this * width
-    # Long segments follow the face with a smooth, speed-limited path
-    # (piecewise linear, knots every crop_track_step_s) instead of one window.
+    # The window follows the subject on a causal, smoothed path (an alpha-beta filter of the
+    # subject centre, a dead band, a speed limit), reset at cuts; False: one window per segment.
     "crop_track": True,
-    "crop_track_min_s": 6.0,
-    "crop_track_step_s": 1.0,
-    "crop_track_max_speed": 0.25,  # fraction of the source width (height) per second
+    "crop_track_min_s": 6.0,  # unused (segments of any length are tracked); kept for stored settings
+    "crop_track_step_s": 1.0,  # unused; kept for stored settings
+    "crop_track_max_speed": 0.6,  # fraction of the source width (height) per second
+    "track_alpha": 0.7,
+    "track_beta": 0.5,
+    "track_lookback_s": 1.0,  # samples this far before a segment (same shot) place its first window
+    "track_acquire_s": 0.2,  # a subject first seen mid-segment is reached in this time (a quick pan)
+    "track_dead_band": 0.06,  # fraction of the source width: the window holds while the subject stays this close
     # Move each cut-in to the nearest source frame start (<= half a frame), so
     # audio and video of a segment start at the same instant.
     "snap_to_source_frames": True,
@@ -54,7 +62,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 _ALLOWED: dict[str, set[Any]] = {
-    "mode": {"crop", "letterbox"},
+    "mode": {"auto", "faces", "center", "fit", "crop", "letterbox"},
     "letterbox_background": {"blur", "black"},
     "seek": {"input", "trim"},
     "loudnorm_passes": {1, 2},

@@ -96,14 +96,14 @@ def test_a_profile_layer_that_sets_center_moves_the_rendered_crop(ingest, source
     centred = crop_offset(0.5, W, crop_w)
     assert on_subject < BOX[0] and on_subject + crop_w > BOX[0] + BOX[2] < centred  # the cases differ
 
-    # Given the baseline profile (reframe = faces): the window follows the subject
+    # Given the baseline profile (reframe = auto): the window follows the subject's face
     base = _render_top_clip(ingest, source)
     assert base.status == RenderedVariant.Status.DONE
-    assert base.clip_model.params["reframe"] == "faces"
+    assert base.clip_model.params["reframe"] == "auto"
     assert (base.settings["reframe"], base.settings["reframe_source"], base.settings["mode"]) == (
-        "faces",
+        "auto",
         "clip",
-        "crop",
+        "auto",
     )
     assert _crop_xs(base) and set(_crop_xs(base)) == {on_subject}
 
@@ -127,14 +127,16 @@ def test_a_profile_layer_that_sets_center_moves_the_rendered_crop(ingest, source
     assert without.max() < 40
 
 
-def test_the_artist_upload_choice_wins_over_the_clip_and_the_default_is_faces():
-    assert reframe_for_clip("letterbox", {"reframe": "center"}).mode == "letterbox"
-    assert reframe_for_clip("letterbox", {"reframe": "center"}).render_mode == "letterbox"
+def test_the_artist_upload_choice_wins_over_the_clip_and_the_default_is_auto():
+    assert reframe_for_clip("fit", {"reframe": "center"}).mode == "fit"
+    # the earlier spelling of fit
+    assert reframe_for_clip("letterbox", {"reframe": "center"}).mode == "fit"
+    assert reframe_for_clip("letterbox", {"reframe": "center"}).render_mode == "fit"
     assert reframe_for_clip(None, {"reframe": "center"}).source == "clip"
-    assert reframe_for_clip(None, {}).mode == "faces"
+    assert reframe_for_clip(None, {"reframe": "saliency"}).mode == "auto"
+    assert reframe_for_clip(None, {}).mode == "auto"
     assert reframe_for_clip(None, {}).source == "default"
     # spellings stored by earlier versions keep their meaning
     assert reframe_for_clip("bogus", {"reframe": "face"}).mode == "faces"
-    assert reframe_for_clip(None, {"reframe": "saliency"}).mode == "faces"
     center = reframe_for_clip(None, {"reframe": "center"})
     assert center.faces([{"time": 0.0, "boxes": [[0.1, 0.1, 0.2, 0.2, 0.9]]}]) is None

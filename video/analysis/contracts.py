@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_REFRAME",
     "LEGACY_REFRAME",
     "REFRAME_MODES",
+    "REFRAME_CHOICES",
     "ReframeMode",
     "clean_reframe",
     "AudioOnset",
@@ -42,17 +43,20 @@ __all__ = [
 PIPELINE_VERSION = "2"
 
 #: How a 16:9 (or any) source becomes the output frame:
-#: ``faces`` — crop around the faces (the frame centre where none is seen);
-#: ``center`` — crop the middle of the frame; ``letterbox`` — fit the whole
-#: frame over a blurred fill.  (A saliency/motion centre is built by a later
-#: issue; until then ``faces`` falls back to the centre.)
-ReframeMode = Literal["faces", "center", "letterbox"]
+#: ``auto`` — per segment: crop around the faces, else around the salient subject
+#: (``result["saliency"]``), else fit the whole frame when the important content is wider than
+#: the window (text across the frame, subjects far apart); ``faces`` — crop around the faces
+#: (the frame centre where none is seen); ``center`` — crop the middle of the frame; ``fit`` —
+#: the whole frame scaled to the output width over a blurred fill.
+ReframeMode = Literal["auto", "faces", "center", "fit"]
 REFRAME_MODES: tuple[ReframeMode, ...] = get_args(ReframeMode)
-DEFAULT_REFRAME: ReframeMode = "faces"
-#: Values stored by earlier versions (profile snapshots, clip params) and what they mean now:
-#: ``face`` was the profiles' spelling; ``saliency`` was offered but never implemented (the
-#: renderer cropped around faces), so it keeps meaning what it did.
-LEGACY_REFRAME: dict[str, ReframeMode] = {"face": "faces", "saliency": "faces"}
+DEFAULT_REFRAME: ReframeMode = "auto"
+#: Values stored by earlier versions (profile snapshots, clip params, upload options) and what they
+#: mean now: ``face`` was the profiles' spelling; ``saliency`` was offered before it existed and now
+#: is what ``auto`` does; ``letterbox`` is ``fit``.
+LEGACY_REFRAME: dict[str, ReframeMode] = {"face": "faces", "saliency": "auto", "letterbox": "fit"}
+#: Everything an upload option or a stored param may say (the modes and the legacy spellings).
+REFRAME_CHOICES: tuple[str, ...] = (*REFRAME_MODES, *LEGACY_REFRAME)
 
 
 def clean_reframe(value: Any) -> ReframeMode | None:

@@ -17,7 +17,7 @@ milliseconds per sample and no extra decode.  Per sample:
 
 Result (``result["saliency"]``, JSON)::
 
-    {"version": "1", "hop_s": 0.5, "frame": [w, h],
+    {"version": "1", "hop_s": 0.5, "frame": [w, h], "cuts": [s, ...],   # shot starts after the first
      "samples": [{"t": s, "shot": k,
                   "subject": [x0, y0, x1, y1] | None,   # the tracked main subject, 0..1
                   "extent": [x0, y0, x1, y1] | None,    # everything important (subjects + text)
@@ -47,8 +47,8 @@ SALIENCY_PARAMS: dict[str, Any] = {
     "map_width": 64,  # combined map width (px)
     "weights": {"spectral": 0.35, "contrast": 0.35, "motion": 0.6},
     "blob_threshold": 0.45,  # of the map's max
-    "secondary_mass": 0.35,
-    "diffuse_area": 0.3,  # above this share of the frame the map is diffuse: no subject  # a blob with this share of the main blob's mass counts in the extent
+    "secondary_mass": 0.35,  # a blob with this share of the main blob's mass counts in the extent
+    "diffuse_area": 0.3,  # above this share of the frame the map is diffuse: no subject
     "text_contrast": 48,  # morphological gradient (0..255) of a character stroke
     "track_radius": 0.2,  # frame widths: a blob this close to the last subject continues it
 }
@@ -100,8 +100,8 @@ def _motion(prev: np.ndarray, gray: np.ndarray, size: tuple[int, int]) -> tuple[
     b = cv2.resize(gray, half, interpolation=cv2.INTER_AREA).astype(np.float32)
     (dx, dy), response = cv2.phaseCorrelate(a, b)
     if response > 0.1 and abs(dx) < a.shape[1] / 4 and abs(dy) < a.shape[0] / 4:
-        m = np.float32([[1, 0, dx], [0, 1, dy]])
-        a = cv2.warpAffine(a, m, (a.shape[1], a.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+        m = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]], dtype=np.float32)
+        a = np.asarray(cv2.warpAffine(a, m, (a.shape[1], a.shape[0]), borderMode=cv2.BORDER_REPLICATE))
     diff = cv2.absdiff(cv2.GaussianBlur(a, (0, 0), 1.0), cv2.GaussianBlur(b, (0, 0), 1.0))
     # ignore the border strip the shift exposed
     bx, by = int(min(abs(dx), a.shape[1] / 4)) + 2, int(min(abs(dy), a.shape[0] / 4)) + 2
@@ -109,7 +109,7 @@ def _motion(prev: np.ndarray, gray: np.ndarray, size: tuple[int, int]) -> tuple[
     diff[-by:, :] = 0
     diff[:, :bx] = 0
     diff[:, -bx:] = 0
-    small = cv2.resize(diff, size, interpolation=cv2.INTER_AREA)
+    small = np.asarray(cv2.resize(diff, size, interpolation=cv2.INTER_AREA), dtype=np.float32)
     energy = float(np.clip(np.percentile(small, 99) / 64.0, 0.0, 1.0))
     return small, energy
 
@@ -267,4 +267,11 @@ def compute_saliency(
         out.append({"t": round(float(times[i]), 3), "shot": shot, **rec})
     hop = float(np.median(np.diff(times))) if len(times) > 1 else 0.5
     h, w = (samples.shape[1], samples.shape[2]) if len(samples) else (0, 0)
-    return {"version": SALIENCY_VERSION, "hop_s": round(hop, 4), "frame": [int(w), int(h)], "samples": out}
+    cuts = [round(float(s["start"]), 3) for s in (shots or [])[1:]]
+    return {
+        "version": SALIENCY_VERSION,
+        "hop_s": round(hop, 4),
+        "frame": [int(w), int(h)],
+        "cuts": cuts,
+        "samples": out,
+    }

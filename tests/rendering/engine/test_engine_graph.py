@@ -146,7 +146,8 @@ def test_crop_follows_a_face_on_the_right_and_is_constant_per_segment():
 def test_short_cut_between_sparse_face_samples_uses_the_neighbours():
     faces = [{"time": 10.0, "boxes": [[0.7, 0.3, 0.1, 0.2, 0.9]]}, {"time": 11.0, "boxes": [[0.7, 0.3, 0.1, 0.2, 0.9]]}]
     plan = plan_render(make_clip([(10.3, 10.7)]), META_1080, {}, faces=faces)
-    assert plan.segments[0].face_samples == 2 and plan.segments[0].crop_x > 1000
+    # causal: the sample just before the cut (10.0 s) places the window, not the one after it
+    assert plan.segments[0].face_samples == 1 and plan.segments[0].crop_x > 1000
 
 
 def test_crop_is_clamped_at_the_frame_edge():
@@ -366,15 +367,21 @@ def test_long_segment_follows_a_moving_face_smoothly():
     faces = [{"time": i * 0.2, "boxes": [[0.1 + 0.8 * i / 40 - 0.05, 0.3, 0.1, 0.2, 0.9]]} for i in range(41)]
     plan = plan_render(make_clip([(0.0, 8.0)]), META_1080, {}, faces=faces)
     seg = plan.segments[0]
-    # Then the window moves along x on a path of 1 s knots
-    assert seg.crop_axis == "x" and seg.crop_path is not None and len(seg.crop_path) == 9
+    # Then the window moves along x, one way only, following the face
+    assert seg.crop_axis == "x" and seg.crop_path is not None
     xs = [x for _, x in seg.crop_path]
     assert xs == sorted(xs) and xs[0] < 300 and xs[-1] > 1000
     # and frame to frame it never jumps more than the speed limit allows
     per_frame = [
         abs(crop_path_at(seg.crop_path, (k + 1) / 30) - crop_path_at(seg.crop_path, k / 30)) for k in range(239)
     ]
-    assert max(per_frame) <= 0.25 * 1920 / 30 + 1
+    assert max(per_frame) <= 0.6 * 1920 / 30 + 1
+    # and the face stays inside the window in every frame
+    for k in range(240):
+        t = k / 30
+        face_x = (0.1 + 0.8 * min(round(t / 0.2), 40) / 40) * 1920
+        x0 = crop_path_at(seg.crop_path, t)
+        assert x0 <= face_x - 0.05 * 1920 + 40 and face_x + 0.05 * 1920 - 40 <= x0 + 606, (t, x0, face_x)
     # and the command drives crop x with a flat expression of t (no nested if)
     fc = _filter(build_command("/s.mp4", make_clip([(0.0, 8.0)]), "/o.mp4", faces=faces, meta=META_1080))
     assert "crop=w=606:h=1080:x='" in fc and "clip(t-" in fc and "if(" not in fc
