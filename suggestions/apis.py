@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,8 +14,9 @@ from fala_clip.api.errors import ServiceError
 from fala_clip.api.ratelimit import recompute_ratelimit
 from fala_clip.api.schema import ErrorSerializer
 from suggestions import selectors
+from suggestions.export import FORMATS
 from suggestions.serializers import SuggestionSetSerializer
-from suggestions.services import suggestions_recompute
+from suggestions.services import clip_model_export, suggestions_recompute
 from video.selectors import video_get
 
 
@@ -35,3 +39,40 @@ class SuggestionsRecomputeApi(APIView):
         """
         ingest = video_get(owner=request.user, video_id=video_id)
         return Response(SuggestionSetSerializer(suggestions_recompute(ingest=ingest)).data)
+
+
+class _FormatIsAParameter(DefaultContentNegotiation):
+    """``?format=`` is this endpoint's own parameter (otio|edl), not DRF's renderer override:
+    errors are always rendered by the first (JSON) renderer."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):  # type: ignore[no-untyped-def]
+        return renderers[0], renderers[0].media_type
+
+
+class SuggestionExportApi(APIView):
+    content_negotiation_class = _FormatIsAParameter
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format", str, enum=list(FORMATS), default="otio", description="otio (OpenTimelineIO) or edl (CMX 3600)"
+            )
+        ],
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/plain"): OpenApiTypes.STR,
+            409: ErrorSerializer,
+        },
+    )
+    def get(self, request: Request, video_id: str, rank: int) -> HttpResponse:
+        """The clip model of this rank as a timeline for an editing tool, as an attachment.
+
+        ``otio``: an OpenTimelineIO timeline; ``edl``: a CMX 3600 EDL.  Both reference the
+        source video and the track by file name, with frame-exact in/out points.
+        """
+        fmt = request.query_params.get("format", "otio")
+        clip_model = selectors.clip_model_current(owner=request.user, video_id=video_id, rank=rank)
+        content, media_type, name = clip_model_export(clip_model=clip_model, fmt=fmt)
+        response = HttpResponse(content.encode(), content_type=media_type)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
