@@ -25,55 +25,12 @@ from rendering.previews import (
     sheet_frames,
     truncate_clip,
 )
-from tests.media_factory import ffmpeg, lavfi, music_bed, read_frame
-
-COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "white": (255, 255, 255)}
-BLOCK_S = 2.0
-META = {"width": 320, "height": 180, "fps": 25, "duration": 8.0, "has_audio": True}
+from tests.media_factory import music_bed, read_frame
+from tests.rendering.conftest import BLOCK_S, COLOURS, META, clip_spec
 
 
 def _colour_at(t: float) -> str:
     return list(COLOURS)[int(t // BLOCK_S)]
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("preview-src") / "blocks.mp4"
-    args: list[str] = []
-    for name in COLOURS:
-        args += lavfi(f"color=c={name}:s=320x180:r=25:d={BLOCK_S}")
-    args += lavfi("sine=frequency=440:sample_rate=48000:duration=8")
-    graph = "".join(f"[{i}:v]" for i in range(len(COLOURS))) + f"concat=n={len(COLOURS)}:v=1:a=0[v]"
-    ffmpeg(
-        *args,
-        "-filter_complex",
-        graph,
-        "-map",
-        "[v]",
-        "-map",
-        f"{len(COLOURS)}:a",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-g",
-        "25",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-shortest",
-        str(out),
-    )
-    return out
-
-
-def _clip(*spans: tuple[float, float], **extra):
-    edl, pos = [], 0.0
-    for a, b in spans:
-        edl.append({"src_in": a, "src_out": b, "position": pos, "duration": b - a})
-        pos += b - a
-    return {"template": "beat_montage", "edl": edl, "duration": pos, **extra}
 
 
 def _probe(path: Path) -> dict:
@@ -95,7 +52,7 @@ def _dominant(pixels: np.ndarray) -> str:
 
 
 def test_sheet_frames_one_per_cut_inside_each_cut():
-    clip = _clip((4.5, 5.5), (0.2, 1.0), (2.5, 3.9))
+    clip = clip_spec((4.5, 5.5), (0.2, 1.0), (2.5, 3.9))
     frames = sheet_frames(clip, keyframes=[0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
     assert [f.cut for f in frames] == [1, 2, 3]
     assert [round(f.position, 3) for f in frames] == [0.0, 1.0, 1.8]
@@ -106,12 +63,12 @@ def test_sheet_frames_one_per_cut_inside_each_cut():
     assert frames[1].time == pytest.approx(0.4)
     assert frames[2].time == pytest.approx(3.001)
     # a long montage is sampled evenly, first and last cut kept
-    many = sheet_frames(_clip(*[(i * 0.1, i * 0.1 + 0.1) for i in range(70)]), max_frames=10)
+    many = sheet_frames(clip_spec(*[(i * 0.1, i * 0.1 + 0.1) for i in range(70)]), max_frames=10)
     assert len(many) == 10 and many[0].cut == 1 and many[-1].cut == 70
 
 
 def test_truncate_clip_keeps_the_first_seconds():
-    clip = _clip((4.0, 8.0), (0.0, 3.0), music_offset=1.0, music_duration=7.0)
+    clip = clip_spec((4.0, 8.0), (0.0, 3.0), music_offset=1.0, music_duration=7.0)
     short = truncate_clip(clip, 6.0)
     assert [(e["src_in"], e["src_out"], e["position"]) for e in short["edl"]] == [(4.0, 8.0, 0.0), (0.0, 2.0, 4.0)]
     assert short["duration"] == pytest.approx(6.0) and short["music_duration"] == pytest.approx(6.0)
@@ -120,7 +77,7 @@ def test_truncate_clip_keeps_the_first_seconds():
 
 def test_previews_of_a_montage(source, tmp_path):
     # cuts in blue, red, green, white, then red again: 1.5 + 2 + 1 + 1 + 1.5 = 7 s
-    clip = _clip((4.2, 5.7), (0.0, 2.0), (2.3, 3.3), (6.5, 7.5), (0.4, 1.9))
+    clip = clip_spec((4.2, 5.7), (0.0, 2.0), (2.3, 3.3), (6.5, 7.5), (0.4, 1.9))
     files = make_previews(str(source), clip, tmp_path, meta=META, stem="m")
 
     # the contact sheet: one tile per cut, in output order, each the colour of its cut
@@ -163,7 +120,7 @@ def test_previews_of_a_montage(source, tmp_path):
 
 def test_previews_with_music_and_a_single_cut(source, tmp_path):
     music = music_bed(tmp_path / "bed.m4a", duration=10.0)
-    clip = _clip((0.5, 7.5), music_offset=2.0, music_duration=7.0)
+    clip = clip_spec((0.5, 7.5), music_offset=2.0, music_duration=7.0)
     files = make_previews(str(source), clip, tmp_path, meta=META, stem="s", aspect="1:1", music=str(music))
     assert len(files.frames) == 1
     assert Image.open(files.contact_sheet).size == (256 + 8, 144 + 18 + 8)
@@ -176,49 +133,6 @@ def test_previews_with_music_and_a_single_cut(source, tmp_path):
 
 
 # --------------------------------------------------------------------------- storage, pipeline, API
-
-
-@pytest.fixture
-def video_with_clips(user, isolated_media, source, tmp_path):
-    """Alice's video (stored source) with an analysis and a current suggestion set of two clip models."""
-    from fala_clip.storage import storage_key, store_file
-    from jobs.services import job_create
-    from suggestions.models import ClipModel, SuggestionSet
-    from tests.suggestions.engine.synthetic import synthetic_video
-    from video.models import VideoAnalysis, VideoIngest
-    from video.services import video_analysis_save
-
-    analysis = video_analysis_save(owner=user, sha256="c" * 64, result=synthetic_video(8.0, fps=25.0, seed=3))
-    VideoAnalysis.objects.filter(pk=analysis.pk).update(meta=META)
-    analysis.refresh_from_db()
-    video = VideoIngest.objects.create(
-        owner=user,
-        artist=user.artist,
-        source=VideoIngest.Source.UPLOAD,
-        sha256="c" * 64,
-        file=store_file(source, storage_key("videos", user.pk, "src", "original.mp4")),
-        duration=8.0,
-        analysis=analysis,
-    )
-    sset = SuggestionSet.objects.create(ingest=video, features_version="t")
-    clips = []
-    for rank, spans in ((1, [(0.2, 7.2)]), (2, [(4.2, 5.2), (0.1, 1.1), (2.2, 3.2)])):
-        c = _clip(*spans)
-        clips.append(
-            ClipModel.objects.create(
-                suggestion_set=sset,
-                ingest=video,
-                template="highlight" if rank == 1 else "beat_montage",
-                rank=rank,
-                start=min(a for a, _ in spans),
-                end=max(b for _, b in spans),
-                duration=c["duration"],
-                score=1.0 / rank,
-                edl=c["edl"],
-            )
-        )
-    job = job_create(owner=user, kind="clip_pipeline", params={"video_id": str(video.pk)})
-    return video, analysis, clips, job
 
 
 @pytest.mark.django_db
