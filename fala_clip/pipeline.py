@@ -25,6 +25,7 @@ from fala_clip.storage import delete_stored, local_copy, storage_key, store_file
 from jobs.errors import JobError, RetryableJobError
 from jobs.models import JobStatus
 from jobs.runner import JobContext
+from learning.copywriting import clip_models_write_copy
 from music.jobs import (
     BackgroundMusicAnalysis,
     analyze_music_asset,
@@ -62,6 +63,9 @@ def run_clip_pipeline(ctx: JobContext) -> None:
         clip_models = suggestions_compute(
             ingest=ingest, job=ctx.job, video_analysis=analysis, music_analysis=music_analysis
         )
+        # Titles and post texts: the LLM's when configured (metered), else the local ones again
+        # in the artist's feedback language; an LLM failure keeps the local text, never fails the job.
+        clip_models_write_copy(clip_models=clip_models, user=ingest.owner, job=ctx.job)
     ctx.result(video_id=str(ingest.pk), suggestions_url=f"/videos/{ingest.pk}/suggestions")
     if not clip_models:
         ctx.log("no clip model could be proposed for this source; nothing to render")
