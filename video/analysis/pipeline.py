@@ -277,9 +277,9 @@ def analyze_video(
     step("faces")
     faces: list[dict[str, Any]] = []
     if with_faces and len(dec.samples):
-        from video.analysis.faces import detect_faces, face_model_info
+        from video.analysis.faces import detect_faces_tracked, face_model_info
 
-        faces = detect_faces(dec.samples, dec.sample_times, model=face_model)
+        faces = detect_faces_tracked(dec.samples, dec.sample_times, shots=list(shots), model=face_model)
         versions["faces"] = {
             **face_model_info(),
             "params": {**face_model_info()["params"], "sample_fps": sample_fps, "frame": list(dec.samples.shape[1:3])},
