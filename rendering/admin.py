@@ -143,7 +143,7 @@ class VideoIngestAdmin(admin.ModelAdmin):
                 sheet_url = reverse("admin:video_videoingest_clip_file", args=[obj.pk, cm.pk, "contact-sheet"])
                 sheet = format_html(
                     '<img class="clip-contact-sheet" src="{}" alt="contact sheet of clip #{}" '
-                    'style="max-width:640px;display:block">',
+                    'style="max-width:100%;height:auto;min-width:0;align-self:flex-start">',
                     sheet_url,
                     cm.rank,
                 )
@@ -152,7 +152,8 @@ class VideoIngestAdmin(admin.ModelAdmin):
             if preview is not None and preview.video:
                 video_url = reverse("admin:video_videoingest_clip_file", args=[obj.pk, cm.pk, "preview"])
                 video = format_html(
-                    '<video class="clip-preview" src="{}" controls muted preload="metadata" width="180"></video>',
+                    '<video class="clip-preview" src="{}" controls muted preload="metadata" width="180" '
+                    'style="flex:none"></video>',
                     video_url,
                 )
             else:
@@ -180,15 +181,13 @@ class VideoIngestAdmin(admin.ModelAdmin):
             )
         body = format_html_join(
             "",
-            '<tr class="clip-row"><td style="border-left:6px solid {}"><b>#{}</b> {}<br>{}, score {}<br>'
-            "<i>{}</i><br><small>source: {}</small><br><small>score: {}</small></td><td>{}</td><td>{}</td></tr>",
-            rows,
+            '<div class="clip-row" style="border-left:6px solid {};padding:4px 8px;margin:0 0 12px 0">'
+            "<div><b>#{}</b> {}, {}, score {} <i>{}</i><br><small>source: {}</small><br>"
+            "<small>score: {}</small></div>"
+            '<div style="display:flex;gap:12px;margin-top:6px;align-items:flex-start">{}{}</div></div>',
+            ((c, r, t, d, sc, ti, sp, w, video, sheet) for c, r, t, d, sc, ti, sp, w, sheet, video in rows),
         )
-        return format_html(
-            '<table id="clip-previews"><thead><tr><th>clip</th><th>contact sheet</th><th>preview</th></tr>'
-            "</thead><tbody>{}</tbody></table>",
-            body,
-        )
+        return format_html('<div id="clip-previews" style="width:100%">{}</div>', body)
 
     # -- admin views: the timeline picture and the preview files
 
