@@ -13,6 +13,12 @@ A fourth row renders the montage with ``seek="trim"`` (one input, trim
 filters) to show why the engine seeks per segment instead.
 
 Usage:  .venv/bin/python bench/bench_render.py [--no-trim] [--dir /tmp/fala-bench]
+        .venv/bin/python bench/bench_render.py --captions [--repeats 2] [--seconds 30]
+
+``--captions`` instead renders the 30-s highlight at 1080x1920 with word-synced captions off and
+on, alternately (``--repeats`` pairs), with a dense synthetic transcript (2.5 words/s over the
+whole clip, so a caption is on screen in every frame: the worst case), and reports wall and CPU
+time per variant, the caption build time and the overhead (the issue's budget: <= 15 %).
 """
 
 from __future__ import annotations
@@ -101,13 +107,68 @@ def bare_encode(src: Path, start: float, seconds: float, out: Path) -> float:
     )
 
 
+def dense_words(start: float, seconds: float, rate: float = 2.5) -> list[tuple[float, float, str]]:
+    """Synthetic speech: ``rate`` words a second of 2-11 letters, a short pause every 8 words."""
+    import random
+
+    rnd = random.Random(13)
+    vocab = ["a", "festa", "musica", "verão", "noite", "dançar", "cidade", "amanhã", "coração", "sempre", "juntos"]
+    out, t, i = [], start, 0
+    while t < start + seconds - 0.3:
+        dur = 0.7 / rate + rnd.random() * 0.5 / rate
+        out.append((round(t, 3), round(t + dur, 3), rnd.choice(vocab) + ("." if i % 8 == 7 else "")))
+        t += 1.0 / rate + (0.7 if i % 8 == 7 else 0.0)
+        i += 1
+    return out
+
+
+def captions_compare(src: Path, out_dir: Path, repeats: int, seconds: float) -> None:
+    """Render time of one 1080x1920 highlight variant with captions off vs on."""
+    import statistics
+
+    from rendering.engine import plan_render
+    from rendering.engine.captions import build_captions, write_captions
+
+    meta = {"fps": 30, "width": 1920, "height": 1080, "has_audio": True, "duration": float(SRC_SECONDS)}
+    clip = clip_from([(60.0, 60.0 + seconds)], template="highlight")
+    st = {**SETTINGS, "width": 1080, "height": 1920}
+    print(f"cpu count {os.cpu_count()}, load avg {os.getloadavg()[0]:.2f} (machine shared: timings are noisy)")
+    t0 = time.perf_counter()
+    plan = plan_render(clip, meta, st)
+    track = build_captions(dense_words(60.0, seconds), plan, clock="source", source="speech")
+    paths = write_captions(track, out_dir, "bench-captions")
+    build_s = time.perf_counter() - t0
+    print(f"captions: {len(track.words)} words, {len(track.pages)} pages, built + written in {build_s * 1000:.0f} ms")
+    res: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
+    for k in range(repeats):
+        for mode in ("off", "on") if k % 2 == 0 else ("on", "off"):
+            cap = {"ass": paths["ass"], "fontsdir": paths["fontsdir"]} if mode == "on" else None
+            cpu0 = child_cpu()
+            r = render_variant(str(src), clip, str(out_dir / f"cap_{mode}.mp4"), meta=meta, settings=st, captions=cap)
+            res[mode].append((r.timings["total"], child_cpu() - cpu0))
+            print(f"  captions {mode}: total {r.timings['total']:.2f}s, cpu {res[mode][-1][1]:.2f}s", flush=True)
+    med = {m: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for m, v in res.items()}
+    for m in ("off", "on"):
+        print(f"captions {m:<3}: wall median {med[m][0]:.2f}s  cpu median {med[m][1]:.2f}s  (n={len(res[m])})")
+    wall = 100 * (med["on"][0] / med["off"][0] - 1)
+    cpu = 100 * (med["on"][1] / med["off"][1] - 1)
+    print(f"overhead: wall {wall:+.1f} %, cpu {cpu:+.1f} % (+ {build_s * 1000:.0f} ms to build the captions)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", default="/tmp/fala-bench")
     ap.add_argument("--no-trim", action="store_true", help="skip the seek=trim comparison row")
+    ap.add_argument("--captions", action="store_true", help="only compare a variant with captions off vs on")
+    ap.add_argument("--repeats", type=int, default=2, help="--captions: off/on pairs")
+    ap.add_argument("--seconds", type=float, default=30.0, help="--captions: variant length")
     args = ap.parse_args()
     root = Path(args.dir)
     src, music = ensure_media(root)
+    if args.captions:
+        (root / "out").mkdir(parents=True, exist_ok=True)
+        captions_compare(src, root / "out", args.repeats, args.seconds)
+        return
     out_dir = root / "out"
     out_dir.mkdir(exist_ok=True)
     meta = {"fps": 30, "width": 1920, "height": 1080, "has_audio": True, "duration": float(SRC_SECONDS)}

@@ -13,10 +13,13 @@ if [ "${1:-}" = "--test" ]; then
   # start a service: Debian container images refuse that (policy-rc.d exits 101) and the
   # install still succeeds; the tests start their own server on a free port anyway.
   { command -v promtool >/dev/null && [ -x /usr/bin/prometheus ]; } || need+=(prometheus)
-  # German speech for the mixed-language lyrics test (tests/music/analysis/test_music_lyrics_real.py)
+  # German speech for the mixed-language lyrics test (tests/music/analysis/test_music_lyrics_real.py);
+  # English speech at known times for the transcript and caption tests (tests/speech_factory.py)
   command -v espeak-ng >/dev/null || need+=(espeak-ng)
 fi
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
+# DejaVu Sans Bold: the burned-in captions' font (rendering/engine/captions.py)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need+=(fonts-dejavu-core)
 if [ -z "${DATABASE_URL:-}" ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
   command -v psql >/dev/null || need+=(postgresql-client)

@@ -124,3 +124,49 @@ def test_captions_can_be_turned_off(user, spoken, settings, isolated_media):
     assert v.settings["captions"] is False and v.captions == {"enabled": False, "reason": "turned off"}
     assert not any("ass=filename=" in line for line in v.log)
     assert v.plan["segments"] and v.plan["height"] == 1080
+
+
+@pytest.mark.django_db
+def test_music_variant_is_captioned_with_the_lyrics(user, spoken, settings, isolated_media, tmp_path):
+    from fala_clip.storage import storage_key, store_file
+    from music.models import MusicAnalysis, MusicAsset
+    from tests.media_factory import music_bed
+
+    settings.RENDER_PRESET = "ultrafast"
+    track = music_bed(tmp_path / "bed.m4a", duration=10.0)
+    name = store_file(track, storage_key("music", user.pk, "bed.m4a"))
+    asset = MusicAsset.objects.create(
+        owner=user, artist=user.artist, title="bed", sha256="f" * 64, file=name, size_bytes=1, format="mp4",
+        duration=10.0,
+    )  # fmt: skip
+    lyrics = [  # on the track's clock; the clip plays the track from 2.0 s
+        {"start": 1.0, "end": 1.5, "word": "antes", "probability": 0.9},
+        {"start": 2.5, "end": 3.0, "word": "canta", "probability": 0.9},
+        {"start": 3.2, "end": 3.8, "word": "comigo", "probability": 0.9},
+    ]
+    MusicAnalysis.objects.create(
+        asset=asset, duration=10.0, language="pt",
+        transcription={"language": "pt", "segments": [{"start": 1.0, "end": 3.8, "text": "", "words": lyrics}]},
+    )  # fmt: skip
+    src, result = spoken
+    analysis = video_analysis_save(owner=user, sha256="e" * 64, result=result)
+    ingest = VideoIngest.objects.create(
+        owner=user, artist=user.artist, source="upload", sha256="e" * 64, file="x", analysis=analysis,
+        options={"aspect": "4:5"}, music=asset,
+    )  # fmt: skip
+    sset = SuggestionSet.objects.create(ingest=ingest, features_version="test")
+    cm = ClipModel.objects.create(
+        suggestion_set=sset, ingest=ingest, template="hook", rank=1, start=0.5, end=5.9, duration=4.6, score=1.0,
+        edl=EDL, music_offset=2.0, music_duration=4.6,
+    )  # fmt: skip
+    job = job_create(owner=user, kind="clip_pipeline", params={"video_id": str(ingest.pk)})
+    render_all_variants(
+        ctx=JobContext(job), ingest=ingest, analysis=analysis, clip_models=[cm], source_path=src,
+        workspace=workspace_for(job.pk).create(),
+    )  # fmt: skip
+    v = RenderedVariant.objects.get(job=job)
+    assert v.status == RenderedVariant.Status.DONE, v.error_message
+    cap = v.captions
+    assert cap["source"] == "lyrics" and cap["language"] == "pt"
+    assert [(w["word"], w["start"], w["end"]) for w in cap["words"]] == [("canta", 0.5, 1.0), ("comigo", 1.2, 1.8)]
+    assert v.plan["music_offset"] == 2.0 and v.plan["audio"] == "music" and cap["srt"].endswith(".srt")
