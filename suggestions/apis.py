@@ -41,7 +41,7 @@ class SuggestionsRecomputeApi(APIView):
         return Response(SuggestionSetSerializer(suggestions_recompute(ingest=ingest)).data)
 
 
-class _FormatIsAParameter(DefaultContentNegotiation):
+class FormatIsAParameter(DefaultContentNegotiation):
     """``?format=`` is this endpoint's own parameter (otio|edl), not DRF's renderer override:
     errors are always rendered by the first (JSON) renderer."""
 
@@ -50,7 +50,7 @@ class _FormatIsAParameter(DefaultContentNegotiation):
 
 
 class SuggestionExportApi(APIView):
-    content_negotiation_class = _FormatIsAParameter
+    content_negotiation_class = FormatIsAParameter
 
     @extend_schema(
         parameters=[

@@ -203,38 +203,44 @@ def timeline_from_plan(
     *,
     name: str,
     source: Media,
+    source_fps: Any = None,
     music: Media | None = None,
     captions: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> ExportTimeline:
-    """A rendered variant's frame-quantised plan (``RenderPlan.to_dict()``), taken as it is.
+    """A rendered variant's frame-quantised plan, taken as it is.
 
-    Source in points are the plan's (already on source frames: ``round(src_in x source_fps)``
-    recovers them exactly), lengths are its output ``frames`` at the output rate ``fps``.
-    ``captions``: ``RenderedVariant.captions`` (its sidecar files are referenced by name).
+    ``plan``: ``RenderPlan.to_dict()`` or the compact ``RenderedVariant.plan``
+    (``rendering.services.compact_plan``: seconds rounded to the millisecond, no frame counts).
+    Source in points are the plan's, which the renderer put on source frames
+    (``round(src_in x source_fps)`` recovers the frame: a millisecond is under half a frame up to
+    500 fps); lengths are the plan's output ``frames`` at its rate ``fps``, or
+    ``round(duration x fps)`` (exact for the same reason).  ``source_fps``: the source's rate
+    (the analysis meta) when the plan does not carry it.  ``captions``: ``RenderedVariant.captions``
+    (its sidecar files are referenced by name).
     """
     segments = plan.get("segments") or []
     if not segments:
         raise ExportError("the plan has no segments")
-    src_rate = parse_rate(plan.get("source_fps") or plan.get("fps"))
-    rec_rate = parse_rate(plan.get("fps") or src_rate)
+    rec_rate = parse_rate(plan.get("fps") or plan.get("source_fps") or source_fps)
+    src_rate = parse_rate(plan.get("source_fps") or source_fps or rec_rate)
     cuts = []
     record = 0
     for i, s in enumerate(segments):
         try:
-            frames = int(s["frames"])
             src_in = float(s["src_in"])
+            frames = int(s["frames"]) if s.get("frames") is not None else _frames(float(s["duration"]), rec_rate)
         except (KeyError, TypeError, ValueError) as exc:
-            raise ExportError(f"plan segment {i} needs src_in and frames") from exc
+            raise ExportError(f"plan segment {i} needs src_in and frames or duration") from exc
         if frames < 1:
             raise ExportError(f"plan segment {i} has {frames} frames")
-        src_out = float(s.get("src_out", src_in + frames / float(rec_rate)))
+        src_out = float(s.get("src_out") or src_in + frames / float(rec_rate))
         cuts.append(
             Cut(
                 src_in=_frames(src_in, src_rate),
                 frames=frames,
                 record_in=record,
-                seconds=(src_in, src_out, float(s.get("position", record / float(rec_rate)))),
+                seconds=(src_in, src_out, float(s.get("position") or record / float(rec_rate))),
             )
         )
         record += frames

@@ -341,44 +341,104 @@ def export_media(ingest: Any) -> tuple[Any, Any]:
     return source, music
 
 
+def _export_format(fmt: str) -> None:
+    from fala_clip.api.errors import ServiceError
+    from suggestions.export import FORMATS
+
+    if fmt not in FORMATS:
+        raise ServiceError(
+            "invalid_format",
+            f"Unknown export format {fmt!r}: use one of {', '.join(FORMATS)}.",
+            {"format": list(FORMATS)},
+        )
+
+
+def _source_meta(ingest: Any) -> dict[str, Any]:
+    from fala_clip.api.errors import ServiceError
+
+    meta = (ingest.analysis.meta if ingest.analysis is not None else None) or ingest.probe or {}
+    if not meta.get("fps"):
+        raise ServiceError("not_analyzed", "The video's frame rate is not known yet.", status_code=409)
+    return dict(meta)
+
+
+def _clip_metadata(clip_model: ClipModel) -> dict[str, Any]:
+    return {
+        "video_id": str(clip_model.ingest_id),
+        "clip_model_id": clip_model.pk,
+        "rank": clip_model.rank,
+        "template": clip_model.template,
+        "title": clip_model.title,
+        "post_text": clip_model.post_text,
+    }
+
+
+def _written(build: Any, fmt: str) -> str:
+    from fala_clip.api.errors import ServiceError
+    from suggestions import export
+
+    try:
+        return export.render(build(), fmt)
+    except export.ExportError as exc:
+        raise ServiceError("invalid_edl", f"The clip cannot be exported: {exc}", status_code=409) from exc
+
+
 def clip_model_export(*, clip_model: ClipModel, fmt: str) -> tuple[str, str, str]:
     """``(content, media type, file name)`` of the clip model as an editor's timeline (``fmt``:
     ``otio`` or ``edl``); :class:`~fala_clip.api.errors.ServiceError` 400 for another format,
     409 when the clip cannot be written (no analysis, an invalid EDL)."""
-    from fala_clip.api.errors import ServiceError
     from suggestions import export
 
-    if fmt not in export.FORMATS:
-        raise ServiceError(
-            "invalid_format",
-            f"Unknown export format {fmt!r}: use one of {', '.join(export.FORMATS)}.",
-            {"format": list(export.FORMATS)},
-        )
+    _export_format(fmt)
     ingest = clip_model.ingest
-    meta = (ingest.analysis.meta if ingest.analysis is not None else None) or ingest.probe or {}
-    if not meta.get("fps"):
-        raise ServiceError("not_analyzed", "The video's frame rate is not known yet.", status_code=409)
+    meta = _source_meta(ingest)
     source, music = export_media(ingest)
-    name = f"{clip_model.title or clip_model.template} (#{clip_model.rank})"
-    try:
-        timeline = export.timeline_from_clip_model(
+    content = _written(
+        lambda: export.timeline_from_clip_model(
             clip_model.as_engine_clip(),  # type: ignore[arg-type]
-            name=name,
+            name=f"{clip_model.title or clip_model.template} (#{clip_model.rank})",
             source=source,
             fps=meta["fps"],
             has_audio=bool(meta.get("has_audio", True)),
             music=music,
-            metadata={
-                "video_id": str(ingest.pk),
-                "clip_model_id": clip_model.pk,
-                "rank": clip_model.rank,
-                "template": clip_model.template,
-                "title": clip_model.title,
-                "post_text": clip_model.post_text,
-            },
-        )
-        content = export.render(timeline, fmt)
-    except export.ExportError as exc:
-        raise ServiceError("invalid_edl", f"The clip cannot be exported: {exc}", status_code=409) from exc
+            metadata=_clip_metadata(clip_model),
+        ),
+        fmt,
+    )
     stem = f"{ingest.pk.hex[:8]}-{clip_model.rank}-{clip_model.template}"
+    return content, export.MEDIA_TYPES[fmt], export.file_name(stem, fmt)
+
+
+def rendered_variant_export(*, variant: Any, fmt: str) -> tuple[str, str, str]:
+    """``(content, media type, file name)`` of a rendered variant (a ``rendering.RenderedVariant``:
+    its frame-quantised ``plan`` and caption sidecars) as an editor's timeline.  Errors as
+    :func:`clip_model_export`; 409 ``no_plan`` for a variant rendered before plans were stored."""
+    from fala_clip.api.errors import ServiceError
+    from suggestions import export
+
+    _export_format(fmt)
+    if not (variant.plan or {}).get("segments"):
+        raise ServiceError("no_plan", "This render has no stored plan to export.", status_code=409)
+    clip_model = variant.clip_model
+    ingest = clip_model.ingest
+    meta = _source_meta(ingest)
+    source, music = export_media(ingest)
+    content = _written(
+        lambda: export.timeline_from_plan(
+            variant.plan,
+            name=f"{clip_model.title or clip_model.template} (render {variant.index})",
+            source=source,
+            source_fps=meta["fps"],
+            music=music,
+            # by the names GET /renders/{id}/captions.{srt,vtt} downloads them under
+            captions={
+                fmt: f"{clip_model.template}-{variant.index}.{fmt}"
+                for fmt in ("srt", "vtt")
+                if (variant.captions or {}).get(fmt)
+            },
+            metadata={**_clip_metadata(clip_model), "render_id": variant.pk},
+        ),
+        fmt,
+    )
+    stem = f"{ingest.pk.hex[:8]}-{clip_model.template}-{variant.index}"
     return content, export.MEDIA_TYPES[fmt], export.file_name(stem, fmt)

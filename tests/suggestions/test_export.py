@@ -261,3 +261,75 @@ def test_the_endpoint_is_owner_only_and_refuses_bad_input(api, user, other_user,
 def test_the_endpoint_needs_a_login(anon_api, user, suggested):
     ingest, _ = suggested(user, music=False)
     assert anon_api.get(f"/videos/{ingest.pk}/suggestions/1/export?format=otio").status_code == 401
+
+
+def _compact_plan(fps_out: int = 30):
+    """A real render plan (25-fps source, ``fps_out`` output, music) as ``RenderedVariant.plan`` stores it."""
+    from rendering.engine.edl import plan_render
+    from rendering.services import compact_plan
+
+    edl = [
+        {"src_in": 10.02, "src_out": 12.51, "position": 0.0, "duration": 2.49},
+        {"src_in": 40.0, "src_out": 41.333, "position": 2.49, "duration": 1.333},
+    ]
+    meta = {"fps": 25.0, "width": 1280, "height": 720, "duration": 90.0, "has_audio": True}
+    full = plan_render(
+        {"edl": edl, "music_offset": 21.5, "music_duration": 3.823}, meta, {"fps": fps_out}, music=True
+    ).to_dict()
+    return full, compact_plan(full)
+
+
+def test_the_stored_compact_plan_gives_the_same_frames_as_the_full_plan():
+    full, compact = _compact_plan()
+    assert "frames" not in compact["segments"][0] and "source_fps" not in compact  # what is stored
+    song = Media("song.wav", 60.0)
+    a = timeline_from_plan(full, name="a", source=Media("s.mp4"), music=song)
+    b = timeline_from_plan(compact, name="b", source=Media("s.mp4"), source_fps=25.0, music=song)
+    assert [(c.src_in, c.frames, c.record_in) for c in a.cuts] == [(c.src_in, c.frames, c.record_in) for c in b.cuts]
+    assert (a.source_fps, a.record_fps) == (b.source_fps, b.record_fps) == (25, 30)
+    assert a.music is not None and b.music is not None
+    assert abs(b.music.offset - a.music.offset) <= 0.0005 and abs(b.music.length - a.music.length) <= 0.0005
+
+
+@pytest.mark.django_db
+def test_a_rendered_variant_exports_its_plan_with_its_caption_sidecars(user, suggested):
+    from jobs.models import Job
+    from rendering.models import RenderedVariant
+    from suggestions.services import rendered_variant_export
+
+    ingest, models = suggested(user, music=True)
+    hook = next(m for m in models if m.music_offset is not None)
+    _, compact = _compact_plan()
+    job = Job.objects.create(kind="clip_pipeline", owner=user, video_ingest=ingest)
+    variant = RenderedVariant.objects.create(
+        job=job, clip_model=hook, ingest=ingest, index=2, status="done", plan=compact,
+        captions={"language": "en", "srt": "renders/x/2.srt", "vtt": "renders/x/2.vtt"},
+    )  # fmt: skip
+    content, media_type, name = rendered_variant_export(variant=variant, fmt="otio")
+    assert media_type == "application/json" and name == f"{ingest.pk.hex[:8]}-{hook.template}-2.otio"
+    read = otio.adapters.read_from_string(content, "otio_json")
+    assert [dict(c) for c in read.metadata["fala"]["captions"]] == [
+        {"format": "srt", "name": f"{hook.template}-2.srt"},  # the names the captions API downloads them under
+        {"format": "vtt", "name": f"{hook.template}-2.vtt"},
+    ]
+    assert read.metadata["fala"]["render_id"] == variant.pk
+    clips = _video_clips(read)
+    for clip, seg in zip(clips, compact["segments"], strict=True):
+        assert abs(clip.source_range.start_time.to_seconds() - seg["src_in"]) <= 0.0005
+        assert abs(clip.source_range.duration.to_seconds() - seg["duration"]) <= 0.0005
+        assert clip.media_reference.target_url == "Festival cut.mp4"
+    (music,) = read.audio_tracks()[0].find_clips()
+    assert abs(music.source_range.start_time.to_seconds() - compact["music_offset"]) <= 0.5 / AUDIO_RATE
+    edl, _, _ = rendered_variant_export(variant=variant, fmt="edl")
+    assert f"* CAPTIONS SRT: {hook.template}-2.srt" in edl
+    assert otio.adapters.read_from_string(edl, "cmx_3600", rate=25).tracks[0].find_clips()
+
+    from fala_clip.api.errors import ServiceError
+
+    with pytest.raises(ServiceError) as bad:
+        rendered_variant_export(variant=variant, fmt="aaf")
+    assert bad.value.status_code == 400
+    variant.plan = {}
+    with pytest.raises(ServiceError) as old:
+        rendered_variant_export(variant=variant, fmt="edl")
+    assert (old.value.code, old.value.status_code) == ("no_plan", 409)
