@@ -15,6 +15,11 @@ Rules it guarantees (tests in ``tests/suggestions/engine``):
   source of at least ``5 + (n-1) * gap`` seconds; below that the lowest-priority models are
   dropped (priority: hook, beat_montage, highlight with a track; highlight, beat_montage
   without), and a source under 5 s gets no model at all.
+* **Clean edges** — no clip starts or ends on a black/blank or fading frame (``blanks`` of the
+  analysis), a highlight's edges (and an original-audio montage's, as a cost) fall in the
+  pauses of the source's speech (fine activity / transcript words), music ends on a bar line
+  outside sung phrases when the lyrics are known (``templates``).  The required starts
+  below are moved forward out of blanks (and words) for this.
 * **Determinism** — no randomness; same inputs give the same output.  Clips are ranked by
   score, ties broken by earlier start, then template name.
 """
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .contracts import ClipModelSpec, MusicAnalysisInput, VideoAnalysisInput
-from .features import FEATURES_VERSION, build_timeline
+from .features import FEATURES_VERSION, FeatureTimeline, build_timeline, span_at
 from .profiles import PARAM_SPECS, EffectiveProfile, baseline_profile
 from .ranking import Candidate, rnd, select_diverse
 from .templates import (
@@ -90,6 +95,40 @@ def required_starts(n: int, gap: float) -> list[float]:
     return starts
 
 
+#: how far a required start may move forward to leave a spoken word (blank frames: any distance)
+REQUIRED_START_SPEECH_S = 1.5
+
+
+def clean_required_starts(tl: FeatureTimeline, n: int, gap: float) -> list[float]:
+    """:func:`required_starts`, each moved forward out of blank/fading frames (and out of a
+    spoken word when a pause is within ``REQUIRED_START_SPEECH_S``), still ``gap`` apart.
+
+    Falls back to the plain starts when the moved ones leave no room for a
+    ``MIN_CLIP_S`` clip.
+    """
+    base = required_starts(n, gap)
+    if tl.blanks.size == 0 and not tl.fine_speech:
+        return base
+    starts: list[float] = []
+    for _ in range(n):
+        s = 0.0 if not starts else rnd(starts[-1] + gap)
+        while any(abs(s - p) < gap for p in starts):
+            s = rnd(s + 1e-6)
+        for _round in range(4):  # blank -> word -> blank ... settles in a step or two
+            moved = tl.clean_start(s)
+            k = span_at(tl.talk, moved) if tl.fine_speech else None
+            if k is not None and tl.talk[k, 1] - moved <= REQUIRED_START_SPEECH_S:
+                moved = float(tl.talk[k, 1])
+            moved = rnd(moved)
+            if moved == s:
+                break
+            s = moved
+        starts.append(s)
+    if floor_us(tl.duration) - starts[-1] < MIN_CLIP_S:
+        return base
+    return starts
+
+
 def _gap(value: Any) -> float:
     try:
         g = float(value)
@@ -136,7 +175,7 @@ def suggest_clips(
         # How many models fit: n clips of >= MIN_CLIP_S with starts `gap` apart.
         n_fit = 0
         for k in range(1, len(active) + 1):
-            if duration - required_starts(k, gap)[-1] >= MIN_CLIP_S:
+            if duration - clean_required_starts(tl, k, gap)[-1] >= MIN_CLIP_S:
                 n_fit = k
         for i in range(n_fit, len(active)):
             need = MIN_CLIP_S + i * gap
@@ -148,11 +187,12 @@ def suggest_clips(
         active = active[:n_fit]
         if not active:
             break
-        starts = required_starts(len(active), gap)
+        starts = clean_required_starts(tl, len(active), gap)
         room = duration - starts[-1]
         lists: list[list[Candidate]] = []
         failed: tuple[str, str] | None = None
         hook_music: tuple[float, float] | None = None
+        taken: list[tuple[float, float]] = []  # the best windows of the templates so far
         for template in active:
             target = target_of(template)
             req = TemplateRequest(
@@ -171,7 +211,9 @@ def suggest_clips(
                     o, d = cands[0].music_offset or 0.0, cands[0].music_duration or 0.0
                     hook_music = (o, o + d)
             else:
-                cands, why = montage_candidates(tl, req, hook_music)
+                cands, why = montage_candidates(tl, req, hook_music, taken)
+            if cands and template != "beat_montage":
+                taken.extend(cands[0].spans())
             if not cands:
                 failed = (template, why or "no candidate window")
                 break

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -106,6 +106,10 @@ ONSET_WINDOW = (-1.0, 2.0)
 ONSET_RATE_FULL = 4.0
 SPEECH_ON = 0.5  # speech value above which a second is "in speech"
 SPEECH_PAUSE = 0.3  # below which it is a pause
+FINE_SPEECH_ON = 0.5  # fine activity (speech probability per window) at or above: speech
+TALK_PAD_S = 0.04  # a word / speech run is widened by this much on each side
+TALK_JOIN_S = 0.08  # pauses shorter than this are no pause (between syllables)
+PAUSE_POINT_MIN_S = 0.12  # a pause this long or longer offers a cut point (its middle)
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -193,6 +197,43 @@ class Curve:
         return (self.integral(b_arr) - self.integral(a_arr)) / span
 
 
+def merge_spans(spans: Iterable[tuple[float, float]], pad: float = 0.0, join: float = 0.0) -> np.ndarray:
+    """Sorted, merged ``(k, 2)`` spans; each widened by ``pad``; gaps up to ``join`` closed."""
+    items = sorted((a - pad, b + pad) for a, b in spans if b > a)
+    out: list[list[float]] = []
+    for a, b in items:
+        if out and a <= out[-1][1] + join:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return np.asarray(out, dtype=float).reshape(-1, 2)
+
+
+def span_at(spans: np.ndarray, t: float) -> int | None:
+    """Index of the span of merged ``spans`` with ``start <= t < end``, else None."""
+    if spans.size == 0:
+        return None
+    k = int(np.searchsorted(spans[:, 0], t, side="right")) - 1
+    return k if k >= 0 and t < spans[k, 1] else None
+
+
+def nearest_outside(spans: np.ndarray, t: float, lo: float, hi: float) -> float | None:
+    """The point of ``[lo, hi]`` closest to ``t`` outside every span of merged ``spans``
+    (a span's edges count as outside), or None when the whole range is covered."""
+    if hi < lo:
+        return None
+    t = min(max(t, lo), hi)
+    k = span_at(spans, t)
+    if k is None or t == spans[k, 0]:
+        return t
+    best: float | None = None
+    a, b = float(spans[k, 0]), float(spans[k, 1])
+    for c in (a, b):
+        if lo <= c <= hi and (best is None or abs(c - t) < abs(best - t)):
+            best = c
+    return best
+
+
 # --------------------------------------------------------------------------- timeline types
 
 
@@ -206,6 +247,14 @@ class MusicTimeline:
     available: frozenset[str]
     beats: BeatGrid
     sections: tuple[dict[str, Any], ...]
+    #: merged sung phrases (track s, (k, 2)): transcribed lyric lines, or their words when the
+    #: lines are missing; a music edge inside one cuts a phrase
+    phrases: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+
+    def in_phrase(self, t: float) -> bool:
+        """``t`` falls strictly inside a sung phrase (its edges are clean)."""
+        k = span_at(self.phrases, t)
+        return k is not None and self.phrases[k, 0] + 1e-6 < t < self.phrases[k, 1] - 1e-6
 
 
 @dataclass(frozen=True)
@@ -226,14 +275,38 @@ class FeatureTimeline:
     face_x: np.ndarray  # horizontal face centre 0..1 at face_times
     music: MusicTimeline | None = None
     version: str = FEATURES_VERSION
+    #: merged black/blank/fade/dissolve spans (source s, shape (k, 2)): no clip edge inside
+    blanks: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    #: merged spans where someone speaks (source s, (k, 2)): fine VAD runs and transcript
+    #: words, each padded by ``TALK_PAD_S``; empty when neither is known (then ``speech``)
+    talk: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    fine_speech: bool = False  # ``talk`` comes from the fine activity / the word times
 
     @property
     def n_seconds(self) -> int:
         return int(self.features["motion"].size)
 
     def in_speech(self, t: float) -> bool:
+        """Someone speaks at ``t`` (inside a word / a VAD speech run when the fine activity or
+        the transcript is known, else in a mostly-speech second)."""
+        if self.fine_speech:
+            return span_at(self.talk, t) is not None
         i = int(math.floor(t))
         return 0 <= i < self.speech.size and self.speech[i] >= SPEECH_ON
+
+    def in_blank(self, t: float) -> bool:
+        """The frame at ``t`` is black/blank or fading."""
+        return span_at(self.blanks, t) is not None
+
+    def clean_start(self, t: float) -> float:
+        """``t``, or the end of the blank/fade span that holds the frame at ``t``."""
+        k = span_at(self.blanks, t)
+        return float(self.blanks[k, 1]) if k is not None else float(t)
+
+    def clean_end(self, t: float) -> float:
+        """``t``, or the start of the blank/fade span that holds the frame just before ``t``."""
+        k = span_at(self.blanks, t - 0.5 / max(self.fps, 1.0))
+        return float(self.blanks[k, 0]) if k is not None else float(t)
 
     def face_center(self, spans: Sequence[tuple[float, float]]) -> float | None:
         """Median horizontal face centre (0..1) over the given source spans, None if no face."""
@@ -323,6 +396,40 @@ def _face_points(video: VideoAnalysisInput) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(face_times, dtype=float)[order], np.asarray(xs, dtype=float)[order]
 
 
+def _spans(items: Iterable[Any] | None) -> list[tuple[float, float]]:
+    """``[(start, end)]`` of ``[{"start", "end", ...}]`` entries with finite, ordered times."""
+    out = []
+    for item in items or ():
+        if not isinstance(item, dict):
+            continue
+        a, b = num(item.get("start")), num(item.get("end"))
+        if a is not None and b is not None and b > a:
+            out.append((a, b))
+    return out
+
+
+def _talk_spans(video: VideoAnalysisInput) -> tuple[np.ndarray, bool]:
+    """Where someone speaks: runs of the fine activity at or above ``FINE_SPEECH_ON`` and the
+    transcript's words, merged (pauses under ``TALK_JOIN_S`` closed) and padded."""
+    spans: list[tuple[float, float]] = []
+    known = False
+    act = video.get("speech_activity") or {}
+    hop = num(act.get("hop_s"), 0.0) or 0.0
+    values = floats(act.get("values"))
+    if hop > 0 and values.size:
+        known = True
+        on = np.concatenate([[False], values >= FINE_SPEECH_ON, [False]])
+        d = np.diff(on.astype(np.int8))
+        for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
+            spans.append((a * hop, b * hop))
+    words = (video.get("transcript") or {}).get("words") or []
+    word_spans = _spans(words)
+    if word_spans:
+        known = True
+        spans += word_spans
+    return merge_spans(spans, pad=TALK_PAD_S, join=TALK_JOIN_S), known
+
+
 def _build_music(music: MusicAnalysisInput) -> MusicTimeline:
     onset = music.get("onset_curve") or {"hop_s": 0.0, "values": []}
     energy = music.get("energy_curve") or {"hop_s": 1.0, "values": []}
@@ -373,6 +480,9 @@ def _build_music(music: MusicAnalysisInput) -> MusicTimeline:
         available.add("lyric_line")
     feats = {k: np.clip(np.nan_to_num(v), 0.0, 1.0) for k, v in feats.items()}
     ordered = {k: feats[k] for k in MUSIC_FEATURES}
+    phrase_spans = _spans(segments)
+    if not phrase_spans:
+        phrase_spans = _spans(w for seg in segments for w in (seg.get("words") or ()))
     return MusicTimeline(
         duration=float(duration),
         features=ordered,
@@ -380,6 +490,7 @@ def _build_music(music: MusicAnalysisInput) -> MusicTimeline:
         available=frozenset(available),
         beats=beats,
         sections=tuple(sections),
+        phrases=merge_spans(phrase_spans),
     )
 
 
@@ -443,6 +554,14 @@ def build_timeline(video: VideoAnalysisInput, music: MusicAnalysisInput | None =
     pauses = pauses[pauses <= duration]
     face_t, face_x = _face_points(video)
 
+    blanks = merge_spans(_spans(video.get("blanks")))
+    talk, fine = _talk_spans(video) if "speech" in available else (np.zeros((0, 2)), False)
+    if fine:  # cut points: the middles of the pauses between speech runs (and the ends)
+        gaps_a = np.concatenate([[0.0], talk[:, 1]])
+        gaps_b = np.concatenate([talk[:, 0], [duration]])
+        ok = gaps_b - gaps_a >= PAUSE_POINT_MIN_S
+        pauses = np.clip((gaps_a[ok] + gaps_b[ok]) / 2.0, 0.0, duration)
+
     music_tl = _build_music(music) if music is not None else None
     return FeatureTimeline(
         duration=float(duration),
@@ -458,4 +577,7 @@ def build_timeline(video: VideoAnalysisInput, music: MusicAnalysisInput | None =
         face_times=face_t,
         face_x=face_x,
         music=music_tl,
+        blanks=blanks,
+        talk=talk,
+        fine_speech=fine,
     )

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from .contracts import DEFAULT_REFRAME
-from .features import FeatureTimeline, MusicTimeline
+from .features import FeatureTimeline, MusicTimeline, merge_spans, nearest_outside
 from .ranking import (
     OVERLAP_PENALTY,
     Candidate,
@@ -65,6 +65,15 @@ CUT_INSIDE_PENALTY = 0.1
 HOOK_MIN_MUSIC_S = 10.0
 DEFAULT_PULSE_S = 0.5
 US = 1_000_000
+EDGE_S = 0.12  # a montage piece starts this long after a shot cut and ends this long before one
+EDGE_FRAMES = 3  # ... and at least this many frames
+PIECE_GAP_S = (1.0, 0.5, 0.0)  # source time between montage pieces, relaxed in this order
+SAME_SHOT_PENALTY = 0.1  # per montage piece taken from the same shot as the piece before
+SPEECH_EDGE_PENALTY = 0.05  # per edge of an original-audio montage piece inside speech
+ZONE_SLACK = 1.0  # a montage piece may leave its zone by this many zone widths each side
+PIECE_CONTEXT_S = 1.0  # a piece is valued over itself and this much source on each side
+MONTAGE_GRID_MAX = 4000  # candidate in-points of the montage pieces (regular part)
+BLANK_ESCAPE_S = 8.0  # how far a clip edge may move to leave a black intro / fade
 
 
 def to_us(x: float) -> int:
@@ -151,6 +160,76 @@ def _snap_window(
     return rnd(new_s), rnd(e), how_s, how_e
 
 
+def _frame(tl: FeatureTimeline) -> float:
+    return 1.0 / max(tl.fps, 1.0)
+
+
+def _edge_spans(tl: FeatureTimeline, *, speech: bool, end: bool) -> np.ndarray:
+    """Where a clip edge must not fall: blank/fade spans (for an end, shifted by one frame:
+    an end ``e`` shows the frame before ``e``) and, with ``speech``, the spoken words."""
+    # nearest_outside offers a span's start as a clean point: a start there would show the
+    # span's first frame, so for starts the spans begin 1 µs early; an end at a blank's start
+    # is clean, one at its end would show its last frame (hence the frame added).
+    parts: list[tuple[float, float]] = []
+    if end:
+        parts += [(float(a) + 1e-6, float(b) + _frame(tl)) for a, b in tl.blanks]
+    else:
+        parts += [(float(a) - 1e-6, float(b)) for a, b in tl.blanks]
+    if speech and tl.fine_speech:
+        parts += [(float(a), float(b)) for a, b in tl.talk]
+    return merge_spans(parts)
+
+
+def _clean_point(
+    tl: FeatureTimeline, t: float, lo: float, hi: float, tol: float, *, speech: bool, end: bool
+) -> tuple[float, str | None]:
+    """``t`` moved out of blank/fading frames and (``speech``) out of spoken words.
+
+    The nearest clean point within ``tol`` either way; failing that, one that shortens the
+    clip (a start later, an end earlier) by up to ``BLANK_ESCAPE_S``.  ``[lo, hi]`` bounds
+    the result.  Returns the new time and what moved it (``"blank"``, ``"pause"``) or None;
+    when no clean point exists (speech everywhere) the blank frames are still left.
+    """
+    both = _edge_spans(tl, speech=speech, end=end)
+    blank = _edge_spans(tl, speech=False, end=end)
+    was_blank = nearest_outside(blank, t, t, t) is None
+
+    def search(spans: np.ndarray) -> float | None:
+        r = nearest_outside(spans, t, max(lo, t - tol), min(hi, t + tol))
+        if r is None:  # shorten: the start later / the end earlier
+            if end:
+                r = nearest_outside(spans, t, max(lo, t - BLANK_ESCAPE_S), min(hi, t))
+            else:
+                r = nearest_outside(spans, t, max(lo, t), min(hi, t + BLANK_ESCAPE_S))
+        return r
+
+    r = search(both)
+    if r is None:
+        r = search(blank)
+    if r is None or abs(r - t) < 1e-9:
+        return t, None
+    return r, "blank" if was_blank else "pause"
+
+
+def _clean_window(
+    tl: FeatureTimeline, s: float, e: float, tol: float, *, speech: bool, min_len: float
+) -> tuple[float, float, str | None, str | None]:
+    """A single-window clip's edges out of blank/fading frames and spoken words.
+
+    The length may change: by up to ``tol`` either way, or shorter (down to ``MIN_CLIP_S``)
+    when only that leaves the blank frames or the word.  ``min_len`` is where the end search
+    starts looking earlier only after failing within the tolerance.
+    """
+    dur = floor_us(tl.duration)
+    s2, how_s = _clean_point(tl, s, 0.0, max(0.0, dur - MIN_CLIP_S), tol, speech=speech, end=False)
+    lo_e = s2 + MIN_CLIP_S
+    e_want = min(dur, max(e + (s2 - s if s2 > s + tol else 0.0), s2 + min_len))
+    e2, how_e = _clean_point(tl, e_want, lo_e, dur, tol, speech=speech, end=True)
+    if e2 < lo_e - 1e-9:
+        e2, how_e = min(dur, max(e, lo_e)), None
+    return rnd(s2), rnd(e2), how_s, how_e
+
+
 def _scored(c: Candidate, scorer: Scorer, music_span: tuple[float, float] | None) -> Candidate:
     c.score, c.breakdown, c.values = scorer.breakdown(c.spans(), music_span)
     return c
@@ -171,7 +250,17 @@ def highlight_candidates(tl: FeatureTimeline, req: TemplateRequest) -> list[Cand
     scores = scorer.video_mean(starts, starts + length)
     out: list[Candidate] = []
 
-    def make(s: float, e: float, how_s: str | None, how_e: str | None) -> Candidate:
+    min_len = min(length, max(MIN_CLIP_S, length - tol))
+
+    def make(s: float, e: float, how_s: str | None, how_e: str | None, *, fixed_start: bool = False) -> Candidate:
+        s0, e0 = s, e
+        if fixed_start:  # a required start is clean already (engine.required_starts); only the end moves
+            _, e, _, clean_e = _clean_window(tl, s, e, tol, speech=True, min_len=min(length, MIN_CLIP_S))
+            clean_s = None
+        else:
+            s, e, clean_s, clean_e = _clean_window(tl, s, e, tol, speech=True, min_len=min_len)
+        how_s = clean_s or how_s if abs(s - s0) > 1e-9 else how_s
+        how_e = clean_e or how_e if abs(e - e0) > 1e-9 else how_e
         spans = [(s, e)]
         params = {
             "audio": "original",
@@ -189,7 +278,7 @@ def highlight_candidates(tl: FeatureTimeline, req: TemplateRequest) -> list[Cand
         out.append(make(s, e, how_s, how_e))
     for s in req.required_starts:
         if s <= last + 1e-9:
-            out.append(make(rnd(s), rnd(min(dur, s + length)), None, None))
+            out.append(make(rnd(s), rnd(min(dur, s + length)), None, None, fixed_start=True))
     return finalize(out)
 
 
@@ -234,6 +323,34 @@ def _start_section(sections: Sequence[dict[str, Any]], mdur: float, start: str) 
     return min(pool, key=lambda s: (-_f(s.get("energy")), _f(s.get("start")))), how + suffix
 
 
+def _music_end(m: MusicTimeline, offset: float, music_len: float) -> tuple[float, str | None]:
+    """Where the music of a clip laid from ``offset`` ends, at most ``music_len`` later.
+
+    In order: the last bar line (downbeat) within one bar of the end that is not inside a sung
+    phrase; the last beat within two beats not inside one; the last bar line / beat within those
+    reaches anyway (a phrase then runs on; said by the ``"…_in_phrase"`` answer); else unchanged.
+    """
+    beats = m.beats
+    bar = beats.period * beats.beats_per_bar
+    lo_bar = max(MIN_CLIP_S, music_len - bar - 1e-6)
+    lo_beat = max(MIN_CLIP_S, music_len - 2 * beats.period - 1e-6)
+    rel = beats.times - offset
+    inside = (rel > 0) & (rel <= music_len + 1e-9)
+    downs = rel[inside & beats.is_downbeat]
+    anyb = rel[inside]
+    for pool, lo, name in ((downs, lo_bar, "bar"), (anyb, lo_beat, "beat")):
+        for e in pool[::-1]:
+            if e < lo:
+                break
+            if not m.in_phrase(offset + float(e)):
+                return float(e), name
+    for pool, lo, name in ((downs, lo_bar, "bar"), (anyb, lo_beat, "beat")):
+        ok = pool[pool >= lo]
+        if ok.size:
+            return float(ok[-1]), name + ("_in_phrase" if m.in_phrase(offset + float(ok[-1])) else "")
+    return music_len, None
+
+
 def hook_music_span(
     m: MusicTimeline, length: float, scorer: Scorer, start: str = "strongest"
 ) -> tuple[float, float, dict[str, Any]] | None:
@@ -271,17 +388,16 @@ def hook_music_span(
         offset = snap_to_beat(max(0.0, mdur - length), backwards=True)
         music_len = min(length, mdur - offset)
         how += "_moved_back"
-    if len(beats):  # end on a beat when that costs at most two beats
-        ends = beats.times[(beats.times > offset) & (beats.times <= offset + music_len + 1e-9)]
-        if ends.size:
-            e = float(ends[-1]) - offset
-            if e >= max(MIN_CLIP_S, music_len - 2 * beats.period):
-                music_len = e
+    end_how = None
+    if len(beats):
+        music_len, end_how = _music_end(m, offset, music_len)
     offset_r = rnd(offset)
     music_len = rnd(to_us(offset + music_len) / US - offset_r)
     if music_len < MIN_CLIP_S - 1e-9:
         return None
-    info: dict[str, Any] = {"offset_source": how}
+    info: dict[str, Any] = {"offset_source": how, "music_end": end_how}
+    if m.in_phrase(offset_r):
+        info["music_start_in_phrase"] = True
     if section is not None:
         info["music_section"] = {
             "start": _f(section.get("start")),
@@ -312,7 +428,21 @@ def hook_candidates(tl: FeatureTimeline, req: TemplateRequest) -> tuple[list[Can
     scores = scorer.video_mean(starts, starts + length)
     out: list[Candidate] = []
 
-    def make(s: float, e: float, how_s: str | None) -> Candidate:
+    def make(s: float, e: float, how_s: str | None, *, fixed_start: bool = False) -> Candidate | None:
+        # Out of blank/fading frames: the start moves forward (kept when required), the end back
+        # to a beat (the music is shortened with it).
+        if not fixed_start:
+            s2, why = _clean_point(tl, s, 0.0, max(0.0, dur - MIN_CLIP_S), tol, speech=False, end=False)
+            if abs(s2 - s) > 1e-9:
+                s, e, how_s = rnd(s2), rnd(min(dur, s2 + length)), why
+        if rnd(e - s) < rnd(length) - 1e-9 or tl.in_blank(e - _frame(tl) / 2):
+            e_clean, _ = _clean_point(tl, e, s + MIN_CLIP_S, e, BLANK_ESCAPE_S, speech=False, end=True)
+            mlen, _ = _music_end(m, offset, e_clean - s)
+            e = rnd(s + to_us(offset + mlen) / US - offset)
+        mlen_r = rnd(to_us(offset + (e - s)) / US - offset)
+        e = rnd(s + mlen_r)
+        if e - s < MIN_CLIP_S - 1e-9:
+            return None
         params = {
             "audio": "music",
             "target_length_s": req.target_length,
@@ -327,10 +457,14 @@ def hook_candidates(tl: FeatureTimeline, req: TemplateRequest) -> tuple[list[Can
     for i in nms_starts(starts, scores, MAX_CANDIDATES, NMS_SPACING_S):
         s, e, how_s, _ = _snap_window(tl, float(starts[i]), length, tol, speech=False, keep_len=True)
         if rnd(e - s) == rnd(length):
-            out.append(make(s, e, how_s))
+            c = make(s, e, how_s)
+            if c is not None:
+                out.append(c)
     for s in req.required_starts:
         if s <= last + 1e-9:
-            out.append(make(rnd(s), rnd(s + length), None))
+            c = make(rnd(s), rnd(s + length), None, fixed_start=True)
+            if c is not None:
+                out.append(c)
     return finalize(out), ""
 
 
@@ -346,6 +480,8 @@ class CutPlan:
     cut_source: str
     beats_per_cut: int
     end_on_beat: bool = False
+    music_end: str | None = None  # "bar" | "beat" (+ "_in_phrase") | None
+    length_note: str | None = None  # why the clip is shorter than asked
 
 
 def _beats_per_cut(bpb: int, cuts_per_bar: float, period: float, min_shot: float) -> int:
@@ -353,6 +489,20 @@ def _beats_per_cut(bpb: int, cuts_per_bar: float, period: float, min_shot: float
     while bpc * period < min_shot - 1e-9:
         bpc += 1
     return bpc
+
+
+def _extended_beats(m: MusicTimeline) -> tuple[np.ndarray, np.ndarray]:
+    """The track's beats and downbeat flags, continued at the beat period to the track's end
+    when the listed beats stop early (the music goes on where the tracker lost the beat)."""
+    beats = m.beats
+    times, down = beats.times, beats.is_downbeat
+    mdur = floor_us(m.duration)
+    period = beats.period
+    if times.size == 0 or period <= 0 or times[-1] + period > mdur + 1e-9:
+        return times, down
+    extra = times[-1] + period * np.arange(1, int((mdur - times[-1]) / period + 1e-9) + 1)
+    pos = (int(beats.pos_in_bar[-1]) + np.arange(1, extra.size + 1)) % beats.beats_per_bar
+    return np.concatenate([times, extra]), np.concatenate([down, pos == 0])
 
 
 def _music_plan(
@@ -364,15 +514,10 @@ def _music_plan(
 ) -> CutPlan | None:
     beats = m.beats
     mdur = floor_us(m.duration)
-    times = beats.times
-    bpc = _beats_per_cut(
-        beats.beats_per_bar,
-        float(params.get("cuts_per_bar", 1.0)),
-        beats.period,
-        float(params.get("min_shot_s", 1.0)),
-    )
+    times, is_down = _extended_beats(m)
     min_shot = float(params.get("min_shot_s", 1.0))
-    idx = np.flatnonzero(beats.is_downbeat)
+    bpc = _beats_per_cut(beats.beats_per_bar, float(params.get("cuts_per_bar", 1.0)), beats.period, min_shot)
+    idx = np.flatnonzero(is_down)
     idx = idx[times[idx] <= mdur - MIN_CLIP_S + 1e-9]
     if idx.size == 0:  # no usable downbeat: start on any beat
         idx = np.flatnonzero(times <= mdur - MIN_CLIP_S + 1e-9)
@@ -381,6 +526,9 @@ def _music_plan(
     full = idx[times[idx] + length <= mdur + 1e-9]
     if full.size:
         idx = full
+    else:  # no offset leaves the whole length: keep those that leave the most music
+        room = mdur - times[idx]
+        idx = idx[room >= room.max() - beats.period * beats.beats_per_bar - 1e-9]
     offsets = times[idx]
     span = np.minimum(length, mdur - offsets)
     vals = scorer.music_curve.mean(offsets, offsets + span) if scorer.music_curve else 0 * offsets
@@ -388,33 +536,57 @@ def _music_plan(
         a0, a1 = avoid
         shared = np.clip(np.minimum(offsets + span, a1) - np.maximum(offsets, a0), 0, None)
         vals = vals - OVERLAP_PENALTY * shared / np.maximum(span, 1e-9)
+    # a music start inside a sung phrase cuts it: only when every offset does
+    in_phrase = np.array([m.in_phrase(float(o)) for o in offsets], dtype=bool)
+    vals = np.where(in_phrase, vals - 1.0, vals)
     k0 = int(idx[int(np.argmax(np.round(vals, 9)))])
     o_us = to_us(times[k0])
     limit_us = min(to_us(length), to_us(mdur) - o_us)
     min_us = to_us(min_shot)
+    offset = from_us(o_us)
+    # The end: a bar line (else a beat) within a bar of the limit, outside sung phrases.
+    end_s, end_how = _music_end_on(times, is_down, m, offset, from_us(limit_us))
+    end = to_us(end_s)
+    min_clip_us = to_us(MIN_CLIP_S)
+    if end < min_clip_us:
+        return None
     cuts: list[int] = []
     last = 0
     for k in range(k0 + 1, times.size):
         p = to_us(times[k]) - o_us
-        if p > limit_us:
+        if p > end - min_us:
             break
         if (k - k0) % bpc == 0 and p - last >= min_us:
             cuts.append(p)
             last = p
-    min_clip_us = to_us(MIN_CLIP_S)
-    if cuts and cuts[-1] >= min_clip_us:
-        end = cuts.pop()  # the clip ends on the last cut point
-    else:
-        # Slow music or a short clip: end on any beat, else on the length (not a cut point).
-        any_beats = [to_us(t) - o_us for t in times[k0 + 1 :] if 0 < to_us(t) - o_us <= limit_us]
-        ok = [p for p in any_beats if p >= min_clip_us]
-        end = ok[-1] if ok else limit_us
-        cuts = [c for c in cuts if end - c >= min_us and c < end]
-    if end < min_clip_us:
-        return None
     source = "tempo_grid" if beats.synthetic else "music_beats"
-    end_on_beat = any(abs(to_us(t) - o_us - end) <= 1 for t in times[k0:])
-    return CutPlan(tuple([0, *cuts, end]), rnd(from_us(o_us)), source, bpc, end_on_beat)
+    if not beats.synthetic and len(beats) and o_us + end > to_us(beats.times[-1]) + 1:
+        source = "music_beats+tempo_grid"  # past the listed beats the grid goes on at the period
+    end_on_beat = end_how is not None and end_how.split("_")[0] in ("bar", "beat")
+    note = None
+    if end < to_us(length) - to_us(beats.period * beats.beats_per_bar) - 1:
+        note = (
+            f"{from_us(end):.1f} s instead of {length:g} s: the track has {mdur - offset:.1f} s of music "
+            f"after its best downbeat at {offset:.1f} s"
+        )
+    return CutPlan(tuple([0, *cuts, end]), rnd(offset), source, bpc, end_on_beat, end_how, note)
+
+
+def _music_end_on(
+    times: np.ndarray, is_down: np.ndarray, m: MusicTimeline, offset: float, music_len: float
+) -> tuple[float, str | None]:
+    """:func:`_music_end` over an (extended) beat list."""
+    grid = m.beats
+    ext = type(grid)(
+        times=times,
+        is_downbeat=is_down,
+        pos_in_bar=np.zeros(times.size, dtype=int),
+        strength=np.zeros(times.size),
+        beats_per_bar=grid.beats_per_bar,
+        synthetic=grid.synthetic,
+    )
+    mm = MusicTimeline(m.duration, m.features, m.curves, m.available, ext, m.sections, m.phrases)
+    return _music_end(mm, offset, music_len)
 
 
 def _pulse_plan(tl: FeatureTimeline, length: float, params: Mapping[str, Any], music_offset: float | None) -> CutPlan:
@@ -476,10 +648,241 @@ def _place_segments(
     return segs
 
 
+NEG = -1.0e3  # the value of an impossible montage piece
+_BLOCK = 1.0e4  # separates shots in the per-shot suffix maximum (values lie within +-20)
+
+
+def _suffix_argmax(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each i: the maximum of ``values[i:]`` and its (earliest) index."""
+    n = values.size
+    rev = values[::-1]
+    acc = np.maximum.accumulate(rev)
+    rec = np.where(rev >= acc, np.arange(n), -1)
+    arg_rev = np.maximum.accumulate(rec)
+    return acc[::-1], (n - 1 - arg_rev)[::-1]
+
+
+def _block_suffix_argmax(values: np.ndarray, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`_suffix_argmax` but restarting at each block (``block`` non-decreasing)."""
+    lift = (block.max() - block).astype(float) * _BLOCK if block.size else np.zeros(0)
+    best, arg = _suffix_argmax(values + lift)
+    return best - lift, arg
+
+
+@dataclass
+class _Pieces:
+    """Candidate in-points of montage pieces (µs, sorted) with their shot and validity rules."""
+
+    a: np.ndarray
+    shot: np.ndarray
+    block_end: np.ndarray  # index of the last in-point of the same shot
+    first_only: np.ndarray  # montage starts off the onset grid: only for the first piece
+
+
+def _piece_grid(tl: FeatureTimeline, on_onsets: bool, extra_us: Sequence[int]) -> _Pieces:
+    dur_us = to_us(floor_us(tl.duration))
+    cut_us = np.array([to_us(c) for c in tl.cut_times], dtype=np.int64)
+    edge_us = to_us(max(EDGE_S, EDGE_FRAMES * _frame(tl)))
+    extra = np.asarray(list(extra_us), dtype=np.int64)
+    pts: list[np.ndarray] = [extra]
+    onset_us = np.array([to_us(o) for o in tl.onsets], dtype=np.int64)
+    if on_onsets:
+        pts.append(onset_us)
+    else:
+        step = max(to_us(MONTAGE_STEP_S), dur_us // MONTAGE_GRID_MAX)
+        pts.append(np.arange(0, dur_us, step, dtype=np.int64))
+        pts.append(cut_us + edge_us)
+        pts.append(np.array([to_us(b) for b in tl.blanks[:, 1]], dtype=np.int64))
+    a = np.unique(np.concatenate(pts))
+    a = a[(a >= 0) & (a < dur_us)]
+    shot = np.searchsorted(cut_us, a, side="right")
+    # last index of each shot's run of in-points
+    change = np.flatnonzero(np.diff(shot)) if a.size else np.zeros(0, dtype=np.int64)
+    ends = np.concatenate([change, [a.size - 1]]) if a.size else np.zeros(0, dtype=np.int64)
+    run = np.repeat(np.arange(ends.size), np.diff(np.concatenate([[-1], ends])))
+    first_only = np.isin(a, extra) & ~np.isin(a, onset_us) if on_onsets else np.zeros(a.size, dtype=bool)
+    block_end = ends[run] if a.size else np.zeros(0, dtype=np.int64)
+    return _Pieces(a=a, shot=shot, block_end=block_end, first_only=first_only)
+
+
+def _piece_values(
+    tl: FeatureTimeline,
+    scorer: Scorer,
+    a_us: np.ndarray,
+    d_us: int,
+    *,
+    speech: bool,
+    avoid: Sequence[tuple[float, float]] = (),
+) -> tuple[np.ndarray, np.ndarray]:
+    """(value, structurally_ok) of the pieces ``[a, a + d)``: the video score, less
+    ``CUT_INSIDE_PENALTY`` per shot cut inside, ``SPEECH_EDGE_PENALTY`` per edge inside a
+    word (``speech``) and ``OVERLAP_PENALTY`` times the share of the piece inside ``avoid``
+    (the other templates' best windows: the montage shows other moments).  Not ok: past the
+    source's end, touching a blank/fade, or a shot cut
+    within ``EDGE_S`` of either edge (the piece would flash the neighbouring shot)."""
+    dur_us = to_us(floor_us(tl.duration))
+    b_us = a_us + d_us
+    a, b = a_us / US, b_us / US
+    # valued with PIECE_CONTEXT_S of context on each side: a moment, not a lucky second
+    dur = dur_us / US
+    v = scorer.video_mean(np.maximum(a - PIECE_CONTEXT_S, 0.0), np.minimum(b + PIECE_CONTEXT_S, dur))
+    ok = b_us <= dur_us
+    if tl.blanks.size:
+        bl = tl.blanks
+        j = np.searchsorted(bl[:, 0], b, side="left") - 1
+        ok &= ~((j >= 0) & (bl[np.maximum(j, 0), 1] > a))
+    cut_us = np.array([to_us(c) for c in tl.cut_times], dtype=np.int64)
+    if cut_us.size:
+        edge_us = to_us(max(EDGE_S, EDGE_FRAMES * _frame(tl)))
+        frame_us = to_us(_frame(tl))
+        near_start = np.searchsorted(cut_us, a_us + edge_us, "right") - np.searchsorted(cut_us, a_us - edge_us, "right")
+        near_end = np.searchsorted(cut_us, b_us + frame_us, "left") - np.searchsorted(cut_us, b_us - edge_us, "left")
+        ok &= (near_start == 0) & (near_end == 0)
+        inside = np.searchsorted(cut_us, b_us - edge_us, "left") - np.searchsorted(cut_us, a_us + edge_us, "right")
+        v = v - CUT_INSIDE_PENALTY * np.maximum(inside, 0)
+    if speech and tl.fine_speech and tl.talk.size:
+        talk = tl.talk
+
+        def in_talk(t: np.ndarray) -> np.ndarray:
+            j = np.searchsorted(talk[:, 0], t, side="right") - 1
+            return (j >= 0) & (talk[np.maximum(j, 0), 1] > t)
+
+        v = v - SPEECH_EDGE_PENALTY * (in_talk(a).astype(float) + in_talk(b).astype(float))
+    for x0, x1 in avoid:
+        shared = np.clip(np.minimum(b, x1) - np.maximum(a, x0), 0.0, None)
+        v = v - OVERLAP_PENALTY * shared / max(d_us / US, 1e-9)
+    return v, ok
+
+
+def _dp_montages(
+    tl: FeatureTimeline,
+    plan: CutPlan,
+    scorer: Scorer,
+    starts_us: Sequence[int],
+    forced_us: set[int],
+    *,
+    on_onsets: bool,
+    speech: bool,
+    gap_us: int,
+    avoid: Sequence[tuple[float, float]] = (),
+) -> dict[int, list[Segment]]:
+    """For each start: the best chronological montage whose first piece starts there.
+
+    The source after the start is split into one zone per piece (proportional to its length,
+    so the pieces come from moments across the source); piece ``k`` lies within its zone
+    widened by ``ZONE_SLACK`` zone widths on each side.  Pieces are valued by
+    :func:`_piece_values`; the next piece starts at least ``gap_us`` after the previous one
+    ends (no consecutive slices of one span); a piece from the same shot as the one before
+    costs ``SAME_SHOT_PENALTY`` (different shots while there are good ones).  Exact over the
+    in-point grid: a backward dynamic programme, vectorised per piece.  Starts in
+    ``forced_us`` (the engine's required starts) are kept even when their first piece breaks
+    the edge rules.
+    """
+    pos = plan.positions_us
+    dur_k = [pos[k + 1] - pos[k] for k in range(len(pos) - 1)]
+    n_slots = len(dur_k)
+    total = pos[-1]
+    dur_us = to_us(floor_us(tl.duration))
+    grid = _piece_grid(tl, on_onsets, list(starts_us))
+    a = grid.a
+    if a.size == 0 or n_slots == 0 or total <= 0:
+        return {}
+    m_size = a.size
+    cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def values(d: int) -> tuple[np.ndarray, np.ndarray]:
+        if d not in cache:
+            v, ok = _piece_values(tl, scorer, a, d, speech=speech, avoid=avoid)
+            cache[d] = (v, ok & ~grid.first_only)
+        return cache[d]
+
+    nxt_p = [np.searchsorted(a, a + d + gap_us, side="left") for d in dur_k]
+    index = {int(x): i for i, x in enumerate(a)}
+    out: dict[int, list[Segment]] = {}
+    for s in starts_us:
+        j0 = index.get(int(s))
+        room = dur_us - int(s)
+        if j0 is None or room < total:
+            continue
+        v0, ok0 = _piece_values(tl, scorer, a[j0 : j0 + 1], dur_k[0], speech=speech, avoid=avoid)
+        if not ok0[0] and int(s) not in forced_us:
+            continue
+        choice: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * n_slots
+        best = np.full(m_size, 2 * NEG)
+        for k in range(n_slots - 1, 0, -1):
+            z0 = int(s) + pos[k] * room // total
+            z1 = int(s) + pos[k + 1] * room // total
+            slack = int(ZONE_SLACK * (z1 - z0))
+            lo, hi = max(int(s) + 1, z0 - slack), min(dur_us, z1 + slack) - dur_k[k]
+            i0, i1 = np.searchsorted(a, lo, "left"), np.searchsorted(a, hi, "right")
+            v, ok = values(dur_k[k])
+            here = np.full(m_size, 2 * NEG)
+            nxt: np.ndarray
+            if k == n_slots - 1:
+                nxt = np.zeros(m_size)
+            else:
+                sm, sm_arg = _suffix_argmax(best)
+                bm, bm_arg = _block_suffix_argmax(best, grid.shot)
+                p = nxt_p[k]
+                q = np.maximum(p, grid.block_end + 1)
+                other = np.where(q < m_size, sm[np.minimum(q, m_size - 1)], 2 * NEG)
+                other_arg = np.where(q < m_size, sm_arg[np.minimum(q, m_size - 1)], -1)
+                same_ok = p <= grid.block_end
+                pc = np.minimum(p, m_size - 1)
+                same = np.where(same_ok, bm[pc] - SAME_SHOT_PENALTY, 2 * NEG)
+                same_arg = np.where(same_ok, bm_arg[pc], -1)
+                take_same = same > other
+                nxt = np.where(take_same, same, other)
+                choice[k] = np.where(take_same, same_arg, other_arg)
+            sl = slice(i0, i1)
+            here[sl] = np.where(ok[sl], v[sl], NEG) + nxt[sl]
+            best = np.maximum(here, 2 * NEG)
+        # the first piece, at the start
+        total_v = float(v0[0])
+        j = j0
+        if n_slots > 1:
+            p0 = int(np.searchsorted(a, int(s) + dur_k[0] + gap_us, side="left"))
+            cand = best[p0:]
+            if cand.size == 0:
+                continue
+            same_end = int(grid.block_end[j0])
+            other_v = best[max(p0, same_end + 1) :]
+            same_v = best[p0 : same_end + 1] - SAME_SHOT_PENALTY
+            opts = []
+            if other_v.size:
+                i = int(np.argmax(other_v))
+                opts.append((float(other_v[i]), max(p0, same_end + 1) + i))
+            if same_v.size:
+                i = int(np.argmax(same_v))
+                opts.append((float(same_v[i]), p0 + i))
+            if not opts:
+                continue
+            val, nj = max(opts, key=lambda o: (o[0], -o[1]))
+            total_v += val
+            if total_v <= NEG / 2:
+                continue
+            choice[0] = np.full(m_size, -1, dtype=np.int64)
+            choice[0][j0] = nj
+        segs: list[Segment] = []
+        for k in range(n_slots):
+            if j < 0:
+                break
+            segs.append(Segment(from_us(int(a[j])), from_us(int(a[j]) + dur_k[k]), from_us(pos[k]), from_us(dur_k[k])))
+            j = int(choice[k][j]) if k < n_slots - 1 else -1
+        if len(segs) == n_slots:
+            out[int(s)] = segs
+    return out
+
+
 def montage_candidates(
-    tl: FeatureTimeline, req: TemplateRequest, hook_music: tuple[float, float] | None = None
+    tl: FeatureTimeline,
+    req: TemplateRequest,
+    hook_music: tuple[float, float] | None = None,
+    avoid_video: Sequence[tuple[float, float]] = (),
 ) -> tuple[list[Candidate], str]:
-    """Beat-montage candidates, or ([], reason).  ``hook_music`` = (offset, end) to avoid."""
+    """Beat-montage candidates, or ([], reason).  ``hook_music`` = (offset, end) of the track
+    to avoid; ``avoid_video``: source spans (the other templates' best windows) its pieces
+    avoid, so the montage shows other moments."""
     length = req.length
     if length < MIN_CLIP_S - 1e-9:
         return [], "source too short"
@@ -510,13 +913,48 @@ def montage_candidates(
     step = max(WINDOW_STEP_S, req.length / 12.0, last / MONTAGE_MAX_STARTS)
     starts = set(np.round(np.arange(0.0, last + 1e-9, step), 6).tolist())
     starts.update(rnd(s) for s in req.required_starts if s <= last + 1e-9)
-    if tl.cut_times.size <= MONTAGE_MAX_STARTS:
-        starts.update(rnd(c) for c in tl.cut_times if c <= last + 1e-9)
+    edge = max(EDGE_S, EDGE_FRAMES * _frame(tl))
+    if tl.cut_times.size <= MONTAGE_MAX_STARTS:  # a few frames into each shot
+        starts.update(rnd(c + edge) for c in tl.cut_times if c + edge <= last + 1e-9)
+    starts.update(rnd(float(b)) for b in tl.blanks[:, 1] if b <= last + 1e-9)
+    required = {rnd(s) for s in req.required_starts}
+    starts_us = sorted(to_us(s) for s in starts)
+    speech = plan.music_offset is None
+    picked: dict[int, list[Segment]] = {}
+    how: dict[int, str] = {}
+    required_us = {to_us(r) for r in required}
+    for gap in PIECE_GAP_S:  # distinct moments; closer pieces only where a start must be kept
+        todo = [u for u in starts_us if u not in picked and (gap == PIECE_GAP_S[0] or u in required_us)]
+        if not todo:
+            break
+        found = _dp_montages(
+            tl,
+            plan,
+            scorer,
+            todo,
+            {to_us(r) for r in required},
+            on_onsets=on_onsets,
+            speech=speech,
+            gap_us=to_us(gap),
+            avoid=avoid_video,
+        )
+        how.update({u: f"moments_{gap:g}s_apart" for u in found})
+        picked.update(found)
+        if len(picked) >= min(len(starts_us), MAX_CANDIDATES) and all(to_us(r) in picked for r in required):
+            break
     out: list[Candidate] = []
-    for s in sorted(starts):
-        segs = _place_segments(tl, plan, to_us(s), scorer, on_onsets)
+    for u in starts_us:
+        segs: list[Segment] | None = picked.get(u)
         if segs is None:
-            continue
+            if from_us(u) not in required:  # only a required start must have a montage
+                continue
+            segs = _place_segments(tl, plan, u, scorer, on_onsets)
+            if segs is None:
+                continue
+            piece_how = "zones"
+        else:
+            piece_how = how[u]
+        shots = {int(np.searchsorted(tl.cut_times, g.src_in + 1e-9, side="right")) for g in segs}
         params = {
             "audio": "music" if plan.music_offset is not None else "original",
             "target_length_s": req.target_length,
@@ -526,7 +964,11 @@ def montage_candidates(
             "beats_per_cut": plan.beats_per_cut,
             "cut_source": plan.cut_source,
             "end_on_beat": plan.end_on_beat,
+            "music_end": plan.music_end,
             "n_segments": len(segs),
+            "n_shots": len(shots),
+            "pieces": piece_how,
+            **({"length_note": plan.length_note} if plan.length_note else {}),
             **_reframe(tl, req.params, [(g.src_in, g.src_out) for g in segs]),
         }
         c = Candidate(
@@ -539,7 +981,6 @@ def montage_candidates(
         out.append(_scored(c, scorer, music_span))
     ranked = finalize(out)
     # Keep the best few with distinct starts, plus every required start.
-    required = {rnd(s) for s in req.required_starts}
     st = np.array([c.start for c in ranked])
     keep = set(nms_starts(st, np.array([c.score for c in ranked]), MAX_CANDIDATES, NMS_SPACING_S))
     kept = [c for i, c in enumerate(ranked) if i in keep or c.start in required]

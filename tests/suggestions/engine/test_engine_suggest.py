@@ -287,14 +287,16 @@ def test_raising_a_weight_raises_the_clip_that_has_more_of_it_in_the_ranking():
     video = _two_peak_video()
     base = suggest_clips(video)
     assert base.clips[0]["template"] == "highlight"
-    # The highlight sits on the motion burst, the montage samples the whole (flat) source:
-    # weighting motion up must widen the highlight's lead.
+    # The highlight sits on the motion burst: weighting motion up must raise its score and keep
+    # it first.  (The montage now also draws its pieces from high-scoring moments — issue 13 —
+    # so it too gains from the burst; before, it sampled the flat source evenly and the
+    # highlight's lead over it widened.)
     layer = ProfileLayer("global", "g", 1, weights={"motion": 10.0})
     boosted = suggest_clips(video, profile=merge_profiles([layer]))
-    gap_base = base.clips[0]["score"] - base.clips[1]["score"]
-    gap_boost = boosted.clips[0]["score"] - boosted.clips[1]["score"]
     assert boosted.clips[0]["template"] == "highlight"
-    assert gap_boost > gap_base
+    assert _contains(boosted.clips[0], 40.0, 48.0)
+    assert boosted.clips[0]["score"] > base.clips[0]["score"]
+    assert boosted.clips[0]["breakdown"]["motion"] > base.clips[0]["breakdown"]["motion"]
 
 
 def test_a_paused_layer_changes_nothing():
