@@ -103,6 +103,57 @@ class _ProgressBar:
         self.show(label, frac)
 
 
+def variant_summary(path: Path, row: Any) -> dict[str, Any]:
+    """What one written file is made of, for ``summary.json``.
+
+    From the variant's render plan (``RenderedVariant.plan``: per segment the source span,
+    output position and length, the layout and crop window / path; the music offset) — what
+    the renderer actually did — else from the clip model's EDL (``"from": "clip_model"``).
+    """
+    cm = row.clip_model
+    plan = row.plan or {}
+    params = cm.params or {}
+    out: dict[str, Any] = {
+        "file": str(path),
+        "rank": cm.rank,
+        "template": cm.template,
+        "score": cm.score,
+        "duration": row.duration,
+        "width": row.width,
+        "height": row.height,
+        "source_start": cm.start,
+        "source_end": cm.end,
+        "why": {k: v for k, v in (cm.breakdown or {}).items()},
+        "edges": {
+            k: params.get(k)
+            for k in ("snapped_start", "snapped_end", "music_end", "pieces", "n_shots", "length_note")
+            if k in params
+        },
+    }
+    if plan.get("segments"):
+        out["from"] = "render_plan"
+        out["segments"] = [
+            {
+                k: seg.get(k)
+                for k in ("src_in", "src_out", "position", "duration", "layout", "framing", "crop", "crop_path")
+                if seg.get(k) is not None
+            }
+            for seg in plan["segments"]
+        ]
+        out["music_offset"] = plan.get("music_offset")
+        out["music_length"] = plan.get("music_length")
+        out["audio"] = plan.get("audio")
+    else:
+        out["from"] = "clip_model"
+        out["segments"] = [
+            {k: seg.get(k) for k in ("src_in", "src_out", "position", "duration")} for seg in cm.edl or []
+        ]
+        out["music_offset"] = cm.music_offset
+        out["music_length"] = cm.music_duration
+        out["audio"] = "original" if cm.music_offset is None else "music"
+    return out
+
+
 class Command(BaseCommand):
     help = "Cut a video (and optional track) into short vertical clips, in-process."
     # The checks run in handle(), after the first line says what the command is doing.
@@ -204,6 +255,7 @@ class Command(BaseCommand):
         from fala_clip.storage import open_stored
 
         written = []
+        details: list[dict[str, Any]] = []
         for row in (
             RenderedVariant.objects.filter(job=job, status="done").select_related("clip_model").order_by("index")
         ):
@@ -211,6 +263,7 @@ class Command(BaseCommand):
             with open_stored(row.file) as src, dest.open("wb") as dst:
                 shutil.copyfileobj(src, dst)
             written.append(dest)
+            details.append(variant_summary(dest, row))
             cm = row.clip_model
             self.stdout.write(
                 f"{dest}  {row.width}x{row.height} {row.duration:.2f}s  source {cm.start:.1f}-{cm.end:.1f}s "
@@ -223,6 +276,7 @@ class Command(BaseCommand):
             "music_stage_timings": self.music_timings,
             "stage_timings": job.stage_timings,
             "files": [str(p) for p in written],
+            "clips": details,
             "reasons": list(job.suggestion_sets.values_list("reasons", flat=True).first() or []),
         }
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
