@@ -386,12 +386,14 @@ def _causal_path(
     last_seen = -1e9
     shot_i = 0
     recent: list[float] = []  # the last three measurements of the shot (a causal median)
+    n_meas = 0
+    steady = False  # the last three measurements go one way
     for o in obs:
         # a cut between the last sample and this one: reset, jump with the picture
         while shot_i < len(cuts) and cuts[shot_i] <= o.t:
             c = cuts[shot_i]
             shot_i += 1
-            s, v = None, 0.0
+            s, v, n_meas = None, 0.0, 0
             recent = []
             if o.centre is not None and o.t - c <= hop + 1e-6:
                 new = offset(o.centre)
@@ -406,10 +408,18 @@ def _causal_path(
             recent = [*recent[-2:], o.centre * size]
             z = recent[-1]
             r0, r1, r2 = recent if len(recent) == 3 else (z, z, z)
+            # steady motion: three samples one way, or a first step bigger than the dead band
+            steady = (len(recent) == 3 and (r0 <= r1 <= r2 or r0 >= r1 >= r2)) or (
+                len(recent) == 2 and abs(recent[1] - recent[0]) > dead
+            )
             if not (r0 <= r1 <= r2 or r0 >= r1 >= r2):
                 z = sorted(recent)[1]  # back and forth: detector jitter, take the median
+                v = 0.0
             if s is None:
-                s, v = z, 0.0
+                s, v, n_meas = z, 0.0, 1
+            elif n_meas == 1:
+                # the second measurement: start from the observed speed (two-point start)
+                v, s, n_meas = (z - s) / dt, z, 2
             else:
                 pred = s + v * dt
                 r = z - pred
@@ -425,11 +435,13 @@ def _causal_path(
         if s is None:
             continue
         # where the subject will be at the next sample (causal prediction)
-        target_c = s + v * hop
+        target_c = s + (v * hop if steady else 0.0)
         target = min(max(target_c - crop / 2, 0.0), float(size - crop))
         # dead band: keep the window while the subject stays near its middle; a new subject
         # (just acquired) is reached quickly, otherwise the speed is limited
-        new = pos if abs(target - pos) <= dead else target
+        # a subject steadily on the move is followed without the dead band
+        moving = steady and abs(v) * hop > dead / 2
+        new = target if moving or abs(target - pos) > dead else pos
         acquired = o.centre is not None and last_seen == o.t and prev_s is None
         if not acquired:
             new = min(max(new, pos - max_step * hop), pos + max_step * hop)
@@ -439,9 +451,8 @@ def _causal_path(
                 pos = offset(o.centre)
                 knots[0] = (0.0, pos)
             continue
-        t_knot = min(o.t - src_in, duration)
-        if t_knot < knots[-1][0]:
-            continue
+        # a ramp still running (an acquisition) finishes first
+        t_knot = max(min(o.t - src_in, duration), knots[-1][0])
         # the move toward ``new`` starts at this sample and lasts until the next one
         if new != pos:
             if t_knot > knots[-1][0]:

@@ -49,6 +49,7 @@ SALIENCY_PARAMS: dict[str, Any] = {
     "blob_threshold": 0.45,  # of the map's max
     "secondary_mass": 0.35,  # a blob with this share of the main blob's mass counts in the extent
     "diffuse_area": 0.3,  # above this share of the frame the map is diffuse: no subject
+    "min_conf": 0.25,  # a subject needs conf >= this (its blob under ~22 % of the frame)
     "text_contrast": 48,  # morphological gradient (0..255) of a character stroke
     "track_radius": 0.2,  # frame widths: a blob this close to the last subject continues it
 }
@@ -203,7 +204,7 @@ def sample_saliency(
     # how concentrated the saliency is: a subject covers a few % of the frame, a
     # diffuse picture (a landscape, a bare texture) a large part of it
     conf = float(np.clip(1.0 - area / p["diffuse_area"], 0.0, 1.0))
-    blobs = _blobs(sal, float(p["blob_threshold"])) if conf > 0 else []
+    blobs = _blobs(sal, float(p["blob_threshold"])) if conf >= p["min_conf"] else []
     texts = text_boxes(gray)
     subject: list[float] | None = None
     extent: list[float] | None = None
