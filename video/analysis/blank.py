@@ -17,7 +17,9 @@ the end of the last frame, ``f1`` inclusive):
   blank run: the frames next to the run whose luma keeps moving away from
   (fade-in) or towards (fade-out) the run's level by at least
   ``FADE_STEP`` per frame, over at least ``FADE_MIN_FRAMES`` frames and
-  ``FADE_MIN_TOTAL`` levels (a hard cut out of black is one step: no fade);
+  ``FADE_MIN_TOTAL`` levels (a hard cut out of black is one step: no fade); a
+  source that opens / ends on such a ramp from / to near-black (``NEAR_BLACK``)
+  without a black frame has it as a fade too;
 * ``dissolve`` — a gradual transition (cross-fade) the shot detector found
   (``cuts`` of kind ``gradual`` with their frame span), passed in by the
   pipeline: its frames mix two pictures.
@@ -30,11 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from video.analysis.framestats import Y_BINS, FrameStats
+from video.analysis.framestats import C_BINS, Y_BINS, FrameStats
 
 __all__ = ["BLANK_PARAMS", "blank_frames", "detect_blanks"]
 
 BLACK_LUMA = 24.0  # mean luma (0..255) at or below which a flat dark frame is black
+NEAR_BLACK = 48.0  # a first/last frame this dark may be the end of a fade that never reaches black
 DARK_SHARE = 0.97  # share of pixels in luma bins 0..1 (0..31) for black
 UNIFORM_SHARE = 0.97  # share of pixels in one luma bin for a blank (uniform) frame
 THUMB_RANGE = 14.0  # max - min of the luma thumbnail (8x8 block means) of a flat frame
@@ -43,6 +46,9 @@ FADE_MIN_TOTAL = 6.0  # a ramp must change mean luma by at least this much
 FADE_MIN_FRAMES = 3  # a hard cut out of black is one big step, not a fade
 FADE_MAX_S = 3.0  # a ramp longer than this is content (a slow sunrise), not a fade
 MIN_RUN = 1  # frames
+
+_RANK = {"dissolve": 1, "fade_out": 2, "fade_in": 3, "blank": 4, "black": 5}
+_KIND = {v: k for k, v in _RANK.items()}
 
 BLANK_PARAMS: dict[str, float] = {
     "black_luma": BLACK_LUMA,
@@ -74,11 +80,16 @@ def blank_frames(fs: FrameStats) -> tuple[np.ndarray, np.ndarray]:
     if fs.n == 0:
         return np.zeros(0, bool), np.zeros(0, bool)
     yh = fs.hist[:, :Y_BINS]
+    uh, vh = fs.hist[:, Y_BINS : Y_BINS + C_BINS], fs.hist[:, Y_BINS + C_BINS :]
     flat = _thumb_luma_range(fs) <= THUMB_RANGE
     dark = yh[:, :2].sum(axis=1) >= DARK_SHARE
     black = (fs.luma <= BLACK_LUMA) & dark & flat
-    uniform = (yh.max(axis=1) >= UNIFORM_SHARE) & flat
-    return black, black | uniform
+    # one colour: luma *and* both chroma planes in one bin (a gradient between two colours of
+    # the same brightness is a picture, not a blank)
+    one_colour = (
+        (yh.max(axis=1) >= UNIFORM_SHARE) & (uh.max(axis=1) >= UNIFORM_SHARE) & (vh.max(axis=1) >= UNIFORM_SHARE)
+    )
+    return black, black | (one_colour & flat)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -126,30 +137,45 @@ def detect_blanks(
     black, blank = blank_frames(fs)
     luma = fs.luma.astype(np.float64)
     max_ramp = max(2, int(round(FADE_MAX_S * fps)))
-    items: list[tuple[int, int, str]] = []
-    covered = np.zeros(n, bool)
+    # One label per frame (0 = picture), the strongest claim wins: black > blank > fade > dissolve.
+    # Runs of equal labels are the result, so the spans never overlap.
+    label = np.zeros(n, np.int8)
     runs = [(f0, f1, "black") for f0, f1 in _runs(black)] + [(f0, f1, "blank") for f0, f1 in _runs(blank & ~black)]
     for f0, f1, kind in sorted(runs):
         if f1 - f0 + 1 < MIN_RUN:
             continue
-        items.append((f0, f1, kind))
-        covered[f0 : f1 + 1] = True
+        label[f0 : f1 + 1] = _RANK[kind]
         level = float(np.median(luma[f0 : f1 + 1]))
         k_out = _ramp(luma, f0, -1, level, max_ramp)  # frames before the run darken into it
         if k_out:
-            a = f0 - k_out
-            items.append((a, f0 - 1, "fade_out"))
-            covered[a:f0] = True
+            seg = label[f0 - k_out : f0]
+            np.maximum(seg, _RANK["fade_out"], out=seg, where=seg < _RANK["fade_in"])
         k_in = _ramp(luma, f1, +1, level, max_ramp)  # frames after the run brighten out of it
         if k_in:
-            b = f1 + k_in
-            items.append((f1 + 1, b, "fade_in"))
-            covered[f1 + 1 : b + 1] = True
+            seg = label[f1 + 1 : f1 + 1 + k_in]
+            np.maximum(seg, _RANK["fade_in"], out=seg, where=seg < _RANK["fade_in"])
+    # A source that opens with a fade up from (near) black or ends fading down to it without
+    # a black frame: the ramp runs to the first / last frame.
+    black_level = float(np.median(luma[black])) if black.any() else 16.0
+    if luma[-1] <= NEAR_BLACK and not blank[-1]:
+        k = _ramp(luma, n, -1, black_level, max_ramp)
+        seg = label[n - k :]
+        np.maximum(seg, _RANK["fade_out"], out=seg, where=seg < _RANK["fade_in"])
+    if luma[0] <= NEAR_BLACK and not blank[0]:
+        k = _ramp(luma, -1, +1, black_level, max_ramp)
+        seg = label[:k]
+        np.maximum(seg, _RANK["fade_in"], out=seg, where=seg < _RANK["fade_in"])
     for span in gradual_spans:
         a, b = max(0, int(span[0])), min(n - 1, int(span[1]))
-        if b < a or covered[a : b + 1].all():
-            continue
-        items.append((a, b, "dissolve"))
+        if b >= a:
+            seg = label[a : b + 1]
+            np.maximum(seg, _RANK["dissolve"], out=seg)
+    items: list[tuple[int, int, str]] = []
+    d = np.flatnonzero(np.diff(label)) + 1
+    bounds = np.concatenate([[0], d, [n]])
+    for f0, f1 in zip(bounds[:-1], bounds[1:], strict=True):
+        if label[f0]:
+            items.append((int(f0), int(f1) - 1, _KIND[int(label[f0])]))
     items.sort()
     return [
         {"start": round(f0 / fps, 4), "end": round((f1 + 1) / fps, 4), "kind": kind, "frames": [f0, f1]}

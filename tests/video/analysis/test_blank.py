@@ -118,3 +118,17 @@ def test_empty_stats():
         np.zeros((0, 90, 160), np.uint8), np.zeros((0, 45, 80), np.uint8), np.zeros((0, 45, 80), np.uint8), FPS
     )
     assert detect_blanks(fs) == []
+
+
+def test_a_fade_that_runs_to_the_last_frame_without_reaching_black():
+    """A picture fading down for 1 s to the end (last frame luma ~30): a fade-out to the end."""
+    rng = np.random.default_rng(1)
+    n, k = 50, 25
+    base = rng.integers(60, 200, size=(90, 160)).astype(np.float32)
+    gain = np.ones(n, np.float32)
+    gain[n - k :] = np.linspace(1.0, 0.12, k)
+    y = np.stack([np.clip(16 + (base - 16) * g, 0, 255) for g in gain]).astype(np.uint8)
+    u = np.full((n, 45, 80), 128, np.uint8)
+    items = detect_blanks(frame_stats_from_arrays(y, u, u.copy(), FPS))
+    assert [b["kind"] for b in items] == ["fade_out"]
+    assert n - k - 1 <= items[0]["frames"][0] <= n - k + 1 and items[0]["frames"][1] == n - 1
