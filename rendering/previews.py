@@ -11,13 +11,16 @@
   or music as the full render) with ``ultrafast`` x264, a high CRF, 64 kb/s
   audio, no loudness pass and no verification pass.
 
-Frames come from a seek per cut (``-ss`` before the input; landing on a
-keyframe decodes one frame) with the H.264 loop filter skipped, scaled in
-ffmpeg and read back as raw RGB; the grid and the labels are drawn with Pillow.
+The sheet's frames come from one PyAV decoder opened once per clip (the
+container index parsed once; demuxing finds the keyframes, a seek per cut
+decodes a frame or a few, single-threaded, the H.264 loop filter skipped);
+a rotated source goes through ffmpeg instead (a seeking input per cut,
+auto-rotated).  The grid and the labels are drawn with Pillow.
 
-The Django side (:func:`clip_previews_build_all`, :func:`clip_preview_build`) stores both files in storage
-and records them in :class:`rendering.models.ClipPreview`; the pipeline calls
-it right after the suggestions are saved, before the full renders.
+The Django side (:func:`clip_previews_build_all`, :func:`clip_preview_build`)
+stores both files in storage and records them in
+:class:`rendering.models.ClipPreview`; the pipeline calls it right after the
+suggestions are saved, before the full renders.
 """
 
 from __future__ import annotations
@@ -25,15 +28,15 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from fala_clip.media.procs import ProcessError, run
-from rendering.engine import RenderError, plan_render, render_variant
-from rendering.engine._proc import ffprobe_bin, run_ffmpeg
+from rendering.engine import DEFAULT_SETTINGS, RenderError, plan_render, render_variant
+from rendering.engine._proc import run_ffmpeg
 from rendering.engine.reframe import Reframe, crop_path_at
 
 log = logging.getLogger(__name__)
@@ -53,8 +56,10 @@ _PAD = 4
 _CROP_OUTLINE = (255, 214, 0)
 #: A keyframe this close to a cut's ends is not used (the frame would sit on the cut).
 _KEY_MARGIN_S = 0.15
+#: The preview never ends on a piece shorter than this (s): it stops at the cut before.
+_MIN_PIECE_S = 0.2
 #: Without a keyframe inside the cut: its frame this long after the cut's start.
-_EARLY_S = 0.25
+_EARLY_S = 0.12
 
 #: The preview's render settings (overlaid on the engine's defaults; width/height/mode per clip).
 PREVIEW_RENDER_SETTINGS: dict[str, Any] = {
@@ -123,57 +128,120 @@ def _ordered_cuts(clip: dict[str, Any]) -> list[tuple[float, float, float]]:
     return out
 
 
-def keyframe_times(source: str, spans: list[tuple[float, float]], *, timeout: float = 60.0) -> list[float]:
-    """Times of the video keyframes inside ``spans`` (one ffprobe reading only those packets)."""
-    if not spans:
-        return []
-    intervals = ",".join(f"{max(a, 0.0):.3f}%{b:.3f}" for a, b in spans)
-    cmd = [ffprobe_bin(), "-v", "error", "-protocol_whitelist", "file", "-select_streams", "v:0"]
-    cmd += ["-read_intervals", intervals, "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", source]
-    try:
-        proc = run(cmd, timeout=timeout, what="ffprobe keyframes")
-    except ProcessError:
-        return []  # the sheet then seeks to a frame near each cut's start
-    keys = []
-    for line in bytes(proc.stdout).decode("ascii", "replace").splitlines():
-        pts, _, flags = line.partition(",")
-        if "K" in flags:
-            try:
-                keys.append(float(pts))
-            except ValueError:
-                continue
-    return sorted(set(keys))
+def pick_time(src_in: float, src_out: float, key_before: Callable[[float], float | None] | None = None) -> float:
+    """The source time of a cut's contact-sheet frame.
+
+    A keyframe inside the cut (a seek there decodes one frame): the one at or before the
+    cut's middle, else the one at or before its end; ``key_before(t)`` tells the keyframe
+    at or before ``t``.  Without one: :data:`_EARLY_S` after the cut's start (the fewest
+    frames to decode from the keyframe before the cut).
+    """
+    dur = src_out - src_in
+    margin = min(_KEY_MARGIN_S, dur / 4)
+    mid = (src_in + src_out) / 2
+    if key_before is not None:
+        k = key_before(mid)
+        if k is not None and src_in + margin <= k <= mid:
+            return k
+        k = key_before(src_out - margin)
+        if k is not None and mid < k <= src_out - margin:
+            return k
+    return src_in + min(_EARLY_S, dur / 4)
 
 
 def sheet_frames(
-    clip: dict[str, Any], max_frames: int = SHEET_MAX_FRAMES, keyframes: list[float] | None = None
+    clip: dict[str, Any],
+    max_frames: int = SHEET_MAX_FRAMES,
+    key_before: Callable[[float], float | None] | None = None,
 ) -> list[SheetFrame]:
-    """The contact sheet's frames, one per cut (at most ``max_frames``, spread evenly).
-
-    The frame of a cut is the keyframe inside it nearest its middle (a seek there decodes
-    one frame), else a frame :data:`_EARLY_S` after its start (the fewest frames to decode
-    from the keyframe before the cut).
-    """
+    """The contact sheet's frames, one per cut (at most ``max_frames``, spread evenly); see :func:`pick_time`."""
     cuts = _ordered_cuts(clip)
     if not cuts:
         raise RenderError("invalid_edl", "clip has an empty edl")
     picks = range(len(cuts))
     if len(cuts) > max_frames:
         picks = sorted({round(i * (len(cuts) - 1) / (max_frames - 1)) for i in range(max_frames)})  # type: ignore[assignment]
-    keys = keyframes or []
     frames = []
     for k in picks:
         position, src_in, src_out = cuts[k]
-        dur = src_out - src_in
-        margin = min(_KEY_MARGIN_S, dur / 4)
-        inside = [t for t in keys if src_in + margin <= t <= src_out - margin]
-        if inside:
-            mid = (src_in + src_out) / 2
-            t = min(inside, key=lambda x: abs(x - mid)) + 0.001
-        else:
-            t = src_in + min(_EARLY_S, dur / 4)
+        t = pick_time(src_in, src_out, key_before)
         frames.append(SheetFrame(cut=k + 1, time=t, position=position, src_in=src_in, src_out=src_out))
     return frames
+
+
+class _Decoder:
+    """One open source (PyAV): keyframe look-ups by demuxing, and single frames by seeking.
+
+    The container is opened once for all the cuts (one index parse, one decoder), single
+    threaded (a frame-threaded decoder holds frames back), the H.264 loop filter skipped.
+    """
+
+    def __init__(self, source: str):
+        import av
+
+        self.container = av.open(source)
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_count = 1
+        self.stream.codec_context.options = {"skip_loop_filter": "all"}
+        if self.stream.time_base is None:
+            raise RenderError("preview_failed", "the video stream has no time base")
+        self.tb = float(self.stream.time_base)
+        self.start = float(self.stream.start_time or 0) * self.tb
+        rate = self.stream.average_rate or self.stream.guessed_rate
+        self.half_frame = 0.5 / float(rate) if rate else 0.02
+
+    def close(self) -> None:
+        self.container.close()
+
+    def _seek(self, t: float) -> None:
+        self.container.seek(int((t + self.start) / self.tb), stream=self.stream, backward=True, any_frame=False)
+        self.stream.codec_context.flush_buffers()
+
+    def key_before(self, t: float) -> float | None:
+        self._seek(max(t, 0.0))
+        for packet in self.container.demux(self.stream):
+            if packet.pts is not None:
+                return float(packet.pts) * self.tb - self.start
+        return None
+
+    def frame_at(self, t: float, width: int, height: int, *, max_frames: int = 900) -> tuple[Image.Image, float]:
+        """The first frame at or after ``t`` (s from the start), scaled; and its time."""
+        self._seek(max(t, 0.0))
+        last = None
+        for n, frame in enumerate(self.container.decode(self.stream)):
+            if frame.time is None:
+                continue
+            ft = float(frame.time) - self.start
+            last = (frame, ft)
+            if ft >= t - self.half_frame or n >= max_frames:
+                break
+        if last is None:
+            raise RenderError("preview_failed", f"no frame decoded at {t:.3f}s")
+        frame, ft = last
+        return frame.reformat(width=width, height=height, format="rgb24", interpolation="BILINEAR").to_image(), ft
+
+
+def grab_frames(
+    source: str, clip: dict[str, Any], *, width: int, height: int, max_frames: int = SHEET_MAX_FRAMES
+) -> tuple[list[SheetFrame], list[Image.Image]]:
+    """The contact sheet's frames of ``clip`` decoded from ``source`` (PyAV, one open container)."""
+    import av
+
+    try:
+        dec = _Decoder(source)
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise RenderError("preview_failed", f"cannot open the source: {exc}") from exc
+    try:
+        frames = sheet_frames(clip, max_frames, key_before=dec.key_before)
+        images = []
+        for f in frames:
+            img, f.time = dec.frame_at(f.time, width, height)
+            images.append(img)
+        return frames, images
+    except av.error.FFmpegError as exc:
+        raise RenderError("preview_failed", f"decoding the contact sheet's frames failed: {exc}") from exc
+    finally:
+        dec.close()
 
 
 def _source_dims(meta: dict[str, Any]) -> tuple[int, int]:
@@ -186,7 +254,8 @@ def _source_dims(meta: dict[str, Any]) -> tuple[int, int]:
 def extract_frames(
     source: str, times: list[float], *, width: int, height: int, timeout: float = 120.0
 ) -> list[Image.Image]:
-    """One RGB frame of ``width`` x ``height`` at each source time (fast seek, loop filter skipped)."""
+    """One RGB frame of ``width`` x ``height`` at each source time (ffmpeg: a seeking input per
+    time, 12 per run, the loop filter skipped; auto-rotated)."""
     images: list[Image.Image] = []
     frame_bytes = width * height * 3
     for start in range(0, len(times), _BATCH):
@@ -224,7 +293,7 @@ def _crop_box(plan: Any, frame: SheetFrame, scale: float) -> tuple[int, int, int
     if plan is None or getattr(plan, "crop_w", None) is None or getattr(plan, "crop_h", None) is None:
         return None
     seg = plan.segments[frame.cut - 1] if frame.cut - 1 < len(plan.segments) else None
-    if seg is None or seg.crop_x is None or seg.crop_y is None:
+    if seg is None or seg.crop_x is None or seg.crop_y is None or getattr(seg, "layout", "crop") != "crop":
         return None
     x, y = float(seg.crop_x), float(seg.crop_y)
     path = getattr(seg, "crop_path", None)
@@ -259,6 +328,9 @@ def draw_contact_sheet(
         if box is not None:
             draw.rectangle((x0 + box[0], y0 + box[1], x0 + box[2], y0 + box[3]), outline=_CROP_OUTLINE, width=2)
         label = f"#{fr.cut}  {_fmt_time(fr.time)}  @{fr.position:.1f}s"
+        seg = plan.segments[fr.cut - 1] if plan is not None and fr.cut - 1 < len(plan.segments) else None
+        if getattr(seg, "layout", "crop") == "fit":
+            label += "  fit"  # the whole frame over a blurred fill
         draw.text((x0 + 2, y0 + tile_h + 2), label, fill=(235, 235, 235), font=font)
     return sheet
 
@@ -271,13 +343,20 @@ def make_contact_sheet(
     meta: dict[str, Any],
     plan: Any = None,
     tile_width: int = SHEET_TILE_WIDTH,
+    use_ffmpeg: bool = False,
 ) -> tuple[list[SheetFrame], tuple[int, int]]:
-    """Write the contact sheet JPEG; returns its frames and its size."""
-    spans = [(src_in, src_out) for _, src_in, src_out in _ordered_cuts(clip)]
-    frames = sheet_frames(clip, keyframes=keyframe_times(source, spans))
+    """Write the contact sheet JPEG; returns its frames and its size.
+
+    Frames come from one PyAV decoder (keyframe look-ups, a seek per cut); a rotated
+    source (or ``use_ffmpeg``) goes through one ffmpeg run per 12 cuts instead.
+    """
     src_w, src_h = _source_dims(meta)
     tile_h = max(2, round(tile_width * src_h / src_w / 2) * 2)
-    images = extract_frames(source, [f.time for f in frames], width=tile_width, height=tile_h)
+    if int(meta.get("rotation") or 0) % 360 == 0 and not use_ffmpeg:
+        frames, images = grab_frames(source, clip, width=tile_width, height=tile_h)
+    else:  # rotated sources: ffmpeg turns them upright on decode
+        frames = sheet_frames(clip)
+        images = extract_frames(source, [f.time for f in frames], width=tile_width, height=tile_h)
     sheet = draw_contact_sheet(images, frames, plan=plan, source_width=src_w)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out_path, "JPEG", quality=80, optimize=True)
@@ -286,11 +365,11 @@ def make_contact_sheet(
 
 def truncate_clip(clip: dict[str, Any], seconds: float) -> dict[str, Any]:
     """The clip's first ``seconds``: the cuts that start before, the last one shortened."""
-    edl = []
+    edl: list[dict[str, float]] = []
     for position, src_in, src_out in _ordered_cuts(clip):
-        if position >= seconds - 1e-6:
-            break
-        dur = min(src_out - src_in, seconds - position)
+        if position >= seconds - _MIN_PIECE_S and edl:
+            break  # nothing left, or a sliver shorter than a few frames: the preview ends with the cut before
+        dur = min(src_out - src_in, max(seconds - position, _MIN_PIECE_S))
         edl.append({"src_in": src_in, "src_out": src_in + dur, "position": position, "duration": dur})
     out = {**clip, "edl": edl, "duration": sum(e["duration"] for e in edl)}
     if clip.get("music_duration") is not None:
@@ -307,6 +386,7 @@ def make_preview_video(
     aspect: str = "9:16",
     reframe: Reframe | None = None,
     faces: list[Any] | None = None,
+    saliency: dict[str, Any] | None = None,
     music: str | None = None,
     music_meta: dict[str, Any] | None = None,
     seconds: float = PREVIEW_SECONDS,
@@ -318,7 +398,7 @@ def make_preview_video(
         **PREVIEW_RENDER_SETTINGS,
         "width": width,
         "height": height,
-        "mode": reframe.render_mode if reframe is not None else "crop",
+        "mode": reframe.render_mode if reframe is not None else DEFAULT_SETTINGS["mode"],
         "timeout_s": timeout,
     }
     return render_variant(
@@ -329,6 +409,7 @@ def make_preview_video(
         music=music,
         music_meta=music_meta,
         faces=faces,
+        saliency=saliency,
         settings=st,
     )
 
@@ -343,6 +424,7 @@ def make_previews(
     aspect: str = "9:16",
     reframe: Reframe | None = None,
     faces: list[Any] | None = None,
+    saliency: dict[str, Any] | None = None,
     music: str | None = None,
     music_meta: dict[str, Any] | None = None,
 ) -> PreviewFiles:
@@ -350,10 +432,16 @@ def make_previews(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     width, height = PREVIEW_SIZES.get(aspect, PREVIEW_SIZES["9:16"])
-    mode = reframe.render_mode if reframe is not None else "crop"
+    mode = reframe.render_mode if reframe is not None else DEFAULT_SETTINGS["mode"]
     plan = None
     try:  # the crop windows the full render will use (pure Python, milliseconds)
-        plan = plan_render(clip, meta, {"width": width, "height": height, "mode": mode}, faces=faces)  # type: ignore[arg-type]
+        plan = plan_render(
+            clip,  # type: ignore[arg-type]
+            meta,
+            {"width": width, "height": height, "mode": mode},
+            faces=faces,
+            saliency=saliency,
+        )
     except RenderError as exc:
         log.info("contact sheet without crop windows: %s", exc)
     sheet_path = out_dir / f"{stem}-sheet.jpg"
@@ -369,6 +457,7 @@ def make_previews(
         aspect=aspect,
         reframe=reframe,
         faces=faces,
+        saliency=saliency,
         music=music,
         music_meta=music_meta,
     )
@@ -425,6 +514,7 @@ def clip_preview_build(
         aspect=options.get("aspect", "9:16"),
         reframe=reframe,
         faces=reframe.faces(analysis.faces),
+        saliency=reframe.saliency(analysis.saliency),  # type: ignore[arg-type]
         music=music_path,
         music_meta=music_meta,
     )

@@ -37,7 +37,7 @@ from rendering.timeline import VIDEO_LANES, clip_colour  # noqa: E402
 
 
 @pytest.fixture
-def served_media(settings, server_env):
+def served_media(settings, server_env):  # noqa: F811  (the imported fixture)
     """Storage writes where the served app reads (its MEDIA_ROOT)."""
     from django.core.files.storage import storages
 
@@ -52,7 +52,13 @@ def _colour_pixels(img: np.ndarray, colour: tuple[int, int, int], tol: int = 40)
 
 
 def test_a_manager_sees_the_timeline_and_the_clip_previews(
-    page, live_url, transactional_db, served_media, make_artist, source, tmp_path
+    page,  # noqa: F811  (the imported fixtures)
+    live_url,  # noqa: F811
+    transactional_db,
+    served_media,
+    make_artist,
+    source,
+    tmp_path,
 ):
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
     from django.contrib.auth.models import Permission, User

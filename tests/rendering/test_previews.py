@@ -52,16 +52,25 @@ def _dominant(pixels: np.ndarray) -> str:
 
 
 def test_sheet_frames_one_per_cut_inside_each_cut():
-    clip = clip_spec((4.5, 5.5), (0.2, 1.0), (2.5, 3.9))
-    frames = sheet_frames(clip, keyframes=[0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
-    assert [f.cut for f in frames] == [1, 2, 3]
-    assert [round(f.position, 3) for f in frames] == [0.0, 1.0, 1.8]
+    keys = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+    def key_before(t):
+        return max((k for k in keys if k <= t + 1e-9), default=None)
+
+    clip = clip_spec((4.5, 5.5), (0.2, 1.0), (2.5, 3.9), (3.2, 3.8))
+    frames = sheet_frames(clip, key_before=key_before)
+    assert [f.cut for f in frames] == [1, 2, 3, 4]
+    assert [round(f.position, 3) for f in frames] == [0.0, 1.0, 1.8, 3.2]
     for f in frames:
         assert f.src_in <= f.time < f.src_out
-    # a keyframe inside the cut is used (cheap seek); none in (0.2, 1.0) -> just after the start
-    assert frames[0].time == pytest.approx(5.001)
-    assert frames[1].time == pytest.approx(0.4)
-    assert frames[2].time == pytest.approx(3.001)
+    # a keyframe inside the cut is used (a seek there decodes one frame): before the middle,
+    # else after it; none inside -> just after the start
+    assert frames[0].time == 5.0
+    assert frames[1].time == pytest.approx(0.32)
+    assert frames[2].time == 3.0
+    assert frames[3].time == pytest.approx(3.32)
+    # without keyframe look-ups, near each start
+    assert [round(f.time, 2) for f in sheet_frames(clip)] == [4.62, 0.32, 2.62, 3.32]
     # a long montage is sampled evenly, first and last cut kept
     many = sheet_frames(clip_spec(*[(i * 0.1, i * 0.1 + 0.1) for i in range(70)]), max_frames=10)
     assert len(many) == 10 and many[0].cut == 1 and many[-1].cut == 70
@@ -75,10 +84,12 @@ def test_truncate_clip_keeps_the_first_seconds():
     assert short["music_offset"] == 1.0
 
 
-def test_previews_of_a_montage(source, tmp_path):
+@pytest.mark.parametrize("rotation", [0, 180])
+def test_previews_of_a_montage(source, tmp_path, rotation):
     # cuts in blue, red, green, white, then red again: 1.5 + 2 + 1 + 1 + 1.5 = 7 s
     clip = clip_spec((4.2, 5.7), (0.0, 2.0), (2.3, 3.3), (6.5, 7.5), (0.4, 1.9))
-    files = make_previews(str(source), clip, tmp_path, meta=META, stem="m")
+    # rotation 180 (same size): the sheet's frames come from ffmpeg instead of PyAV
+    files = make_previews(str(source), clip, tmp_path, meta={**META, "rotation": rotation}, stem="m")
 
     # the contact sheet: one tile per cut, in output order, each the colour of its cut
     assert [f.cut for f in files.frames] == [1, 2, 3, 4, 5]
