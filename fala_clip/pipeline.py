@@ -100,6 +100,8 @@ def step_previews(
         f"previews: {summary['made']} made, {summary['skipped']} kept, {summary['failed']} failed",
         seconds=summary["seconds"],
     )
+    if summary["made"] or summary["skipped"]:
+        ctx.result(previews_url=f"/videos/{ingest.pk}/previews")
 
 
 def step_ingest(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Path:

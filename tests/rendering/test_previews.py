@@ -82,6 +82,10 @@ def test_truncate_clip_keeps_the_first_seconds():
     assert [(e["src_in"], e["src_out"], e["position"]) for e in short["edl"]] == [(4.0, 8.0, 0.0), (0.0, 2.0, 4.0)]
     assert short["duration"] == pytest.approx(6.0) and short["music_duration"] == pytest.approx(6.0)
     assert short["music_offset"] == 1.0
+    # a last piece that would be a sliver (here 0.05 s) is left out: the preview ends at the cut before
+    montage = clip_spec((0.0, 2.95), (3.0, 5.95), (6.0, 8.0))
+    assert [e["src_in"] for e in truncate_clip(montage, 6.0)["edl"]] == [0.0, 3.0]
+    assert truncate_clip(montage, 6.0)["duration"] == pytest.approx(5.9)
 
 
 @pytest.mark.parametrize("rotation", [0, 180])
@@ -174,6 +178,7 @@ def test_pipeline_step_stores_and_records_previews(video_with_clips, source, tmp
     job = Job.objects.get(pk=job.pk)
     assert "previews" in job.stage_timings and "previews.clip_2" in job.stage_timings
     assert job.progress["previews_done"] == 2
+    assert job.result["previews_url"] == f"/videos/{video.pk}/previews"
     assert any("previews: 2 made" in e.message for e in job.events.all())
 
     # a retried job keeps what is there
@@ -198,6 +203,7 @@ def test_a_failed_preview_does_not_fail_the_job(video_with_clips, tmp_path):
     messages = [e.message for e in Job.objects.get(pk=job.pk).events.all()]
     assert sum("preview of clip model #" in m and "failed" in m for m in messages) == 2
     assert any("previews: 0 made, 0 kept, 2 failed" in m for m in messages)
+    assert "previews_url" not in (Job.objects.get(pk=job.pk).result or {})
 
 
 @pytest.mark.django_db
