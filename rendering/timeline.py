@@ -237,5 +237,5 @@ def draw_timeline(data: TimelineInput) -> Image.Image:
 
 def timeline_png(data: TimelineInput) -> bytes:
     buf = io.BytesIO()
-    draw_timeline(data).save(buf, "PNG", optimize=True)
+    draw_timeline(data).save(buf, "PNG")
     return buf.getvalue()
