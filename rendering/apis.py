@@ -28,15 +28,33 @@ class RenderDownloadApi(APIView):
         return FileResponse(open_stored(row.file), as_attachment=True, filename=name, content_type="video/mp4")
 
 
-class RenderCaptionsApi(APIView):
-    """A finished variant's caption sidecar (``fmt``: ``srt`` or ``vtt``), owner only."""
+class _RenderCaptionsApi(APIView):
+    """A finished variant's caption sidecar, owner only (``fmt``: the subclass's format)."""
 
-    CONTENT_TYPES = {"srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
+    fmt = ""
+    content_type = ""
 
-    @extend_schema(responses={(200, "text/vtt"): bytes, (200, "application/x-subrip"): bytes})
-    def get(self, request: Request, render_id: int, fmt: str) -> FileResponse:
-        row, stored = selectors.render_caption_file(owner=request.user, render_id=render_id, fmt=fmt)
-        name = f"{row.clip_model.template}-{row.index}.{fmt}"
-        return FileResponse(
-            open_stored(stored), as_attachment=True, filename=name, content_type=self.CONTENT_TYPES[fmt]
-        )
+    def get(self, request: Request, render_id: int) -> FileResponse:
+        row, stored = selectors.render_caption_file(owner=request.user, render_id=render_id, fmt=self.fmt)
+        name = f"{row.clip_model.template}-{row.index}.{self.fmt}"
+        return FileResponse(open_stored(stored), as_attachment=True, filename=name, content_type=self.content_type)
+
+
+class RenderCaptionsSrtApi(_RenderCaptionsApi):
+    """A finished variant's captions as SubRip (one cue per caption page), owner only."""
+
+    fmt, content_type = "srt", "application/x-subrip; charset=utf-8"
+
+    @extend_schema(operation_id="renders_captions_srt", responses={(200, "application/x-subrip"): bytes})
+    def get(self, request: Request, render_id: int) -> FileResponse:
+        return super().get(request, render_id)
+
+
+class RenderCaptionsVttApi(_RenderCaptionsApi):
+    """A finished variant's captions as WebVTT (each word's start as an inline timestamp), owner only."""
+
+    fmt, content_type = "vtt", "text/vtt; charset=utf-8"
+
+    @extend_schema(operation_id="renders_captions_vtt", responses={(200, "text/vtt"): bytes})
+    def get(self, request: Request, render_id: int) -> FileResponse:
+        return super().get(request, render_id)
