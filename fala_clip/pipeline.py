@@ -175,6 +175,9 @@ def step_analyze_video(ctx: JobContext, ingest: VideoIngest, path: Path) -> Vide
             shot_detector=settings.SHOT_DETECTOR,
             clip_model=settings.CLIP_MODEL or None,
             face_model=settings.YUNET_MODEL or None,
+            whisper_model=settings.WHISPER_MODEL or None,
+            whisper_cache_dir=settings.MODEL_CACHE_DIR,
+            whisper_threads=settings.WHISPER_CPU_THREADS,
             on_step=on_step,
             meta=ingest.probe or None,  # gated at submission: no second ffprobe
         )

@@ -415,4 +415,7 @@ LLM_PRICES: dict[str, dict[str, float]] = {
 # Rendering (DESIGN §7).
 RENDER_PRESET = env.str("RENDER_PRESET", default="veryfast")
 RENDER_CRF = env.int("RENDER_CRF", default=20)
+# Word-synced captions burned into the renders (+ .srt/.vtt sidecars); the upload option
+# ``captions`` turns them off per video.
+RENDER_CAPTIONS = env.bool("RENDER_CAPTIONS", default=True)
 RENDER_LOUDNESS_LUFS = env.float("RENDER_LOUDNESS_LUFS", default=-14.0)
