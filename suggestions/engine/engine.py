@@ -96,7 +96,7 @@ def required_starts(n: int, gap: float) -> list[float]:
 
 
 #: how far a required start may move forward to leave a spoken word (blank frames: any distance)
-REQUIRED_START_SPEECH_S = 1.5
+REQUIRED_START_SPEECH_S = 3.0
 
 
 def clean_required_starts(tl: FeatureTimeline, n: int, gap: float) -> list[float]:

@@ -67,9 +67,9 @@ DEFAULT_PULSE_S = 0.5
 US = 1_000_000
 EDGE_S = 0.12  # a montage piece starts this long after a shot cut and ends this long before one
 EDGE_FRAMES = 3  # ... and at least this many frames
-PIECE_GAP_S = (1.0, 0.5, 0.0)  # source time between montage pieces, relaxed in this order
+PIECE_GAP_S = (1.0, 0.75, 0.5, 0.25, 0.0)  # source time between montage pieces, relaxed in this order
 SAME_SHOT_PENALTY = 0.1  # per montage piece taken from the same shot as the piece before
-SPEECH_EDGE_PENALTY = 0.05  # per edge of an original-audio montage piece inside speech
+SPEECH_EDGE_PENALTY = 0.15  # per edge of an original-audio montage piece inside speech
 ZONE_SLACK = 1.0  # a montage piece may leave its zone by this many zone widths each side
 PIECE_CONTEXT_S = 1.0  # a piece is valued over itself and this much source on each side
 MONTAGE_GRID_MAX = 4000  # candidate in-points of the montage pieces (regular part)
@@ -874,6 +874,93 @@ def _dp_montages(
     return out
 
 
+MIN_JUMP_S = 0.25  # a skip shorter than this inside one shot is closed (it would look like a glitch)
+SPEECH_ALIGN_S = 1.5  # how far an original-audio montage piece's edge may move into a pause
+
+
+def _align_to_pauses(
+    tl: FeatureTimeline, segs: list[Segment], scorer: Scorer, min_shot: float
+) -> tuple[list[Segment], int]:
+    """An original-audio montage's cut points moved into the pauses of the source's speech.
+
+    Piece by piece (the first start stays: it is the montage's start), each in- and out-point
+    moves to the nearest pause edge within ``SPEECH_ALIGN_S``, the out-point aiming to give back
+    the length gained or lost so far (the last one: the whole clip's length).  A move that would
+    show a blank/fading frame or a shot cut at an edge, overlap the next piece or make a piece
+    shorter than ``min_shot`` is not made.  Output positions follow (contiguous).  Returns the
+    pieces and how many of their edges (2 per piece) are outside speech.
+    """
+    dur = floor_us(tl.duration)
+    talk = tl.talk
+    total_us = sum(to_us(g.duration) for g in segs)
+
+    def ok(a: float, b: float) -> bool:
+        if b - a < min_shot - 1e-9 or a < 0 or b > dur + 1e-9:
+            return False
+        _, good = _piece_values(tl, scorer, np.array([to_us(a)]), to_us(b) - to_us(a), speech=False)
+        return bool(good[0])
+
+    out: list[Segment] = []
+    pos_us = 0
+    for k, g in enumerate(segs):
+        lo = out[-1].src_out if out else 0.0
+        hi_next = segs[k + 1].src_in if k + 1 < len(segs) else dur
+        a = g.src_in
+        if k > 0:
+            p = nearest_outside(talk, a, max(lo, a - SPEECH_ALIGN_S), a + SPEECH_ALIGN_S)
+            if p is not None and ok(p, p + g.duration):
+                a = p
+        want_us = (total_us - pos_us) if k == len(segs) - 1 else to_us(g.duration) + (to_us(g.src_in) - to_us(a))
+        want = a + max(from_us(want_us), min_shot)
+        want = min(want, hi_next, dur)
+        b = want
+        p = nearest_outside(
+            talk, want, max(a + min_shot, want - SPEECH_ALIGN_S), min(hi_next, dur, want + SPEECH_ALIGN_S)
+        )
+        if p is not None and ok(a, p):
+            b = p
+        elif not ok(a, b):
+            a, b = g.src_in, g.src_out
+        a_us, b_us = to_us(a), to_us(b)
+        out.append(Segment(from_us(a_us), from_us(b_us), from_us(pos_us), from_us(b_us - a_us)))
+        pos_us += b_us - a_us
+    # A skip of a few frames inside one shot is a jump, not a cut: close it (the piece before
+    # runs on to the next one's in-point; _merge_contiguous then joins them).
+    cut_us = np.array([to_us(c) for c in tl.cut_times], dtype=np.int64)
+    closed: list[Segment] = []
+    pos_us = 0
+    for g in out:
+        a_us, b_us = to_us(g.src_in), to_us(g.src_out)
+        if closed:
+            prev_out = to_us(closed[-1].src_out)
+            one_shot = not np.any((cut_us > prev_out) & (cut_us <= a_us))
+            if 0 < a_us - prev_out < to_us(MIN_JUMP_S) and one_shot:
+                last = closed[-1]
+                grown = a_us - to_us(last.src_in)
+                closed[-1] = Segment(last.src_in, from_us(a_us), last.position, from_us(grown))
+                pos_us = to_us(last.position) + grown
+        closed.append(Segment(from_us(a_us), from_us(b_us), from_us(pos_us), from_us(b_us - a_us)))
+        pos_us += b_us - a_us
+    clean = sum(int(not tl.in_speech(g.src_in)) + int(not tl.in_speech(g.src_out - 1e-3)) for g in closed)
+    return closed, clean
+
+
+def _merge_contiguous(segs: list[Segment]) -> tuple[list[Segment], int]:
+    """Join pieces that continue each other in the source (no visible cut between them: one
+    longer piece, its ends still on the plan's cut points).  Returns the pieces and how many
+    joins were made."""
+    out: list[Segment] = []
+    joins = 0
+    for g in segs:
+        if out and to_us(out[-1].src_out) == to_us(g.src_in):
+            last = out[-1]
+            out[-1] = Segment(last.src_in, g.src_out, last.position, rnd(last.duration + g.duration))
+            joins += 1
+        else:
+            out.append(g)
+    return out, joins
+
+
 def montage_candidates(
     tl: FeatureTimeline,
     req: TemplateRequest,
@@ -923,8 +1010,8 @@ def montage_candidates(
     picked: dict[int, list[Segment]] = {}
     how: dict[int, str] = {}
     required_us = {to_us(r) for r in required}
-    for gap in PIECE_GAP_S:  # distinct moments; closer pieces only where a start must be kept
-        todo = [u for u in starts_us if u not in picked and (gap == PIECE_GAP_S[0] or u in required_us)]
+    for gap in PIECE_GAP_S:  # distinct moments; touching pieces only where a start must be kept
+        todo = [u for u in starts_us if u not in picked and (gap > 0 or u in required_us)]
         if not todo:
             break
         found = _dp_montages(
@@ -954,11 +1041,16 @@ def montage_candidates(
             piece_how = "zones"
         else:
             piece_how = how[u]
+        talky = speech and tl.fine_speech and tl.talk.size > 0
+        if talky:
+            segs, _ = _align_to_pauses(tl, segs, scorer, float(req.params.get("min_shot_s", 1.0)))
+        segs, merged = _merge_contiguous(segs)
+        aligned = sum(int(not tl.in_speech(g.src_in)) + int(not tl.in_speech(g.src_out - 1e-3)) for g in segs)
         shots = {int(np.searchsorted(tl.cut_times, g.src_in + 1e-9, side="right")) for g in segs}
         params = {
             "audio": "music" if plan.music_offset is not None else "original",
             "target_length_s": req.target_length,
-            "length_s": clip_len,
+            "length_s": rnd(sum(g.duration for g in segs)),
             "cuts_per_bar": float(req.params.get("cuts_per_bar", 1.0)),
             "min_shot_s": float(req.params.get("min_shot_s", 1.0)),
             "beats_per_cut": plan.beats_per_cut,
@@ -968,6 +1060,8 @@ def montage_candidates(
             "n_segments": len(segs),
             "n_shots": len(shots),
             "pieces": piece_how,
+            "merged_pieces": merged,
+            **({"edges_in_pauses": f"{aligned}/{2 * len(segs)}"} if talky else {}),
             **({"length_note": plan.length_note} if plan.length_note else {}),
             **_reframe(tl, req.params, [(g.src_in, g.src_out) for g in segs]),
         }
