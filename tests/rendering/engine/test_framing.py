@@ -221,3 +221,31 @@ def test_center_mode_is_what_the_issue_measured(reel):
     x0, x1 = _window(plan, seg, 0.0)
     b = scenes[k].boxes(1.0)[0]
     assert min(b[2], x1) - max(b[0], x0) <= 0  # the off-centre subject is not in the window at all
+
+
+@pytest.mark.parametrize(("aspect", "size"), [("1:1", (320, 320)), ("4:5", (256, 320))])
+def test_other_aspects(reel, aspect, size):
+    """1:1 and 4:5 windows (wider than 9:16): still fit for the banner and the edge subjects
+    (wider than the window), crops that keep the single subjects."""
+    _, scenes, analysis = reel
+    w, h = size
+    plan = plan_render(
+        _clip(CUTS),
+        _meta(analysis),
+        dict(SMALL, width=w, height=h, mode="auto"),
+        faces=analysis["faces"],
+        saliency=analysis["saliency"],
+    )
+    assert plan.crop_w == (360 if aspect == "1:1" else 288)
+    layouts = [s.layout for s in plan.segments]
+    assert layouts[SCENES.index("banner")] == "fit" and layouts[SCENES.index("edges")] == "fit", layouts
+    for kind in ("moving", "offcentre", "face"):
+        k = SCENES.index(kind)
+        seg = plan.segments[k]
+        assert seg.layout == "crop"
+        ok = []
+        for i in range(seg.frames):
+            x0, x1 = _window(plan, seg, i / float(plan.fps))
+            b = scenes[k].boxes(seg.src_in + i / float(plan.fps) - k * SCENE_S)[0]
+            ok.append(max(0.0, min(b[2], x1) - max(b[0], x0)) / (b[2] - b[0]) >= 0.9)
+        assert sum(ok) / len(ok) >= 0.95, (aspect, kind)
