@@ -242,7 +242,9 @@ def test_preview_api_owner_only(video_with_clips, source, api, make_artist, tmp_
     assert body[4:8] == b"ftyp"
 
     # no such rank, another artist, anonymous
-    assert api.get(f"{base}/suggestions/7/preview").json()["error"]["code"] == "not_found"
+    for rank in ("7", "0", str(2**70), "-1", "x"):
+        resp = api.get(f"{base}/suggestions/{rank}/preview")
+        assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found", rank
     _, bob_token = make_artist("bob")
     bob = APIClient()
     bob.credentials(HTTP_AUTHORIZATION=f"Token {bob_token}")
