@@ -903,8 +903,8 @@ def _align_to_pauses(
     out: list[Segment] = []
     pos_us = 0
     for k, g in enumerate(segs):
-        lo = out[-1].src_out if out else 0.0
-        hi_next = segs[k + 1].src_in if k + 1 < len(segs) else dur
+        lo = out[-1].src_out + MIN_JUMP_S if out else 0.0  # keep a visible gap to the piece before
+        hi_next = segs[k + 1].src_in - MIN_JUMP_S if k + 1 < len(segs) else dur
         a = g.src_in
         if k > 0:
             p = nearest_outside(talk, a, max(lo, a - SPEECH_ALIGN_S), a + SPEECH_ALIGN_S)
