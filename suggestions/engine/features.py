@@ -8,7 +8,9 @@ them into
 * per-second arrays in **track time** for the music features,
 * a beat grid (times, downbeat flags, position in bar, strength; ``beatgrid.py``) — the per-beat
   timeline,
-* a few event lists the templates snap to (shot boundaries, audio onsets, speech pauses).
+* a few event lists the templates snap to (shot boundaries, audio onsets, speech pauses),
+* the spans no clip edge may fall in: ``blanks`` (black/blank frames, fades, dissolves),
+  ``talk`` (fine speech activity runs and transcript words) and the track's sung ``phrases``.
 
 "Normalised" means a *fixed* mapping of every feature onto ``0..1`` (documented per feature in
 ``FEATURES``), not a per-video rescaling: a learned weight must mean the same thing on every

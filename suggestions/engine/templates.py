@@ -4,22 +4,28 @@ highlight
     The best continuous window of the source, played with its original audio.  Windows are
     scored on a 0.5 s grid; the start and end are then moved to a shot boundary within
     ``snap_tolerance_s`` (or, when the edge falls inside speech, to a speech pause) so the clip
-    neither opens on a stray frame nor cuts a word.  Length may change by up to the tolerance.
+    neither opens on a stray frame nor cuts a word; then out of black/blank/fading frames and
+    spoken words (``_clean_window``: the fine speech activity / transcript words when the
+    analysis has them).  Length may change by up to the tolerance, or shrink (never below
+    ``MIN_CLIP_S``) when only that leaves a blank intro or a sentence.
 
 beat_montage
-    Segments from across the source, cut on a beat.  With a track: the music offset is a
-    downbeat chosen by the montage's music weights (full-length windows first, overlapping the
-    hook's music span penalised); a cut falls every ``beats_per_cut = round(beats_per_bar /
+    Pieces from moments across the source, cut on a beat.  With a track: the music offset is a
+    downbeat chosen by the montage's music weights (full-length windows first — else the one
+    leaving the most music, said in ``params.length_note`` — overlapping the hook's music span or
+    a sung phrase penalised); a cut falls every ``beats_per_cut = round(beats_per_bar /
     cuts_per_bar)`` beats counted from that downbeat, raised until a shot lasts at least
-    ``min_shot_s``; the clip ends on the last such cut point within the target length.  Every
-    segment boundary in output time is therefore ``beat_time - music_offset`` (to the
-    microsecond).  Without a track (or a track with no beats and no tempo) the cut grid is
-    regular — ``beats_per_cut`` pulses, the pulse estimated from the original audio's onsets
-    (median inter-onset interval, default 0.5 s) — and each segment's source in-point is put on
-    an audio onset when one lies in its zone, so every cut lands on a sound.  Segments keep
-    source order: the source after the montage's start is split into one zone per segment
-    (proportional to the segment's length) and each segment takes the best-scoring spot of its
-    zone, penalised for containing a source cut (an extra, off-beat cut).
+    ``min_shot_s``; the clip ends on the last bar line within a bar of the target length that is
+    not inside a sung phrase (``params.music_end``).  The beat grid goes on at the beat period
+    past the last listed beat.  Every segment boundary in output time is therefore
+    ``beat_time - music_offset`` (to the microsecond).  Without a track (or a track with no beats
+    and no tempo) the cut grid is regular — ``beats_per_cut`` pulses, the pulse estimated from
+    the original audio's onsets (median inter-onset interval, default 0.5 s) — and the pieces'
+    in-points are audio onsets, then moved into speech pauses where the source speaks.
+    The pieces are picked by an exact dynamic programme over in-points (``_dp_montages``): one
+    zone of the source per piece (± a zone width), chronological, at least ``PIECE_GAP_S`` apart,
+    a piece never touching a blank/fade nor showing a shot cut within ``EDGE_S`` of its edges,
+    a second piece from the same shot penalised, the other templates' best windows avoided.
 
 hook (needs a track)
     The track's strongest section — the ``is_peak`` section with the highest energy, else the
