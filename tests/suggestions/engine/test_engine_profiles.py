@@ -147,13 +147,14 @@ def test_merge_does_not_mutate_the_baseline_tables():
 
 def test_reframe_speaks_the_upload_vocabulary_and_reads_legacy_spellings():
     # the profiles, the upload option and the renderer share one vocabulary
-    assert PARAM_SPECS["reframe"].choices == REFRAME_MODES == ("faces", "center", "letterbox")
-    assert {p["reframe"] for p in BASELINE_PARAMS.values()} == {"faces"}
-    # snapshots stored before: "face" was the profiles' spelling, "saliency" was never built
+    assert PARAM_SPECS["reframe"].choices == REFRAME_MODES == ("auto", "faces", "center", "fit")
+    assert {p["reframe"] for p in BASELINE_PARAMS.values()} == {"auto"}
+    # snapshots stored before: "face" was the profiles' spelling, "saliency" is what auto does
+    # now, "letterbox" is fit (issue 13's vocabulary: video.analysis.contracts.LEGACY_REFRAME)
     old = ProfileLayer("artist", "a", 1, params={"reframe": "face", "hook.reframe": "saliency"})
     merged = merge_profiles([old, ProfileLayer("track", "t", 1, params={"beat_montage.reframe": "letterbox"})])
     assert [merged.params[t]["reframe"] for t in ("highlight", "hook", "beat_montage")] == [
         "faces",
-        "faces",
-        "letterbox",
+        "auto",
+        "fit",
     ]
