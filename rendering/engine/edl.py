@@ -15,7 +15,7 @@ from suggestions.engine.contracts import ClipModelSpec
 from video.analysis.contracts import FaceSample
 
 from .errors import RenderError
-from .reframe import crop_geometry, plan_segment_framing
+from .reframe import crop_geometry, crop_path_at, plan_segment_framing
 from .settings import _rate_str, parse_rate, resolve_settings
 
 
@@ -179,6 +179,19 @@ def plan_render(
         samples_boundary = round(Fraction(boundary) / fps * sr)
         start = float(Fraction(prev_boundary) / fps)
         duration = float(Fraction(frames) / fps)
+        # a segment that continues the previous one in the source (same shot) starts where
+        # the previous window ended: consecutive pieces of one shot do not jump
+        start_offset = None
+        if (
+            prev_seg is not None
+            and prev_seg.layout == "crop"
+            and abs(prev_seg.src_out - src_in) <= frame
+            and not any(prev_seg.src_in < float(c) <= src_in + frame for c in (saliency or {}).get("cuts") or [])
+        ):
+            if prev_seg.crop_path:
+                start_offset = crop_path_at(prev_seg.crop_path, prev_seg.duration)
+            elif prev_seg.crop_x is not None and prev_seg.crop_y is not None:
+                start_offset = float(prev_seg.crop_x if crop_w < src_w else prev_seg.crop_y)
         fr = plan_segment_framing(
             src_in,
             duration,
@@ -191,6 +204,7 @@ def plan_render(
             crop_h=crop_h,
             fps=float(fps),
             st=st,
+            start_offset=start_offset,
         )
         crop_x, crop_y = fr.crop_x, fr.crop_y
         # Hysteresis: a still window that continues the previous segment in the source keeps

@@ -310,8 +310,14 @@ def plan_segment_framing(
     crop_h: int,
     fps: float,
     st: Mapping[str, Any],
+    start_offset: float | None = None,
 ) -> Framing:
-    """Frame one segment (see the module docstring).  ``mode``: a renderer mode (``RENDER_MODES``)."""
+    """Frame one segment (see the module docstring).  ``mode``: a renderer mode (``RENDER_MODES``).
+
+    ``start_offset``: where the previous segment's window ended when this segment continues it
+    in the source (same shot): the path starts there, so consecutive pieces of one shot do not
+    jump.
+    """
     rmode = RENDER_MODES.get(mode, "auto")
     if rmode == "fit":
         return Framing("fit", "fit", None, None, None, None, 0, "fit (mode)")
@@ -340,7 +346,9 @@ def plan_segment_framing(
             return Framing("fit", "fit", None, None, None, None, n_faces, f"fit: {why}")
     if not any(o.centre is not None for o in obs):
         return Framing("crop", "center", cx0, cy0, None, None, 0, "centre (nothing to follow)")
-    path = _causal_path(obs, src_in, duration, saliency, size=size, crop=crop, fps=fps, st=st)
+    path = _causal_path(
+        obs, src_in, duration, saliency, size=size, crop=crop, fps=fps, st=st, start_offset=start_offset
+    )
     source = "faces" if n_faces else "saliency"
     offs = [o for _, o in path]
     if max(offs) - min(offs) <= float(st["face_hold_fraction"]) * size or not st["crop_track"]:
@@ -362,6 +370,7 @@ def _causal_path(
     crop: int,
     fps: float,
     st: Mapping[str, Any],
+    start_offset: float | None = None,
 ) -> tuple[tuple[float, int], ...]:
     """Knots ``(t, offset)`` of a causal, smoothed window path over the segment (t from its start)."""
     alpha, beta = float(st["track_alpha"]), float(st["track_beta"])
@@ -379,6 +388,8 @@ def _causal_path(
     hop = min(max(gaps[len(gaps) // 2] if gaps else float((saliency or {}).get("hop_s") or 0.5), 0.05), 1.0)
     first = [o for o in obs if o.centre is not None and o.t <= src_in + hop / 2 + 1e-6]
     pos = offset(first[-1].centre) if first and first[-1].centre is not None else offset(0.5)
+    if start_offset is not None:
+        pos = min(max(float(start_offset), 0.0), float(size - crop))
     knots: list[tuple[float, float]] = [(0.0, pos)]
     s: float | None = None  # filter state (subject centre, px) and velocity (px/s)
     v = 0.0
@@ -447,7 +458,7 @@ def _causal_path(
             new = min(max(new, pos - max_step * hop), pos + max_step * hop)
         if o.t <= src_in + hop / 2 + 1e-6:
             # samples before (or right at) the start only set the filter and the first window
-            if o.centre is not None:
+            if o.centre is not None and start_offset is None:
                 pos = offset(o.centre)
                 knots[0] = (0.0, pos)
             continue

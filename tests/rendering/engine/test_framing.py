@@ -249,3 +249,24 @@ def test_other_aspects(reel, aspect, size):
             b = scenes[k].boxes(seg.src_in + i / float(plan.fps) - k * SCENE_S)[0]
             ok.append(max(0.0, min(b[2], x1) - max(b[0], x0)) / (b[2] - b[0]) >= 0.9)
         assert sum(ok) / len(ok) >= 0.95, (aspect, kind)
+
+
+def test_consecutive_pieces_of_one_shot_do_not_jump(reel):
+    """A montage of 0.9-s pieces cut back to back from one shot: each piece's window starts
+    where the previous one ended (the issue: the window jumped between consecutive pieces)."""
+    _, scenes, analysis = reel
+    for kind in ("moving", "face", "late"):
+        k = SCENES.index(kind)
+        cuts = [(k * SCENE_S + 0.2 + i * 0.9, k * SCENE_S + 0.2 + (i + 1) * 0.9) for i in range(4)]
+        plan = plan_render(
+            _clip(cuts),
+            _meta(analysis),
+            dict(SMALL, mode="auto"),
+            faces=analysis["faces"],
+            saliency=analysis["saliency"],
+        )
+        for prev, seg in zip(plan.segments[:-1], plan.segments[1:], strict=True):
+            assert prev.layout == seg.layout == "crop"
+            end = _window(plan, prev, prev.duration)[0]
+            start = _window(plan, seg, 0.0)[0]
+            assert abs(start - end) <= 2, (kind, prev.index, end, start)
