@@ -68,3 +68,18 @@ class ClipPreview(models.Model):
 
     def __str__(self) -> str:
         return f"preview of clip model {self.clip_model_id}"
+
+
+def _delete_preview_files(sender: type, instance: ClipPreview, **kwargs: object) -> None:
+    """A deleted preview row (its clip model, suggestion set or video deleted) takes its files with it,
+    once the deletion commits."""
+    from django.db import transaction
+
+    from fala_clip.storage import delete_stored
+
+    names = [n for n in (instance.contact_sheet, instance.video) if n]
+    if names:
+        transaction.on_commit(lambda: [delete_stored(n) for n in names])
+
+
+models.signals.post_delete.connect(_delete_preview_files, sender=ClipPreview, dispatch_uid="clip_preview_files")

@@ -207,7 +207,9 @@ def test_a_failed_preview_does_not_fail_the_job(video_with_clips, tmp_path):
 
 
 @pytest.mark.django_db
-def test_preview_api_owner_only(video_with_clips, source, api, make_artist, tmp_path):
+def test_preview_api_owner_only(
+    video_with_clips, source, api, make_artist, tmp_path, django_capture_on_commit_callbacks
+):
     from rest_framework.test import APIClient
 
     from rendering.previews import clip_preview_build
@@ -254,6 +256,18 @@ def test_preview_api_owner_only(video_with_clips, source, api, make_artist, tmp_
     assert APIClient().get(f"{base}/suggestions/2/preview").status_code == 401
 
     # a clip of a set that is no longer current is not served
-    clips[1].suggestion_set.__class__.objects.filter(pk=clips[1].suggestion_set_id).update(is_current=False)
+    sets = clips[1].suggestion_set.__class__.objects.filter(pk=clips[1].suggestion_set_id)
+    sets.update(is_current=False)
     assert api.get(f"{base}/suggestions/2/preview").status_code == 404
     assert api.get(f"{base}/previews").json()["results"] == []
+
+    # deleting the clip model (here with its whole set) deletes the preview's files once committed
+    from fala_clip.storage import get_storage
+    from rendering.models import ClipPreview
+
+    preview = ClipPreview.objects.get(clip_model=clips[1])
+    assert get_storage().exists(preview.video) and get_storage().exists(preview.contact_sheet)
+    with django_capture_on_commit_callbacks(execute=True):
+        sets.delete()
+    assert not ClipPreview.objects.exists()
+    assert not get_storage().exists(preview.video) and not get_storage().exists(preview.contact_sheet)
