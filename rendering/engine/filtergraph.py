@@ -113,8 +113,19 @@ def _audio_chain(plan: RenderPlan, st: dict, taps: list, music_input: int | None
             chain += f",afade=t=out:st={_f(plan.music_length - fade_out)}:d={_f(fade_out)}:curve=tri"
         lines.append(chain + "[apre]")
         return "apre"
-    for seg, (_, alab) in zip(plan.segments, taps, strict=True):
-        lines.append(f"[{alab}]{_audio_format(sr)},apad,atrim=end_sample={seg.samples}[a{seg.index}]")
+    # The source's own sound: short fades at the clip's first/last samples (no click when a clip
+    # starts or ends mid-sound) and a de-click at every cut between segments.
+    last = len(plan.segments) - 1
+    cut = float(st["source_cut_fade"])
+    for k, (seg, (_, alab)) in enumerate(zip(plan.segments, taps, strict=True)):
+        n_in = min(round((float(st["source_fade_in"]) if k == 0 else cut) * sr), seg.samples // 4)
+        n_out = min(round((float(st["source_fade_out"]) if k == last else cut) * sr), seg.samples // 4)
+        chain = f"[{alab}]{_audio_format(sr)},apad,atrim=end_sample={seg.samples}"
+        if n_in > 0:
+            chain += f",afade=t=in:ss=0:ns={n_in}"
+        if n_out > 0:
+            chain += f",afade=t=out:ss={seg.samples - n_out}:ns={n_out}"
+        lines.append(chain + f"[a{seg.index}]")
     if len(plan.segments) == 1:
         return "a0"
     return None  # concatenated together with video

@@ -6,6 +6,7 @@ overlays a caller's settings on them and rejects unknown keys and bad values.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -49,6 +50,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "sample_rate": 48000,
     "music_fade_in": 0.25,
     "music_fade_out": 0.75,
+    # the source's own sound: a short fade at the clip's start and end, a de-click at each cut
+    "source_fade_in": 0.05,
+    "source_fade_out": 0.12,
+    "source_cut_fade": 0.012,
     "loudnorm": True,
     "loudness_target": -14.0,  # integrated LUFS
     "true_peak": -1.5,  # dBTP
@@ -79,6 +84,13 @@ def resolve_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
     for key, allowed in _ALLOWED.items():
         if merged[key] not in allowed:
             raise RenderError("invalid_settings", f"setting {key}={merged[key]!r} not in {sorted(map(str, allowed))}")
+    for key in ("music_fade_in", "music_fade_out", "source_fade_in", "source_fade_out", "source_cut_fade"):
+        try:
+            fade = float(merged[key])
+        except (TypeError, ValueError):
+            fade = math.nan
+        if not (math.isfinite(fade) and 0.0 <= fade <= 10.0):
+            raise RenderError("invalid_settings", f"setting {key} must be a number of seconds in 0..10")
     for key in ("width", "height"):
         if int(merged[key]) <= 0 or int(merged[key]) % 2:
             raise RenderError("invalid_settings", f"setting {key} must be a positive even integer")
