@@ -78,8 +78,13 @@ def _delete_preview_files(sender: type, instance: ClipPreview, **kwargs: object)
     from fala_clip.storage import delete_stored
 
     names = [n for n in (instance.contact_sheet, instance.video) if n]
+
+    def delete_files() -> None:
+        for name in names:
+            delete_stored(name)
+
     if names:
-        transaction.on_commit(lambda: [delete_stored(n) for n in names])
+        transaction.on_commit(delete_files)
 
 
 models.signals.post_delete.connect(_delete_preview_files, sender=ClipPreview, dispatch_uid="clip_preview_files")
