@@ -15,7 +15,7 @@ Adjustment semantics (how ``learning.services`` applies one to a center snapshot
   layers below give, or the center's own value) is multiplied by ``value`` and stored as an
   absolute value (clamped by the engine's ``PARAM_SPECS``).  ``cuts_per_bar`` 1 → ×2 → 2.
 * ``kind="param"``, ``op="set"``: the param is set to ``value`` (a choice such as
-  ``reframe="letterbox"`` or ``music_start="chorus"``, or a number).
+  ``reframe="fit"`` or ``music_start="chorus"``, or a number).
 
 Keys are the engine's: ``"motion"`` (every template that uses it) or ``"hook.motion"``.
 """

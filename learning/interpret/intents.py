@@ -522,8 +522,8 @@ _CATALOGUE: tuple[Intent, ...] = (
     # --- framing -------------------------------------------------------------------------------
     Intent(
         "reframe_letterbox",
-        "show the whole frame (letterbox over a blurred fill) instead of cropping",
-        (_set("reframe", "letterbox"),),
+        "show the whole frame (fit over a blurred fill) instead of cropping",
+        (_set("reframe", "fit"),),
         "reframe_faces",
         (
             "não corte as pessoas",
