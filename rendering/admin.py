@@ -35,6 +35,16 @@ def _current_clips(ingest: VideoIngest) -> list[ClipModel]:
     )
 
 
+def _copy_source(cm: ClipModel) -> str:
+    """How the title/post text were made: ``local`` or ``llm: model``, with a fallback's reason."""
+    copy = cm.copy or {}
+    source = str(copy.get("source") or "-")
+    if copy.get("model"):
+        source += f": {copy['model']}"
+    notes = copy.get("notes") or []
+    return f"{source}; {notes[0]}" if notes else source
+
+
 def _preview_of(cm: ClipModel) -> ClipPreview | None:
     try:
         return cm.preview  # type: ignore[attr-defined, no-any-return]
@@ -173,6 +183,8 @@ class VideoIngestAdmin(admin.ModelAdmin):
                     f"{cm.duration:.1f} s",
                     f"{cm.score:.3f}",
                     cm.title or "",
+                    cm.post_text or "",
+                    _copy_source(cm),
                     spans,
                     why,
                     sheet,
@@ -182,10 +194,14 @@ class VideoIngestAdmin(admin.ModelAdmin):
         body = format_html_join(
             "",
             '<div class="clip-row" style="border-left:6px solid {};padding:4px 8px;margin:0 0 12px 0">'
-            "<div><b>#{}</b> {}, {}, score {} <i>{}</i><br><small>source: {}</small><br>"
-            "<small>score: {}</small></div>"
+            '<div><b>#{}</b> {}, {}, score {} <i class="clip-title">{}</i><br>'
+            '<small class="clip-post" style="white-space:pre-line">{}</small> <small>({})</small><br>'
+            "<small>source: {}</small><br><small>score: {}</small></div>"
             '<div style="display:flex;gap:12px;margin-top:6px;align-items:flex-start">{}{}</div></div>',
-            ((c, r, t, d, sc, ti, sp, w, video, sheet) for c, r, t, d, sc, ti, sp, w, sheet, video in rows),
+            (
+                (c, r, t, d, sc, ti, po, cs, sp, w, video, sheet)
+                for c, r, t, d, sc, ti, po, cs, sp, w, sheet, video in rows
+            ),
         )
         return format_html('<div id="clip-previews" style="width:100%">{}</div>', body)
 

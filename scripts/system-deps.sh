@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the system packages fala-clip needs, only when they are missing:
-# ffmpeg/ffprobe, PostgreSQL (server binaries), Redis; with --test also Debian's
+# ffmpeg/ffprobe, the captions' font, espeak-ng (the demo sample's spoken line),
+# PostgreSQL (server binaries), Redis; with --test also Debian's
 # chromium + chromium-driver for the browser test (tests/e2e/test_browser.py) and
 # prometheus (promtool + the server) for the alert-rule tests (tests/metrics/).
 # Needs root (or sudo).
@@ -13,10 +14,10 @@ if [ "${1:-}" = "--test" ]; then
   # start a service: Debian container images refuse that (policy-rc.d exits 101) and the
   # install still succeeds; the tests start their own server on a free port anyway.
   { command -v promtool >/dev/null && [ -x /usr/bin/prometheus ]; } || need+=(prometheus)
-  # German speech for the mixed-language lyrics test (tests/music/analysis/test_music_lyrics_real.py);
-  # English speech at known times for the transcript and caption tests (tests/speech_factory.py)
-  command -v espeak-ng >/dev/null || need+=(espeak-ng)
 fi
+# espeak-ng: the spoken Portuguese line of `make demo`'s sample (captions, cuts in the pauses);
+# the tests use it too (German lyrics, English speech at known times: tests/speech_factory.py)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
 # DejaVu Sans Bold: the burned-in captions' font (rendering/engine/captions.py)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need+=(fonts-dejavu-core)

@@ -36,6 +36,9 @@ class SuggestionSetSerializer(serializers.ModelSerializer):
     center_versions = serializers.SerializerMethodField(
         help_text="the learning-center versions this set was computed with (center id, scope, version number)"
     )
+    previews_url = serializers.SerializerMethodField(
+        help_text="contact sheets and 6-s previews of these clip models (GET /videos/{id}/previews)"
+    )
 
     class Meta:
         model = SuggestionSet
@@ -52,6 +55,7 @@ class SuggestionSetSerializer(serializers.ModelSerializer):
             "duration_ms",
             "center_versions",
             "clip_models",
+            "previews_url",
         ]
 
     @extend_schema_field(
@@ -70,3 +74,6 @@ class SuggestionSetSerializer(serializers.ModelSerializer):
         # of learning here: suggestions sits below it).
         rows = sset.center_versions.order_by("center_id").values_list("center_id", "center__scope", "number")  # type: ignore[attr-defined]
         return [{"center": c, "scope": scope, "number": n} for c, scope, n in rows]
+
+    def get_previews_url(self, sset: SuggestionSet) -> str:
+        return f"/videos/{sset.ingest_id}/previews"

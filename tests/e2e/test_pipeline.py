@@ -84,6 +84,11 @@ def test_pipeline_without_music(api, e2e, small_media, settings):
         assert c["score"] == pytest.approx(sum(c["breakdown"].values()), abs=1e-3)
     _check_progress(_progress_events(job_id), total=2)
 
+    # the previews were made by the worker's job, before the renders, and are served
+    assert sugg["previews_url"] == f"/videos/{video_id}/previews"
+    previews = api.get(sugg["previews_url"]).json()["results"]
+    assert len(previews) == 2 and all(p["ready"] for p in previews), previews
+
     renders = api.get(f"/videos/{video_id}/renders").json()["results"]
     assert [r["status"] for r in renders] == ["done", "done"]
     for r in renders:

@@ -109,3 +109,17 @@ def test_only_staff_with_the_view_permission(client, admin_client, video, django
     import uuid
 
     assert admin_client.get(reverse("admin:video_videoingest_timeline", args=[uuid.uuid4()])).status_code == 404
+
+
+def test_change_page_shows_each_clips_title_post_text_and_how_they_were_made(admin_client, video):
+    video, clips = video
+    clips[0].title = "Golden river carry me home"
+    clips[0].post_text = "“Golden river carry me home”\n#river"
+    clips[0].copy = {"language": "en", "source": "llm", "model": "gpt-4o-mini", "keywords": ["river"]}
+    clips[0].save(update_fields=["title", "post_text", "copy"])
+    clips[1].copy = {"language": "pt", "source": "local", "keywords": [], "notes": ["fell back to the local text: x"]}
+    clips[1].save(update_fields=["copy"])
+    html = admin_client.get(reverse("admin:video_videoingest_change", args=[video.pk])).content.decode()
+    assert '<i class="clip-title">Golden river carry me home</i>' in html
+    assert "“Golden river carry me home”\n#river" in html and "(llm: gpt-4o-mini)" in html
+    assert "(local; fell back to the local text: x)" in html
