@@ -104,9 +104,7 @@ def transcribe_speech(
         segments.append({"start": seg["start"], "end": seg["end"], "text": seg["text"]})
         for w in seg["words"]:
             if w["word"] and w["end"] is not None and w["start"] is not None and w["end"] >= w["start"]:
-                words.append(
-                    {"start": w["start"], "end": w["end"], "word": w["word"], "probability": w["probability"]}
-                )
+                words.append({"start": w["start"], "end": w["end"], "word": w["word"], "probability": w["probability"]})
     words.sort(key=lambda w: (w["start"], w["end"]))
     return {
         "language": tr["language"],
