@@ -591,7 +591,8 @@ def clip_previews_build_all(
                 source_path=source_path,
                 out_dir=out_dir,
                 options=ingest.options or {},
-                music_path=music_path,
+                # as the full render: the track only under the clip models cut to it
+                music_path=music_path if cm.music_offset is not None else None,
             )
         except Exception as exc:  # a preview never fails the job
             summary["failed"] += 1

@@ -152,6 +152,11 @@ def _build_captions(
     return paths, {**track.summary(), "enabled": True}, track
 
 
+def clip_music_path(clip_model: Any, music_path: str | None) -> str | None:
+    """The track file for this clip model's render: only when it is cut to the music."""
+    return music_path if music_path and clip_model.music_offset is not None else None
+
+
 class _VariantProgress:
     """ffmpeg progress → the job's progress (and event log), throttled; 100 always written."""
 
@@ -208,6 +213,9 @@ def render_all_variants(
         reframe = reframe_for_clip(options.get("reframe"), row.clip_model.params)
         st = render_settings(options, reframe)
         want_captions = captions_enabled(options)
+        # The track plays only under the clip models cut to it (hook, beat montage: a music
+        # offset); a highlight keeps the source's own sound (and its speech for the captions).
+        clip_music = clip_music_path(row.clip_model, music_path)
         RenderedVariant.objects.filter(pk=row.pk).update(
             status=RenderedVariant.Status.RENDERING,
             started_at=timezone.now(),
@@ -224,7 +232,7 @@ def render_all_variants(
                     clip=row.clip_model.as_engine_clip(),
                     meta=meta,
                     st=st,
-                    music=bool(music_path),
+                    music=bool(clip_music),
                     workspace=workspace,
                     index=row.index,
                 )
@@ -240,7 +248,7 @@ def render_all_variants(
                 row.clip_model.as_engine_clip(),
                 str(out),
                 meta=meta,
-                music=music_path,
+                music=clip_music,
                 faces=reframe.faces(analysis.faces),
                 saliency=reframe.saliency(analysis.saliency),
                 settings=st,

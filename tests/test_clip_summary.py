@@ -24,6 +24,8 @@ def clip_model(**kw):
         music_offset=12.0,
         music_duration=4.0,
         params={"pieces": "moments_1s_apart", "n_shots": 2, "music_end": "bar", "reframe": "auto"},
+        title="Cortes no ritmo",
+        post_text="🎵 Track, de Artist #artist",
     )
     base.update(kw)
     return SimpleNamespace(**base)
@@ -47,9 +49,19 @@ def test_from_the_render_plan():
             {"src_in": 30.0, "src_out": 32.0, "position": 2.0, "duration": 2.0, "layout": "fit"},
         ],
     }
-    row = SimpleNamespace(clip_model=clip_model(), plan=plan, duration=4.0, width=1080, height=1920)
+    row = SimpleNamespace(
+        clip_model=clip_model(),
+        plan=plan,
+        duration=4.0,
+        width=1080,
+        height=1920,
+        captions={"enabled": True, "source": "lyrics", "language": "pt", "words": [{"start": 0.1}], "srt": "r/1.srt"},
+    )
     out = variant_summary(Path("/x/clip-1-beat_montage.mp4"), row)
     assert out["from"] == "render_plan"
+    assert (out["title"], out["post_text"]) == ("Cortes no ritmo", "🎵 Track, de Artist #artist")
+    # the caption record without its word list (that stays in the database / API)
+    assert out["captions"] == {"enabled": True, "source": "lyrics", "language": "pt", "srt": "r/1.srt"}
     assert [(s["src_in"], s["src_out"], s["position"], s["duration"]) for s in out["segments"]] == [
         (3.2, 5.2, 0.0, 2.0),
         (30.0, 32.0, 2.0, 2.0),
@@ -63,7 +75,12 @@ def test_from_the_render_plan():
 
 def test_without_a_plan_the_clip_models_edl():
     row = SimpleNamespace(
-        clip_model=clip_model(music_offset=None, music_duration=None), plan={}, duration=4.0, width=1080, height=1920
+        clip_model=clip_model(music_offset=None, music_duration=None),
+        plan={},
+        duration=4.0,
+        width=1080,
+        height=1920,
+        captions={},
     )
     out = variant_summary(Path("/x/a.mp4"), row)
     assert out["from"] == "clip_model" and out["audio"] == "original" and out["music_offset"] is None

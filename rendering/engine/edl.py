@@ -15,7 +15,7 @@ from suggestions.engine.contracts import ClipModelSpec
 from video.analysis.contracts import FaceSample
 
 from .errors import RenderError
-from .reframe import crop_geometry, crop_path_at, plan_segment_framing
+from .reframe import RENDER_MODES, crop_geometry, crop_path_at, plan_segment_framing
 from .settings import _rate_str, parse_rate, resolve_settings
 
 
@@ -107,6 +107,66 @@ def _meta_dims(meta: dict) -> tuple[int, int, float]:
     return w, h, sar or 1.0
 
 
+#: Shorter pieces of a shot are not split off: the layout of the surrounding piece holds.
+MIN_LAYOUT_PIECE_S = 0.5
+
+
+def _split_at_layout_changes(
+    rows: list[tuple[Any, int, float, float]],
+    *,
+    faces: list[FaceSample] | None,
+    saliency: Mapping[str, Any],
+    st: Mapping[str, Any],
+    src_w: int,
+    src_h: int,
+    crop_w: int,
+    crop_h: int,
+    fps: float,
+    notes: list[str],
+) -> list[tuple[Any, int, float, float]]:
+    """Split an EDL entry that spans shot cuts where the shots want different layouts.
+
+    A continuous 30-s highlight can hold a title card (fit), a moving subject (crop) and two
+    people at the edges (fit): the layout is decided per shot, so the entry becomes contiguous
+    pieces at the cuts where the decision changes (the audio runs on without a de-click there).
+    Shots with the same layout stay one segment (the crop path already resets at cuts).
+    """
+    cuts = sorted(float(c) for c in saliency.get("cuts") or [])
+    if not cuts:
+        return rows
+    out: list[tuple[Any, int, float, float]] = []
+    for position, i, src_in, src_out in rows:
+        kept: list[float] = []
+        for c in cuts:
+            if src_in + MIN_LAYOUT_PIECE_S <= c <= src_out - MIN_LAYOUT_PIECE_S and (
+                not kept or c - kept[-1] >= MIN_LAYOUT_PIECE_S
+            ):
+                kept.append(c)
+        if not kept:
+            out.append((position, i, src_in, src_out))
+            continue
+        bounds = [src_in, *kept, src_out]
+        layouts = [
+            plan_segment_framing(
+                a, b - a, mode=str(st["mode"]), faces=faces, saliency=saliency, src_w=src_w, src_h=src_h,
+                crop_w=crop_w, crop_h=crop_h, fps=fps, st=st,
+            ).layout
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]  # fmt: skip
+        if len(set(layouts)) == 1:
+            out.append((position, i, src_in, src_out))
+            continue
+        start = src_in
+        for k in range(1, len(layouts)):
+            if layouts[k] != layouts[k - 1]:
+                out.append((None if position is None else float(position) + start - src_in, i, start, bounds[k]))
+                start = bounds[k]
+        out.append((None if position is None else float(position) + start - src_in, i, start, src_out))
+        pieces = sum(1 for r in out if r[1] == i)
+        notes.append(f"edl[{i}] split at {pieces - 1} shot cut(s) where the layout changes ({'/'.join(layouts)})")
+    return out
+
+
 def plan_render(
     clip: ClipModelSpec,
     meta: dict,
@@ -164,6 +224,11 @@ def plan_render(
     prev_boundary = 0
     prev_samples = 0
     crop_w, crop_h = crop_geometry(src_w, src_h, int(st["width"]), int(st["height"]), sar)
+    if saliency and RENDER_MODES.get(str(st["mode"]), "auto") == "auto":
+        rows = _split_at_layout_changes(
+            rows, faces=faces, saliency=saliency, st=st, src_w=src_w, src_h=src_h, crop_w=crop_w, crop_h=crop_h,
+            fps=float(fps), notes=notes,
+        )  # fmt: skip
     prev_seg: Segment | None = None
     for k, (position, i, src_in, src_out) in enumerate(rows):
         if position is not None and abs(float(position) - cum) > frame + 1e-6:

@@ -115,11 +115,21 @@ def _audio_chain(plan: RenderPlan, st: dict, taps: list, music_input: int | None
         return "apre"
     # The source's own sound: short fades at the clip's first/last samples (no click when a clip
     # starts or ends mid-sound) and a de-click at every cut between segments.
-    last = len(plan.segments) - 1
+    # Pieces that continue each other in the source (an entry split where the layout changes)
+    # play on without a de-click.
+    segs = plan.segments
+    last = len(segs) - 1
     cut = float(st["source_cut_fade"])
-    for k, (seg, (_, alab)) in enumerate(zip(plan.segments, taps, strict=True)):
-        n_in = min(round((float(st["source_fade_in"]) if k == 0 else cut) * sr), seg.samples // 4)
-        n_out = min(round((float(st["source_fade_out"]) if k == last else cut) * sr), seg.samples // 4)
+    half = 0.5 / float(plan.fps)
+
+    def joined(a: int, b: int) -> bool:
+        return a >= 0 and b <= last and abs(segs[a].src_out - segs[b].src_in) <= half
+
+    for k, (seg, (_, alab)) in enumerate(zip(segs, taps, strict=True)):
+        fade_in = float(st["source_fade_in"]) if k == 0 else (0.0 if joined(k - 1, k) else cut)
+        fade_out = float(st["source_fade_out"]) if k == last else (0.0 if joined(k, k + 1) else cut)
+        n_in = min(round(fade_in * sr), seg.samples // 4)
+        n_out = min(round(fade_out * sr), seg.samples // 4)
         chain = f"[{alab}]{_audio_format(sr)},apad,atrim=end_sample={seg.samples}"
         if n_in > 0:
             chain += f",afade=t=in:ss=0:ns={n_in}"

@@ -140,6 +140,11 @@ def test_pipeline_with_music_three_models_on_the_beat(api, e2e, small_media):
         assert min(abs(t - b) for b in beats) <= 1 / 30 + 1e-6
     renders = api.get(f"/videos/{body['video']['id']}/renders").json()["results"]
     assert [r["status"] for r in renders] == ["done"] * 3
+    # the track plays under the clips cut to it; the highlight keeps the source's own sound
+    by_model = {c["id"]: c for c in sugg["clip_models"]}
+    for r in renders:
+        cm = by_model[r["clip_model_id"]]
+        assert r["plan"]["audio"] == ("source" if cm["music_offset"] is None else "music"), (cm["template"], r["plan"])
     _check_progress(_progress_events(body["job"]["id"]), total=3)
 
 

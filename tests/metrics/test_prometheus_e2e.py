@@ -41,7 +41,7 @@ def test_the_job_ran_to_done(metrics_workload):
     assert job["status"] == "done", (job["error_code"], job["error_message"], metrics_workload.logs)
     assert job["attempts"] == 1
     assert [j["status"] for j in metrics_workload.feedback_jobs] == ["done", "done"]
-    assert metrics_workload.llm_requests == 2
+    assert metrics_workload.llm_requests == 3  # the clip copy (error -> local text) + two feedback calls
 
 
 def test_shortened_sla_alert_goes_pending_then_firing_for_the_queued_job(metrics_workload):
@@ -165,7 +165,7 @@ def test_llm_and_feedback_metrics_reach_prometheus(metrics_workload):
 
     w = metrics_workload
     prom, at = w.prometheus, w.t_end
-    assert by(prom, "fala_llm_requests_total", "status", at) == {"error": 1.0, "ok": 1.0}
+    assert by(prom, "fala_llm_requests_total", "status", at) == {"error": 2.0, "ok": 1.0}
     assert by(prom, "fala_llm_fallbacks_total", "reason", at) == {
         "error": 1.0,
         "timeout": 0.0,

@@ -149,7 +149,9 @@ def run(*, root: Path, db_url: str, video: Path, stack_holder: list) -> Workload
         ],
         "unmatched": [],
     }
-    llm.push(http_error(500), ok(reply))
+    # The clip job's title/post-text call (learning.copywriting) comes first: a provider error,
+    # so the clips keep their local text; then the two feedback calls (an error, an answer).
+    llm.push(http_error(500), http_error(500), ok(reply))
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PROMETHEUS_"))}
     env.update(

@@ -270,3 +270,51 @@ def test_consecutive_pieces_of_one_shot_do_not_jump(reel):
             end = _window(plan, prev, prev.duration)[0]
             start = _window(plan, seg, 0.0)[0]
             assert abs(start - end) <= 2, (kind, prev.index, end, start)
+
+
+def test_one_entry_across_shots_is_framed_per_shot(reel):
+    """A continuous highlight over several shots: each shot gets its own layout, the entry is split
+    into contiguous pieces only where the layout changes, and nothing of the source is lost."""
+    _, scenes, analysis = reel
+    first, last = 0.2, 4 * SCENE_S - 0.2  # moving | banner | edges | offcentre
+    plan = plan_render(
+        _clip([(first, last)]), _meta(analysis), dict(SMALL, mode="auto"), faces=analysis["faces"],
+        saliency=analysis["saliency"],
+    )  # fmt: skip
+    assert [s.layout for s in plan.segments] == ["crop", "fit", "crop"]
+    # the pieces split at the shot cuts (within a frame), contiguous in the source and the output
+    assert plan.segments[1].src_in == pytest.approx(SCENE_S, abs=1 / 25 + 1e-6)
+    assert plan.segments[2].src_in == pytest.approx(3 * SCENE_S, abs=1 / 25 + 1e-6)
+    for a, b in zip(plan.segments, plan.segments[1:]):
+        assert b.src_in == pytest.approx(a.src_out, abs=1e-6) and b.position == pytest.approx(a.position + a.duration)
+    assert plan.duration == pytest.approx(last - first, abs=1 / 30)
+    # every subject stays >= 90 % inside the window in every frame of its shot
+    for _, seg, t in _frames_of(plan):
+        k = int(t // SCENE_S)
+        x0, x1 = _window(plan, seg, t - seg.src_in)
+        for b in scenes[k].boxes(t - k * SCENE_S):
+            assert max(0.0, min(b[2], x1) - max(b[0], x0)) / (b[2] - b[0]) >= 0.9, (SCENES[k], t, x0, x1, b)
+    # the same entry in one shot's layout only: no split
+    one = plan_render(
+        _clip([(0.2, 3.8)]), _meta(analysis), dict(SMALL, mode="auto"), faces=analysis["faces"],
+        saliency=analysis["saliency"],
+    )  # fmt: skip
+    assert len(one.segments) == 1
+
+
+def test_split_pieces_play_the_sound_on_without_a_declick(reel):
+    from rendering.engine.filtergraph import build_command
+
+    path, _, analysis = reel
+    clip = _clip([(0.2, 2 * SCENE_S - 0.2)])  # moving (crop) | banner (fit)
+    meta = _meta(analysis)
+    st = dict(SMALL, mode="auto")
+    plan = plan_render(clip, meta, st, faces=analysis["faces"], saliency=analysis["saliency"])
+    assert [s.layout for s in plan.segments] == ["crop", "fit"]
+    graph = build_command(str(path), clip, "/tmp/x.mp4", meta=meta, settings=st, plan=plan)
+    fc = graph[graph.index("-filter_complex") + 1]
+    a0 = next(line for line in fc.split(";") if line.endswith("[a0]"))
+    a1 = next(line for line in fc.split(";") if line.endswith("[a1]"))
+    # the clip's own start and end fade; the join between the two pieces does not
+    assert "afade=t=in" in a0 and "afade=t=out" not in a0
+    assert "afade=t=in" not in a1 and "afade=t=out" in a1
