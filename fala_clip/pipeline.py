@@ -178,6 +178,7 @@ def step_analyze_video(ctx: JobContext, ingest: VideoIngest, path: Path) -> Vide
             whisper_model=settings.WHISPER_MODEL or None,
             whisper_cache_dir=settings.MODEL_CACHE_DIR,
             whisper_threads=settings.WHISPER_CPU_THREADS,
+            languages=list(settings.TRANSCRIBE_LANGUAGES),
             on_step=on_step,
             meta=ingest.probe or None,  # gated at submission: no second ffprobe
         )

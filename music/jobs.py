@@ -63,6 +63,7 @@ def music_analysis_kwargs(asset: MusicAsset) -> dict[str, Any]:
         "beam_size": settings.WHISPER_BEAM_SIZE,
         "whisper_threads": settings.WHISPER_CPU_THREADS,
         "model_cache_dir": settings.MODEL_CACHE_DIR,
+        "languages": list(settings.TRANSCRIBE_LANGUAGES),
     }
 
 

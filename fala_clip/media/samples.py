@@ -106,8 +106,12 @@ def sample_track(path: Path, *, duration: float = 45.0, bpm: float = 120.0, sr: 
     return path
 
 
-#: The demo sample's spoken line (Portuguese, spoken by espeak-ng when it is installed).
-DEMO_LINE = "Olá! Este é o fala clip. Cortes no ritmo, legendas e enquadramento automático."
+#: The demo sample's spoken line (spoken by espeak-ng when it is installed).  English: whisper
+#: base reads espeak-ng's Portuguese voice as Latin, English or Spanish and its guards then reject
+#: the words (measured on "Olá! Este é o fala clip…" with the pt and pt-br voices at 130-150
+#: words/min); espeak's English comes back word for word, so the demo shows its captions.
+DEMO_LINE = "Hello! This is fala clip. Cuts on the beat, captions and framing, all automatic."
+DEMO_VOICE = "en"
 DEMO_TITLE = "FALA CLIP  DEMO"
 DEJAVU_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 
@@ -123,7 +127,7 @@ def _face_photo() -> Path | None:
     return png if png.exists() else None
 
 
-def _speak(text: str, path: Path, *, voice: str = "pt") -> Path | None:
+def _speak(text: str, path: Path, *, voice: str = DEMO_VOICE) -> Path | None:
     """``text`` spoken into a WAV by Debian's espeak-ng; None when espeak-ng is not installed."""
     import shutil
 
@@ -140,7 +144,7 @@ def demo_video(path: Path, *, duration: float = 60.0, width: int = 960, height: 
     Five shots of ``duration/5`` s joined by hard cuts: (1) a title card that fades in from black,
     the title spanning most of the width (a 9:16 crop would cut it: the renderer must fit it);
     (2) a subject moving across a textured background (no face: the crop follows it);
-    (3) a real face photo drifting across the frame while a Portuguese line is spoken
+    (3) a real face photo drifting across the frame while a line is spoken
     (captions, clean cuts in the pauses); (4) two subjects at the left and right edges (fit);
     (5) colour bars.  White one-frame flashes with 1 kHz beeps at :data:`FLASH_TIMES` (inside the
     duration), over a quiet noise bed.  Without espeak-ng the line is left out; without

@@ -316,6 +316,10 @@ MEDIA_MAX_STREAMS = env.int("MEDIA_MAX_STREAMS", default=8)
 WHISPER_MODEL = env.str("WHISPER_MODEL", default="")
 WHISPER_BEAM_SIZE = env.int("WHISPER_BEAM_SIZE", default=5)
 WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=2)
+# The languages whisper may identify on lyrics and on a video's speech (ISO 639-1, as whisper
+# names them): the catalogue's.  Whisper knows 99 and on short, sung or synthetic speech its
+# first guess is often one nobody uploads (a Portuguese line read as Latin).  Empty: any.
+TRANSCRIBE_LANGUAGES = env.list("TRANSCRIBE_LANGUAGES", default=["pt", "en", "es", "fr", "de", "it"])
 # The clip pipeline can analyse a not-yet-analysed track in a child process during
 # the video decode.  Default: only on hosts with 4 or more cores.  Measured on 2
 # vCPUs (W5): 88.0 s with it, 89.0 s without -- the decoder's "idle" 0.3 core is not

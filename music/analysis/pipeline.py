@@ -10,7 +10,7 @@ with the returned ``embeddings["audio"]["vector"]``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ def analyze_track(
     beam_size: int | None = None,
     whisper_threads: int | None = None,
     model_cache_dir: str | Path | None = None,
+    languages: Sequence[str] | None = None,
 ) -> MusicAnalysisResult:
     """Analyse an audio file; returns a JSON-serialisable :class:`MusicAnalysisResult`.
 
@@ -54,7 +55,8 @@ def analyze_track(
     step) and ``versions`` (``{step: {"name", "version", "params"}}``).
     ``on_step(name)`` is called before each step named in :data:`STEPS`.
     ``whisper_model``, ``beam_size``, ``whisper_threads`` and
-    ``model_cache_dir`` go to the transcriber (the caller passes settings).
+    ``model_cache_dir`` go to the transcriber (the caller passes settings); ``languages``: the
+    languages the lyrics may be identified as (``TRANSCRIBE_LANGUAGES``; None: any).
     """
     from . import activity, embeddings, rhythm, structure, transcribe
 
@@ -123,6 +125,7 @@ def analyze_track(
         beam_size=beam_size,
         cpu_threads=whisper_threads,
         cache_dir=model_cache_dir,
+        allowed_languages=languages,
     )
     done("transcribing", t)
     versions["transcribing"] = tr["model"]

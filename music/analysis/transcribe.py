@@ -28,6 +28,7 @@ import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -218,19 +219,38 @@ _last_encoding = threading.local()
 ENCODINGS_KEPT = 8
 
 
-def _detect(wm: Any, piece: np.ndarray) -> dict[str, float]:
+def _detect(wm: Any, piece: np.ndarray, languages: Sequence[str] | None = None) -> dict[str, float]:
     """Whisper's language probabilities for the first window of ``piece``.
 
     The window is cut exactly as ``WhisperModel.generate_segments`` cuts the
     first one (the last mel frame dropped, padded to 30 s), so transcribing
-    ``piece`` next reuses this encoder output.
+    ``piece`` next reuses this encoder output.  ``languages``: the languages
+    the service expects (:func:`restrict_languages`), or None for all 99.
     """
     from faster_whisper.audio import pad_or_trim
 
     feats = wm.feature_extractor(piece)
     n = min(wm.feature_extractor.nb_max_frames, feats.shape[-1] - 1)
     enc = wm.encode(pad_or_trim(feats[:, :n]))
-    return {tok[2:-2]: float(p) for tok, p in wm.model.detect_language(enc)[0]}
+    return restrict_languages({tok[2:-2]: float(p) for tok, p in wm.model.detect_language(enc)[0]}, languages)
+
+
+def restrict_languages(probs: dict[str, float], languages: Sequence[str] | None) -> dict[str, float]:
+    """Whisper's language probabilities renormalised over the languages the service expects.
+
+    Whisper identifies 99 languages; on short, sung or synthetic speech its first guess is often
+    one nobody uploads (a Portuguese line read as Latin, p 0.30 vs pt 0.12) and the words then
+    come back in that language or are rejected.  Restricting the choice to the catalogue's
+    languages (``TRANSCRIBE_LANGUAGES``) keeps the guess among plausible ones.  None or empty:
+    unchanged; a set whose languages all have probability 0: unchanged.
+    """
+    if not languages:
+        return probs
+    kept = {k: v for k, v in probs.items() if k in set(languages)}
+    total = sum(kept.values())
+    if total <= 0:
+        return probs
+    return {k: v / total for k, v in kept.items()}
 
 
 def _r(x: float | None, nd: int = 3) -> float | None:
@@ -427,8 +447,12 @@ def transcribe(
     cpu_threads: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     spans: list[list[float]] | None = None,
+    allowed_languages: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Transcribe 16 kHz mono float32 audio with word timestamps.
+
+    ``allowed_languages``: the languages whisper may identify on the vocal spans
+    (:func:`restrict_languages`); None: any.
 
     Returns ``{"language", "language_probability", "languages", "text",
     "segments": [{"start", "end", "text", "language", "no_speech_prob",
@@ -486,6 +510,7 @@ def transcribe(
             "merge_gap_s": SPAN_MERGE_GAP_S,
             "lang_switch_p": LANG_SWITCH_P,
             "lang_split_p": LANG_SPLIT_P,
+            "allowed_languages": sorted(allowed_languages) if allowed_languages else None,
         }
     track_lang: str | None = language
     track_prob = 1.0 if language else 0.0
@@ -505,7 +530,7 @@ def transcribe(
             raw = [_segment(seg, 0.0, info.language) for seg in segments]  # generator: decoding happens here
             track_lang, track_prob = info.language, float(info.language_probability)
         else:
-            runs, track_lang, track_prob = _language_runs(wm, audio, spans, duration, language)
+            runs, track_lang, track_prob = _language_runs(wm, audio, spans, duration, language, allowed_languages)
             params["spans"]["runs"] = [[s, e, lang] for s, e, lang in runs]
             for s, e, lang in runs:
                 if not wm.model.is_multilingual and lang != "en":
@@ -548,7 +573,12 @@ def transcribe(
 
 
 def _language_runs(
-    wm: Any, audio: np.ndarray, spans: list[list[float]], duration: float, language: str | None
+    wm: Any,
+    audio: np.ndarray,
+    spans: list[list[float]],
+    duration: float,
+    language: str | None,
+    allowed_languages: Sequence[str] | None = None,
 ) -> tuple[list[tuple[float, float, str]], str | None, float]:
     """``([(start, end, language)], track language, its probability)`` for the vocal spans.
 
@@ -571,12 +601,12 @@ def _language_runs(
     for wi, (ws, we) in enumerate(windows):
         inner = [(s, e) for s, e in all_units if s < we and e > ws]
         inner = [(max(s, ws), min(e, we)) for s, e in inner] or [(ws, we)]
-        p = _detect(wm, audio[int(ws * SR) : int(we * SR)])
+        p = _detect(wm, audio[int(ws * SR) : int(we * SR)], allowed_languages)
         runner_up = sorted(p.values())[-2] if len(p) > 1 else 0.0
         if len(inner) > 1 and (runner_up >= LANG_SPLIT_P or we - ws > LANG_DETECT_S):
             for s, e in inner:
                 units.append((s, e))
-                probs.append(_detect(wm, audio[int(s * SR) : int(e * SR)]))
+                probs.append(_detect(wm, audio[int(s * SR) : int(e * SR)], allowed_languages))
                 owner.append(wi)
         else:
             units.append((ws, we))

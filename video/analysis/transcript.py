@@ -21,6 +21,7 @@ Result (``VideoAnalysis.transcript``)::
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -70,8 +71,11 @@ def transcribe_speech(
     beam_size: int | None = None,
     cpu_threads: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    languages: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Transcribe the speech of a 16-kHz mono soundtrack; see the module docstring for the result.
+
+    ``languages``: the languages whisper may identify (``TRANSCRIBE_LANGUAGES``; None: any).
 
     ``speech_per_second``: the pipeline's speech shares (one per second).
     ``language``: a declared language (else whisper identifies it per span).
@@ -97,6 +101,7 @@ def transcribe_speech(
         cpu_threads=cpu_threads,
         cache_dir=cache_dir,
         spans=spans,
+        allowed_languages=languages,
     )
     words: list[dict[str, Any]] = []
     segments: list[dict[str, Any]] = []

@@ -70,3 +70,37 @@ def test_pipeline_transcript_can_be_disabled(tmp_path):
     spoken_video(src, WORDS[:1], 2.0)
     result = analyze_video(src, with_faces=False, with_embeddings=False, with_transcript=False)
     assert result["transcript"]["words"] == [] and result["transcript"]["skipped"] == "disabled"
+
+
+def test_restricting_the_languages_renormalises_and_never_empties():
+    from music.analysis.transcribe import restrict_languages
+
+    probs = {"la": 0.30, "hu": 0.14, "pt": 0.12, "en": 0.08, "es": 0.02}
+    out = restrict_languages(probs, ["pt", "en", "es"])
+    assert set(out) == {"pt", "en", "es"} and max(out, key=out.get) == "pt"
+    assert abs(sum(out.values()) - 1.0) < 1e-9 and abs(out["pt"] / out["en"] - 1.5) < 1e-9
+    assert restrict_languages(probs, None) == probs and restrict_languages(probs, []) == probs
+    assert restrict_languages(probs, ["ja"]) == probs  # nothing of the set was seen: unchanged
+
+
+def test_the_demo_samples_spoken_line_comes_back_at_its_time(tmp_path):
+    """`make demo`'s sample: the line spoken over the face shot comes back word for word, in its
+    shot, among the catalogue's languages (what the demo's highlight captions show)."""
+    import math
+
+    from fala_clip.media.samples import DEMO_LINE, demo_video
+    from tests.speech_factory import need_espeak
+    from video.analysis.decode import decode_audio
+
+    need_espeak()
+    duration = 20.0  # five 4-s shots; the line starts 1 s into the third (8 s)
+    path = demo_video(tmp_path / "demo.mp4", duration=duration, width=320, height=180)
+    y = decode_audio(path)
+    speech, _ = speech_per_second(y, 16000, math.ceil(y.size / 16000))
+    out = tr_mod.transcribe_speech(y, 16000, speech, languages=["pt", "en", "es", "fr", "de", "it"])
+    assert out["language"] == "en", out
+    said = [w["word"].strip(".,!?").lower() for w in out["words"]]
+    expected = [w.strip(".,!?").lower() for w in DEMO_LINE.split()]
+    hits = sum(1 for w in expected if w in said)
+    assert hits >= 0.75 * len(expected), (said, expected)
+    assert 8.5 <= out["words"][0]["start"] <= 9.6 and out["words"][-1]["end"] <= 16.0, out["words"]
