@@ -108,7 +108,7 @@ def _meta_dims(meta: dict) -> tuple[int, int, float]:
 
 
 #: Shorter pieces of a shot are not split off: the layout of the surrounding piece holds.
-MIN_LAYOUT_PIECE_S = 0.5
+MIN_LAYOUT_PIECE_S = 1.0
 
 
 def _split_at_layout_changes(
