@@ -43,8 +43,16 @@ def acquire_heavy_slot(lock_dir: Path | None = None, limit: int | None = None) -
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            fh.seek(0)
-            holders.append(fh.read().strip() or "?")
+            # The holder writes its pid right after taking the lock: a worker started at the same
+            # moment can look in between, so give it a moment to appear (at most 0.5 s).
+            holder = ""
+            for _ in range(50):
+                fh.seek(0)
+                holder = fh.read().strip()
+                if holder:
+                    break
+                time.sleep(0.01)
+            holders.append(holder or "?")
             fh.close()
             continue
         fh.seek(0)

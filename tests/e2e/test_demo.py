@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,16 @@ def test_clip_command_generates_valid_vertical_clips(tmp_path):
         assert streams["video"]["codec_name"] == "h264" and streams["audio"]["codec_name"] == "aac"
         assert (streams["video"]["width"], streams["video"]["height"]) == (1080, 1920)
         assert 5.0 <= float(info["format"]["duration"]) <= 15.1
+        # a clean start: the sample opens with a fade from black, no clip opens on it
+        first = subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", path, "-frames:v", "1", "-vf", "scale=64:114,format=gray",
+             "-f", "rawvideo", "-"],
+            capture_output=True, check=True,
+        ).stdout  # fmt: skip
+        assert len(first) == 64 * 114 and sum(first) / len(first) > 24, (path, sum(first) / len(first))
+    for clip in summary["clips"]:
+        assert clip["segments"] and all("layout" in seg for seg in clip["segments"]), clip
+        assert clip["title"], clip
+        if clip["captions"].get("srt"):  # the captions' sidecars sit next to the clip
+            srt = Path(clip["file"]).with_suffix(".srt")
+            assert "-->" in srt.read_text(encoding="utf-8")

@@ -266,6 +266,11 @@ class Command(BaseCommand):
             with open_stored(row.file) as src, dest.open("wb") as dst:
                 shutil.copyfileobj(src, dst)
             written.append(dest)
+            for fmt in ("srt", "vtt"):  # the captions' sidecars next to the clip
+                stored = (row.captions or {}).get(fmt)
+                if stored:
+                    with open_stored(stored) as src, dest.with_suffix(f".{fmt}").open("wb") as dst:
+                        shutil.copyfileobj(src, dst)
             details.append(variant_summary(dest, row))
             cm = row.clip_model
             self.stdout.write(
