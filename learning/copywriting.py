@@ -31,16 +31,14 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
 from django.conf import settings
 
-from learning.llm import LlmOutputError, estimate_input_tokens
+from learning.llm import LlmOutputError, estimate_input_tokens, metered_chat_json
 from learning.models import ArtistFeedback, MusicFeedback
-from learning.usage import llm_budget_status, record_llm_usage
+from learning.usage import llm_budget_status
 from suggestions.copywriting import POST_MAX, TITLE_MAX, ClipCopy, CopyInput, local_copy, normalise_language
 from suggestions.models import ClipModel
 from suggestions.services import clip_model_copy_save, clip_models_copy_context
@@ -192,62 +190,9 @@ def _with_note(copy: ClipCopy, note: str) -> ClipCopy:
 
 def _call(messages: list[dict[str, str]], usage_row: dict[str, Any]) -> tuple[list[dict[str, Any]] | None, str]:
     """One chat-completions call; the parsed clips, or None and the reason.  Records the usage row."""
-    import openai
-
-    reason = ""
-    clips: list[dict[str, Any]] | None = None
-    client = openai.OpenAI(
-        api_key=settings.LLM_API_KEY, base_url=settings.LLM_BASE_URL, timeout=settings.LLM_TIMEOUT_S, max_retries=0
+    return metered_chat_json(
+        messages=messages, response_format=response_format(), usage_row=usage_row, parse=_parse, what="clip copy"
     )
-    started = time.monotonic()
-    try:
-        response = client.chat.completions.create(
-            model=usage_row["model"],
-            messages=cast(Any, messages),
-            response_format=cast(Any, response_format()),
-            temperature=0,
-        )
-        usage_row["latency_ms"] = (time.monotonic() - started) * 1000
-        usage_row["request_id"] = response.id or ""
-        usage = response.usage
-        if usage is not None:
-            details = usage.prompt_tokens_details
-            usage_row.update(
-                input_tokens=usage.prompt_tokens or 0,
-                output_tokens=usage.completion_tokens or 0,
-                cached_tokens=(details.cached_tokens or 0) if details is not None else 0,
-                estimated=False,
-            )
-        if not response.choices:
-            raise LlmOutputError("the reply has no choices")
-        message = response.choices[0].message
-        if getattr(message, "refusal", None):
-            raise LlmOutputError(f"the model refused: {str(message.refusal)[:200]}")
-        clips = _parse(message.content)
-        usage_row["status"] = "ok"
-    except LlmOutputError as exc:
-        reason = str(exc)
-        usage_row.update(status="invalid_output", error=reason)
-    except openai.APITimeoutError:
-        reason = f"timeout after {settings.LLM_TIMEOUT_S:g} s"
-        usage_row.update(status="timeout", error=reason)
-    except openai.APIStatusError as exc:
-        reason = f"HTTP {exc.status_code} from the provider"
-        usage_row.update(status="error", error=f"{reason}: {str(exc)[:500]}")
-        usage_row["request_id"] = exc.request_id or ""
-    except openai.APIConnectionError as exc:
-        reason = f"connection error ({exc.__cause__ or exc})"[:300]
-        usage_row.update(status="error", error=reason)
-    except Exception as exc:  # a transport or validation bug: still fall back
-        reason = f"{type(exc).__name__}: {exc}"[:300]
-        usage_row.update(status="error", error=reason)
-        log.exception("unexpected error from the LLM call (clip copy)")
-    finally:
-        client.close()
-        usage_row.setdefault("latency_ms", (time.monotonic() - started) * 1000)
-        usage_row["request_id"] = usage_row["request_id"] or str(uuid.uuid4())
-        record_llm_usage(**usage_row)
-    return clips, reason
 
 
 def clip_models_write_copy(*, clip_models: Sequence[ClipModel], user: Any, job: Any = None) -> list[ClipCopy]:

@@ -48,6 +48,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, cast
 
@@ -313,6 +314,82 @@ def _adjustments(data: dict[str, Any]) -> tuple[list[Adjustment], list[str]]:
     return kept, notes
 
 
+def metered_chat_json(
+    *,
+    messages: list[dict[str, str]],
+    response_format: dict[str, Any],
+    usage_row: dict[str, Any],
+    parse: Callable[[Any], Any],
+    what: str,
+) -> tuple[Any | None, str]:
+    """One metered chat-completions call with a strict JSON schema: ``(parse(content), "")``, or
+    ``(None, why)`` on any failure (HTTP error, timeout, connection, refusal, no choices, output that
+    ``parse`` rejects with :class:`LlmOutputError`, a bug).  Always records ``usage_row`` (tokens
+    from the provider's usage block, latency, status, error) as one ``llm_usage`` row.
+    ``usage_row`` must hold ``model``; ``what`` names the call in the log.
+    """
+    import openai
+
+    reason = ""
+    data: Any | None = None
+    client = openai.OpenAI(
+        api_key=settings.LLM_API_KEY,
+        base_url=settings.LLM_BASE_URL,
+        timeout=settings.LLM_TIMEOUT_S,
+        max_retries=0,
+    )
+    started = time.monotonic()
+    try:
+        response = client.chat.completions.create(
+            model=usage_row["model"],
+            # Plain dicts are exactly the wire format; the client's TypedDicts only describe it.
+            messages=cast(Any, messages),
+            response_format=cast(Any, response_format),
+            temperature=0,
+        )
+        usage_row["latency_ms"] = (time.monotonic() - started) * 1000
+        usage_row["request_id"] = response.id or ""
+        usage = response.usage
+        if usage is not None:
+            details = usage.prompt_tokens_details
+            usage_row.update(
+                input_tokens=usage.prompt_tokens or 0,
+                output_tokens=usage.completion_tokens or 0,
+                cached_tokens=(details.cached_tokens or 0) if details is not None else 0,
+                estimated=False,
+            )
+        if not response.choices:
+            raise LlmOutputError("the reply has no choices")
+        message = response.choices[0].message
+        if getattr(message, "refusal", None):
+            raise LlmOutputError(f"the model refused: {str(message.refusal)[:200]}")
+        data = parse(message.content)
+        usage_row["status"] = "ok"
+    except LlmOutputError as exc:
+        reason = str(exc)
+        usage_row.update(status="invalid_output", error=reason)
+    except openai.APITimeoutError:
+        reason = f"timeout after {settings.LLM_TIMEOUT_S:g} s"
+        usage_row.update(status="timeout", error=reason)
+    except openai.APIStatusError as exc:
+        reason = f"HTTP {exc.status_code} from the provider"
+        usage_row.update(status="error", error=f"{reason}: {str(exc)[:500]}")
+        usage_row["request_id"] = exc.request_id or ""
+    except openai.APIConnectionError as exc:
+        reason = f"connection error ({exc.__cause__ or exc})"[:300]
+        usage_row.update(status="error", error=reason)
+    except Exception as exc:  # anything else (response validation, a transport bug): still fall back
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        usage_row.update(status="error", error=reason)
+        log.exception("unexpected error from the LLM call (%s)", what)
+    finally:
+        client.close()
+        usage_row.setdefault("latency_ms", (time.monotonic() - started) * 1000)
+        usage_row["request_id"] = usage_row["request_id"] or str(uuid.uuid4())
+        record_llm_usage(**usage_row)
+    return data, reason
+
+
 def llm_interpret(
     text: str,
     *,
@@ -336,8 +413,6 @@ def llm_interpret(
     if budget.exceeded:
         return _over_budget(text, budget, language=language, floor=floor)
 
-    import openai
-
     model = settings.LLM_MODEL
     messages = build_messages(text, language=language)
     estimate = estimate_input_tokens(messages, adjustment_json_schema())
@@ -354,63 +429,9 @@ def llm_interpret(
         "request_id": "",
         "status": "error",  # overwritten below; a bug in between still leaves an honest row
     }
-    reason = ""
-    data: dict[str, Any] | None = None
-    client = openai.OpenAI(
-        api_key=settings.LLM_API_KEY,
-        base_url=settings.LLM_BASE_URL,
-        timeout=settings.LLM_TIMEOUT_S,
-        max_retries=0,
+    data, reason = metered_chat_json(
+        messages=messages, response_format=response_format(), usage_row=usage_row, parse=_parse, what="feedback"
     )
-    started = time.monotonic()
-    try:
-        response = client.chat.completions.create(
-            model=model,
-            # Plain dicts are exactly the wire format; the client's TypedDicts only describe it.
-            messages=cast(Any, messages),
-            response_format=cast(Any, response_format()),
-            temperature=0,
-        )
-        usage_row["latency_ms"] = (time.monotonic() - started) * 1000
-        usage_row["request_id"] = response.id or ""
-        usage = response.usage
-        if usage is not None:
-            details = usage.prompt_tokens_details
-            usage_row.update(
-                input_tokens=usage.prompt_tokens or 0,
-                output_tokens=usage.completion_tokens or 0,
-                cached_tokens=(details.cached_tokens or 0) if details is not None else 0,
-                estimated=False,
-            )
-        if not response.choices:
-            raise LlmOutputError("the reply has no choices")
-        message = response.choices[0].message
-        if getattr(message, "refusal", None):
-            raise LlmOutputError(f"the model refused: {str(message.refusal)[:200]}")
-        data = _parse(message.content)
-        usage_row["status"] = "ok"
-    except LlmOutputError as exc:
-        reason = str(exc)
-        usage_row.update(status="invalid_output", error=reason)
-    except openai.APITimeoutError:
-        reason = f"timeout after {settings.LLM_TIMEOUT_S:g} s"
-        usage_row.update(status="timeout", error=reason)
-    except openai.APIStatusError as exc:
-        reason = f"HTTP {exc.status_code} from the provider"
-        usage_row.update(status="error", error=f"{reason}: {str(exc)[:500]}")
-        usage_row["request_id"] = exc.request_id or ""
-    except openai.APIConnectionError as exc:
-        reason = f"connection error ({exc.__cause__ or exc})"[:300]
-        usage_row.update(status="error", error=reason)
-    except Exception as exc:  # anything else (response validation, a transport bug): still fall back
-        reason = f"{type(exc).__name__}: {exc}"[:300]
-        usage_row.update(status="error", error=reason)
-        log.exception("unexpected error from the LLM call")
-    finally:
-        client.close()
-        usage_row.setdefault("latency_ms", (time.monotonic() - started) * 1000)
-        usage_row["request_id"] = usage_row["request_id"] or str(uuid.uuid4())
-        record_llm_usage(**usage_row)
 
     if data is None:
         return _fallback(text, reason, label=usage_row["status"], language=language, floor=floor)
