@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from django.http import FileResponse, HttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fala_clip.api.schema import ErrorSerializer
 from fala_clip.storage import open_stored
 from rendering import selectors
 from rendering.serializers import RenderedVariantSerializer
-from suggestions.apis import FormatIsAParameter
-from suggestions.export import FORMATS
+from suggestions.apis import FormatIsAParameter, attachment, export_schema
 from suggestions.services import rendered_variant_export
 
 
@@ -73,22 +70,8 @@ class RenderExportApi(APIView):
 
     content_negotiation_class = FormatIsAParameter
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "format", str, enum=list(FORMATS), default="otio", description="otio (OpenTimelineIO) or edl (CMX 3600)"
-            )
-        ],
-        responses={
-            (200, "application/json"): OpenApiTypes.OBJECT,
-            (200, "text/plain"): OpenApiTypes.STR,
-            409: ErrorSerializer,
-        },
-    )
+    @export_schema
     def get(self, request: Request, render_id: int) -> HttpResponse:
         fmt = request.query_params.get("format", "otio")
         row = selectors.render_get_done(owner=request.user, render_id=render_id)
-        content, media_type, name = rendered_variant_export(variant=row, fmt=fmt)
-        response = HttpResponse(content.encode(), content_type=media_type)
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return attachment(*rendered_variant_export(variant=row, fmt=fmt))

@@ -49,21 +49,32 @@ class FormatIsAParameter(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+#: The OpenAPI description of an export endpoint (``?format=otio|edl``, a JSON or text attachment).
+export_schema = extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "format", str, enum=list(FORMATS), default="otio", description="otio (OpenTimelineIO) or edl (CMX 3600)"
+        )
+    ],
+    responses={
+        (200, "application/json"): OpenApiTypes.OBJECT,
+        (200, "text/plain"): OpenApiTypes.STR,
+        409: ErrorSerializer,
+    },
+)
+
+
+def attachment(content: str, media_type: str, name: str) -> HttpResponse:
+    """An exported timeline as a download named ``name``."""
+    response = HttpResponse(content.encode(), content_type=media_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
 class SuggestionExportApi(APIView):
     content_negotiation_class = FormatIsAParameter
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "format", str, enum=list(FORMATS), default="otio", description="otio (OpenTimelineIO) or edl (CMX 3600)"
-            )
-        ],
-        responses={
-            (200, "application/json"): OpenApiTypes.OBJECT,
-            (200, "text/plain"): OpenApiTypes.STR,
-            409: ErrorSerializer,
-        },
-    )
+    @export_schema
     def get(self, request: Request, video_id: str, rank: int) -> HttpResponse:
         """The clip model of this rank as a timeline for an editing tool, as an attachment.
 
@@ -72,7 +83,4 @@ class SuggestionExportApi(APIView):
         """
         fmt = request.query_params.get("format", "otio")
         clip_model = selectors.clip_model_current(owner=request.user, video_id=video_id, rank=rank)
-        content, media_type, name = clip_model_export(clip_model=clip_model, fmt=fmt)
-        response = HttpResponse(content.encode(), content_type=media_type)
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return attachment(*clip_model_export(clip_model=clip_model, fmt=fmt))
