@@ -36,7 +36,7 @@ from typing import Any, cast
 
 from django.conf import settings
 
-from learning.llm import LlmOutputError, estimate_input_tokens, metered_chat_json
+from learning.llm import estimate_input_tokens, metered_chat_json, parse_json_reply
 from learning.models import ArtistFeedback, MusicFeedback
 from learning.usage import llm_budget_status
 from suggestions.copywriting import POST_MAX, TITLE_MAX, ClipCopy, CopyInput, local_copy, normalise_language
@@ -145,20 +145,7 @@ def build_messages(language: str, items: Sequence[tuple[ClipModel, CopyInput, Cl
 
 
 def _parse(content: str | None) -> list[dict[str, Any]]:
-    import jsonschema
-
-    if not content:
-        raise LlmOutputError("the reply has no content")
-    try:
-        data = json.loads(content)
-    except json.JSONDecodeError as exc:
-        raise LlmOutputError(f"malformed JSON in the reply ({exc.msg} at {exc.pos})") from None
-    validator = jsonschema.Draft202012Validator(copy_json_schema())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        raise LlmOutputError(f"the reply violates the schema at {where}: {error.message[:200]}")
-    return cast(list[dict[str, Any]], data["clips"])
+    return cast(list[dict[str, Any]], parse_json_reply(content, copy_json_schema())["clips"])
 
 
 def _checked(entry: dict[str, Any] | None) -> tuple[str, str] | str:

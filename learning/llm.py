@@ -274,8 +274,8 @@ def _over_budget(text: str, budget: BudgetStatus, *, language: str | None, floor
     return dataclasses.replace(local, notes=(budget_note(budget), *local.notes))
 
 
-def _parse(content: str | None) -> dict[str, Any]:
-    """The reply's JSON, checked against the schema; :class:`LlmOutputError` otherwise."""
+def parse_json_reply(content: str | None, schema: dict[str, Any]) -> Any:
+    """A reply's JSON, checked against ``schema``; :class:`LlmOutputError` saying why otherwise."""
     import jsonschema
 
     if not content:
@@ -284,12 +284,17 @@ def _parse(content: str | None) -> dict[str, Any]:
         data = json.loads(content)
     except json.JSONDecodeError as exc:
         raise LlmOutputError(f"malformed JSON in the reply ({exc.msg} at {exc.pos})") from None
-    validator = jsonschema.Draft202012Validator(adjustment_json_schema())
+    validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         raise LlmOutputError(f"the reply violates the schema at {where}: {error.message[:200]}")
     return data
+
+
+def _parse(content: str | None) -> dict[str, Any]:
+    """The reply's JSON, checked against the adjustment schema."""
+    return cast(dict[str, Any], parse_json_reply(content, adjustment_json_schema()))
 
 
 def _adjustments(data: dict[str, Any]) -> tuple[list[Adjustment], list[str]]:
