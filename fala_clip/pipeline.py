@@ -36,6 +36,7 @@ from music.jobs import (
 from music.models import MusicAnalysis
 from rendering.services import render_all_variants
 from suggestions.services import suggestions_compute
+from video.analysis.contracts import PIPELINE_VERSION
 from video.models import VideoAnalysis, VideoIngest
 from video.services import video_analysis_save, video_limits
 
@@ -150,8 +151,6 @@ def step_ingest(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Path:
 
 def step_analyze_video(ctx: JobContext, ingest: VideoIngest, path: Path) -> VideoAnalysis:
     """Analyse once per (owner, sha256): a resubmitted file reuses the cached analysis."""
-    from video.analysis.pipeline import PIPELINE_VERSION
-
     cached = VideoAnalysis.objects.filter(
         owner=ingest.owner, sha256=ingest.sha256, pipeline_version=PIPELINE_VERSION
     ).first()
@@ -211,8 +210,6 @@ def step_start_music(
         return None
     if MusicAnalysis.objects.filter(asset=music).exists():
         return None
-    from video.analysis.pipeline import PIPELINE_VERSION
-
     if VideoAnalysis.objects.filter(
         owner=ingest.owner, sha256=ingest.sha256, pipeline_version=PIPELINE_VERSION
     ).exists():

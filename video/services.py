@@ -16,6 +16,7 @@ from fala_clip.api.errors import ServiceError
 from fala_clip.storage import storage_key
 from jobs.models import Job, JobStatus
 from music.models import Artist, MusicAsset
+from video.analysis.contracts import PIPELINE_VERSION
 from video.models import VideoAnalysis, VideoIngest
 
 log = logging.getLogger(__name__)
@@ -161,8 +162,6 @@ def video_submit_url(
 
 def video_analysis_save(*, owner: Any, sha256: str, result: Mapping[str, Any]) -> VideoAnalysis:
     import numpy as np
-
-    from video.analysis.pipeline import PIPELINE_VERSION
 
     emb = result.get("embeddings") or {}
     buf = io.BytesIO()

@@ -246,7 +246,8 @@ def restrict_languages(probs: dict[str, float], languages: Sequence[str] | None)
     """
     if not languages:
         return probs
-    kept = {k: v for k, v in probs.items() if k in set(languages)}
+    allowed = set(languages)
+    kept = {k: v for k, v in probs.items() if k in allowed}
     total = sum(kept.values())
     if total <= 0:
         return probs

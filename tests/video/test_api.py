@@ -281,3 +281,46 @@ def test_enqueue_failure_after_the_store_removes_the_stored_file(api, clip_mp4, 
         _upload(api, clip_mp4)
     _nothing_stored(settings)
     assert _incoming_empty(settings)
+
+
+# --- the framing and captions options (reframe: auto | faces | center | fit, earlier spellings
+# mapped; captions default on), stored in the ingest's options; bad values are a 400 -------------
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("auto", "auto"),
+        ("faces", "faces"),
+        ("center", "center"),
+        ("fit", "fit"),
+        ("letterbox", "fit"),
+        ("face", "faces"),
+    ],
+)
+def test_reframe_option_is_stored_as_the_mode_it_means(api, clip_mp4, given, stored):
+    resp = _upload(api, clip_mp4, reframe=given)
+    assert resp.status_code == 202, resp.json()
+    assert VideoIngest.objects.get(pk=resp.json()["video"]["id"]).options["reframe"] == stored
+
+
+def test_without_reframe_the_clip_param_decides_and_captions_default_on(api, clip_mp4):
+    resp = _upload(api, clip_mp4)
+    assert resp.status_code == 202, resp.json()
+    options = VideoIngest.objects.get(pk=resp.json()["video"]["id"]).options
+    assert "reframe" not in options and options["captions"] is True
+
+
+def test_captions_can_be_turned_off(api, clip_mp4):
+    resp = _upload(api, clip_mp4, captions="false")
+    assert resp.status_code == 202, resp.json()
+    assert VideoIngest.objects.get(pk=resp.json()["video"]["id"]).options["captions"] is False
+
+
+@pytest.mark.parametrize("field", [{"reframe": "sideways"}, {"captions": "maybe"}])
+def test_bad_framing_options_are_a_400_and_store_nothing(api, clip_mp4, settings, field):
+    resp = _upload(api, clip_mp4, **field)
+    assert resp.status_code == 400
+    body = resp.json()
+    assert body["error"]["code"] and next(iter(field)) in str(body["error"])
+    _nothing_stored(settings)
