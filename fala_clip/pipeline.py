@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,12 @@ def run_clip_pipeline(ctx: JobContext) -> None:
     ws = workspace_for(ctx.job.pk).create()
     path = step_ingest(ctx, ingest, ws)
     background = step_start_music(ctx, ingest, ws)
+    if settings.PIPELINE_WARM_MODULES:
+        from fala_clip.warmup import warm_in_background
+
+        warm_in_background(settings.PIPELINE_WARM_MODULES)
     try:
-        analysis = step_analyze_video(ctx, ingest, path)
+        analysis = step_analyze_video(ctx, ingest, path, on_decoded=background[1].start if background else None)
     except BaseException:
         if background is not None:
             background[1].cancel()
@@ -149,8 +154,14 @@ def step_ingest(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Path:
     return path
 
 
-def step_analyze_video(ctx: JobContext, ingest: VideoIngest, path: Path) -> VideoAnalysis:
-    """Analyse once per (owner, sha256): a resubmitted file reuses the cached analysis."""
+def step_analyze_video(
+    ctx: JobContext, ingest: VideoIngest, path: Path, on_decoded: Callable[[], None] | None = None
+) -> VideoAnalysis:
+    """Analyse once per (owner, sha256): a resubmitted file reuses the cached analysis.
+
+    ``on_decoded``: called once the decode has ended (the first step after it
+    starts), e.g. to let a deferred background music analysis begin.
+    """
     cached = VideoAnalysis.objects.filter(
         owner=ingest.owner, sha256=ingest.sha256, pipeline_version=PIPELINE_VERSION
     ).first()
@@ -161,10 +172,14 @@ def step_analyze_video(ctx: JobContext, ingest: VideoIngest, path: Path) -> Vide
     from video.analysis.pipeline import analyze_video
 
     steps_seen: list[str] = []
+    decoded: list[str] = []  # the first step after the decode, once it has started
 
     def on_step(name: str) -> None:
         from jobs.services import job_set_stage
 
+        if on_decoded is not None and name not in ("probe", "decode") and not decoded:
+            decoded.append(name)
+            on_decoded()
         steps_seen.append(name)
         job_set_stage(job=ctx.job, stage=name)
 
@@ -178,6 +193,7 @@ def step_analyze_video(ctx: JobContext, ingest: VideoIngest, path: Path) -> Vide
             whisper_cache_dir=settings.MODEL_CACHE_DIR,
             whisper_threads=settings.WHISPER_CPU_THREADS,
             languages=list(settings.TRANSCRIBE_LANGUAGES),
+            decode_threads=settings.VIDEO_DECODE_THREADS,
             on_step=on_step,
             meta=ingest.probe or None,  # gated at submission: no second ffprobe
         )
@@ -215,9 +231,18 @@ def step_start_music(
     ).exists():
         return None  # the video analysis is reused: nothing to overlap with
     path = music_local_copy(ctx, music, ws)
-    ctx.log("music analysis started beside the video analysis", music_id=str(music.pk))
+    deferred = settings.MUSIC_ANALYSIS_START == "after_decode"
+    ctx.log(
+        "music analysis started beside the video analysis"
+        + (" (it analyses once the decode has ended)" if deferred else ""),
+        music_id=str(music.pk),
+    )
     return path, BackgroundMusicAnalysis(
-        path, music_analysis_kwargs(music), nice=settings.MUSIC_ANALYSIS_NICE, idle=settings.MUSIC_ANALYSIS_IDLE
+        path,
+        music_analysis_kwargs(music),
+        nice=settings.MUSIC_ANALYSIS_NICE,
+        idle=settings.MUSIC_ANALYSIS_IDLE,
+        deferred=deferred,
     )
 
 

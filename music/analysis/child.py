@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 
-def background_child(parent_pid: int | None = None, nice: int = 0, idle: bool = False) -> None:
+#: Set by :func:`background_child` when the analysis waits for its parent's go (see :func:`run_when_told`).
+_GO: Any = None
+
+
+def background_child(
+    parent_pid: int | None = None,
+    nice: int = 0,
+    idle: bool = False,
+    go: Any = None,
+    warm: tuple[str, ...] = (),
+) -> None:
     """Process-pool initializer of a background analysis: lower priority, then :func:`die_with_parent`.
 
     ``nice``: added to the child's niceness; ``idle``: Linux ``SCHED_IDLE``,
     so the child runs only on a CPU nothing else wants (a niced process still
     takes ~10 % of a contended core).  Either way the work it runs beside (the
     video decode) keeps the CPU and the child takes what is left.
+    ``go``: a ``multiprocessing`` event the task waits for (:func:`run_when_told`);
+    ``warm``: modules imported meanwhile, so that the analysis starts at once
+    when told (a spawned child imports everything anew: ~3 s of CPU).
     """
+    import importlib
     import os
+
+    global _GO
+    _GO = go
 
     if nice:
         try:
@@ -24,6 +43,23 @@ def background_child(parent_pid: int | None = None, nice: int = 0, idle: bool = 
         except OSError:
             pass
     die_with_parent(parent_pid)
+    for name in warm:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the analysis itself will raise the real error
+            pass
+
+
+def run_when_told(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Pool task: wait for the initializer's ``go`` event (when one was given), then ``func(*args, **kwargs)``.
+
+    The parent sets the event when the CPU it wants the analysis to use is
+    free (the clip pipeline: when the video decode ends); it kills the child
+    instead when it gives up, so the wait needs no timeout.
+    """
+    if _GO is not None:
+        _GO.wait()
+    return func(*args, **kwargs)
 
 
 def die_with_parent(parent_pid: int | None = None) -> None:

@@ -333,12 +333,15 @@ def build_loudness_command(
     settings: dict[str, Any] | None = None,
     music_meta: dict | None = None,
     plan: RenderPlan | None = None,
+    raw_out: str | None = None,
 ) -> list[str] | None:
     """Audio-only pass that prints loudnorm's measurement JSON on stderr.
 
     Runs the exact audio chain of the final render (same segments, same
     fades), so the linear gain of pass two is computed on what is encoded.
     Returns None when there is nothing to measure (silent output).
+    ``raw_out``: instead of loudnorm, write that chain to this file as 48 kHz
+    stereo float32 (for :func:`rendering.engine.loudness.measure_r128`).
     """
     st = resolve_settings(settings)
     plan = plan or plan_render(clip, meta, st, music=bool(music), music_meta=music_meta)
@@ -358,18 +361,23 @@ def build_loudness_command(
         if alabel is None:
             lines.append("".join(f"[a{k}]" for k in range(n)) + f"concat=n={n}:v=0:a=1[acat]")
             alabel = "acat"
-    lines.append(f"[{alabel}]{_loudnorm(st, None, print_json=True)}[aout]")
+    if raw_out is not None:
+        lines.append(
+            f"[{alabel}]aresample=48000,aformat=sample_fmts=flt:sample_rates=48000:channel_layouts=stereo[aout]"
+        )
+        out = ["-f", "f32le", "-y", raw_out]
+    else:
+        lines.append(f"[{alabel}]{_loudnorm(st, None, print_json=True)}[aout]")
+        out = ["-f", "null", "-"]
     return [
         *_common_head(),
         "-loglevel",
-        "info",
+        "error" if raw_out is not None else "info",
         "-nostats",
         *args,
         "-filter_complex",
         ";".join(lines),
         "-map",
         "[aout]",
-        "-f",
-        "null",
-        "-",
+        *out,
     ]

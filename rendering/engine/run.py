@@ -18,6 +18,7 @@ from video.analysis.contracts import FaceSample
 from . import graph
 from ._proc import KEEP_STDERR_BYTES, ffprobe_json, run_ffmpeg, tail
 from .errors import RenderError
+from .loudness import linear_possible, measure_r128
 from .verify import parse_loudnorm_json, verify_output
 
 ProgressFn = Callable[[float], None]
@@ -149,24 +150,37 @@ def render_variant(
     want_two_pass = st["loudnorm"] and st["loudnorm_passes"] == 2 and plan.audio != "silent"
     if want_two_pass:
         t = time.monotonic()
-        cmd = graph.build_loudness_command(
-            source, clip, music=music, meta=meta, settings=st, music_meta=music_meta, plan=plan
-        )
-        assert cmd is not None
-        log("loudness", "measure pass: " + " ".join(cmd))
-        try:
-            proc = run_ffmpeg(cmd, timeout=remaining(), code="loudness_failed", what="loudness pass")
-        except RenderError as exc:
-            if exc.code == "timeout":
-                raise RenderError("timeout", f"loudness pass ran past {budget:.0f}s", exc.stderr_tail) from exc
-            raise
-        measured = parse_loudnorm_json(proc.stderr_text)
+        how = "loudnorm pass"
+        # The chain decoded to float and measured in numpy (cheap); enough when pass two will
+        # be linear.  Otherwise loudnorm's own first pass (its dynamic mode also wants the
+        # offset that pass finds).
+        measured = _measure_chain(source, clip, music, meta, st, music_meta, plan, out_path, remaining, log)
+        if measured is not None and linear_possible(
+            measured,
+            target_i=float(st["loudness_target"]),
+            target_tp=float(st["true_peak"]),
+            target_lra=float(st["lra"]),
+        ):
+            how = "measured in numpy, linear gain"
+        else:
+            cmd = graph.build_loudness_command(
+                source, clip, music=music, meta=meta, settings=st, music_meta=music_meta, plan=plan
+            )
+            assert cmd is not None
+            log("loudness", "measure pass: " + " ".join(cmd))
+            try:
+                proc = run_ffmpeg(cmd, timeout=remaining(), code="loudness_failed", what="loudness pass")
+            except RenderError as exc:
+                if exc.code == "timeout":
+                    raise RenderError("timeout", f"loudness pass ran past {budget:.0f}s", exc.stderr_tail) from exc
+                raise
+            measured = parse_loudnorm_json(proc.stderr_text)
         timings["loudness"] = round(time.monotonic() - t, 3)
         log(
             "loudness",
             f"I={measured.get('input_i')} LUFS TP={measured.get('input_tp')} "
             f"LRA={measured.get('input_lra')} thresh={measured.get('input_thresh')} "
-            f"({timings['loudness']:.2f}s)",
+            f"({how}, {timings['loudness']:.2f}s)",
         )
         encode_base = _LOUDNESS_SHARE
         progress.report(encode_base)
@@ -284,3 +298,40 @@ def _remove(path: str) -> None:
         os.remove(path)
     except FileNotFoundError:
         pass
+
+
+def _measure_chain(
+    source: str,
+    clip: ClipModelSpec,
+    music: str | None,
+    meta: dict,
+    st: dict[str, Any],
+    music_meta: dict | None,
+    plan: Any,
+    out_path: str,
+    remaining: Callable[[], float],
+    log: Callable[[str, str], None],
+) -> dict[str, Any] | None:
+    """The render's exact audio chain decoded to a float file and measured (EBU R128); None on failure."""
+    raw = out_path + ".loudness.f32"
+    try:
+        cmd = graph.build_loudness_command(
+            source, clip, music=music, meta=meta, settings=st, music_meta=music_meta, plan=plan, raw_out=raw
+        )
+        if cmd is None:
+            return None
+        run_ffmpeg(cmd, timeout=remaining(), code="loudness_failed", what="loudness decode")
+        import numpy as np
+
+        samples = np.fromfile(raw, dtype="<f4")
+        return measure_r128(samples[: samples.size // 2 * 2].reshape(-1, 2))
+    except RenderError as exc:
+        if exc.code == "timeout":
+            raise
+        log("loudness", f"numpy measurement unavailable ({exc.code}): falling back to loudnorm's pass")
+        return None
+    finally:
+        try:
+            os.unlink(raw)
+        except OSError:
+            pass

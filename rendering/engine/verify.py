@@ -63,8 +63,11 @@ _EBUR128_LRA = re.compile(r"Loudness range:\s*\n\s*LRA:\s*(-?[\d.]+)\s*LU", re.M
 _EBUR128_TP = re.compile(r"True peak:\s*\n\s*Peak:\s*(-?[\d.]+|-inf)\s*dBFS", re.M)
 
 
-def loudness_stats(path: str, *, timeout: float = 300) -> dict[str, float]:
-    """EBU R128 integrated loudness (LUFS), loudness range (LU) and true peak (dBTP)."""
+def loudness_stats(path: str, *, timeout: float = 300, true_peak: bool = True) -> dict[str, float]:
+    """EBU R128 integrated loudness (LUFS), loudness range (LU) and true peak (dBTP).
+
+    ``true_peak=False`` skips the 4x-oversampled peak (half the cost; ``true_peak`` is then NaN).
+    """
     proc = run_ffmpeg(
         [
             ffmpeg_bin(),
@@ -80,7 +83,7 @@ def loudness_stats(path: str, *, timeout: float = 300) -> dict[str, float]:
             "-map",
             "0:a:0",
             "-af",
-            "ebur128=peak=true",
+            "ebur128=peak=true" if true_peak else "ebur128",
             "-f",
             "null",
             "-",
@@ -97,12 +100,16 @@ def loudness_stats(path: str, *, timeout: float = 300) -> dict[str, float]:
             raise RenderError("loudness_failed", f"no {rx.pattern[:20]!r} in ebur128 output", summary[-1500:])
         return float("-inf") if m.group(1) == "-inf" else float(m.group(1))
 
-    return {"integrated": grab(_EBUR128_I), "lra": grab(_EBUR128_LRA), "true_peak": grab(_EBUR128_TP)}
+    return {
+        "integrated": grab(_EBUR128_I),
+        "lra": grab(_EBUR128_LRA),
+        "true_peak": grab(_EBUR128_TP) if true_peak else float("nan"),
+    }
 
 
 def measure_loudness(path: str) -> float:
     """Integrated loudness of the first audio stream, in LUFS (ebur128 reports -70 for silence)."""
-    return loudness_stats(path)["integrated"]
+    return loudness_stats(path, true_peak=False)["integrated"]
 
 
 def parse_loudnorm_json(stderr: str) -> dict[str, Any]:

@@ -105,3 +105,36 @@ def test_the_child_dies_with_its_parent(long_track: Path, tmp_path: Path) -> Non
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_deferred_analysis_waits_for_start_and_gives_the_same_result(tmp_path: Path) -> None:
+    import time
+
+    from music.analysis.pipeline import analyze_track
+
+    track = sample_track(tmp_path / "t.wav", duration=20.0)
+    # a deferred analysis: the child starts and imports, but does not analyse yet
+    bg = BackgroundMusicAnalysis(track, {}, deferred=True)
+    kids = wait_until(lambda: analysis_children(os.getpid()), timeout=20)
+    assert kids
+    time.sleep(3.0)  # far longer than this 20-s track's analysis takes once imported
+    assert not bg._future.done()
+    # when told to start, it analyses: the same result as in process
+    bg.start()
+    got = bg.result()
+    want = analyze_track(track)
+    for key in ("tempo", "beats", "downbeats", "meter", "sections"):
+        assert got[key] == want[key], key
+    assert wait_until(lambda: not analysis_children(os.getpid()), timeout=10)
+
+
+def test_a_deferred_analysis_never_started_runs_on_result_and_cancels_while_waiting(tmp_path: Path) -> None:
+    track = sample_track(tmp_path / "t.wav", duration=10.0)
+    # result() starts it when nobody did
+    assert BackgroundMusicAnalysis(track, {}, deferred=True).result()["tempo"] > 0
+    # cancel() while it waits kills the child
+    bg = BackgroundMusicAnalysis(track, {}, deferred=True)
+    kids = wait_until(lambda: analysis_children(os.getpid()), timeout=20)
+    assert kids
+    bg.cancel()
+    assert wait_until(lambda: not any(proc_alive(p) for p in kids), timeout=5)

