@@ -84,6 +84,14 @@ def _audio_format(sr: int) -> str:
 
 
 def _loudnorm(st: dict, measured: dict | None, *, print_json: bool = False) -> str:
+    if measured and not print_json:
+        from .loudness import linear_possible
+
+        target_i = float(st["loudness_target"])
+        if linear_possible(measured, target_i=target_i, target_tp=float(st["true_peak"]), target_lra=float(st["lra"])):
+            # What loudnorm's linear mode does (one static gain, no limiter), without its
+            # round trip through 192 kHz.
+            return f"volume={target_i - float(measured['input_i']):.2f}dB"
     opts = f"I={float(st['loudness_target']):g}:TP={float(st['true_peak']):g}:LRA={float(st['lra']):g}"
     if measured:
         opts += (
