@@ -23,11 +23,30 @@ def storage_key(*parts: Any) -> str:
     return "/".join(str(p).strip("/") for p in parts)
 
 
-def store_file(local_path: Path, key: str) -> str:
-    """Copy ``local_path`` into storage under ``key``; returns the stored name."""
+class _MovableFile(File):
+    """A local file the filesystem storage may move into place (Django's ``temporary_file_path``
+    protocol: ``FileSystemStorage`` renames it instead of copying; other backends read it)."""
+
+    def __init__(self, file: Any, name: str, path: Path):
+        super().__init__(file, name=name)
+        self._local_path = str(path)
+
+    def temporary_file_path(self) -> str:
+        return self._local_path
+
+
+def store_file(local_path: Path, key: str, *, move: bool = False) -> str:
+    """Copy ``local_path`` into storage under ``key``; returns the stored name.
+
+    ``move``: the caller discards ``local_path`` afterwards, so the filesystem
+    backend may rename it into place (no copy of a 300-MB upload; a copy still
+    when the two lie on different filesystems).  On S3 it is uploaded as always
+    and stays where it is.
+    """
     storage = get_storage()
     with open(local_path, "rb") as fh:
-        return str(storage.save(key, File(fh, name=Path(key).name)))
+        content = _MovableFile(fh, Path(key).name, Path(local_path)) if move else File(fh, name=Path(key).name)
+        return str(storage.save(key, content))
 
 
 def open_stored(name: str) -> Any:

@@ -83,7 +83,25 @@ def test_filesystem_store_by_default(settings, tmp_path):
     name = store_file(src, "music/1/track.mp3")
     assert (tmp_path / "media" / name).read_bytes() == b"hello"
     assert stored_url(name) == f"/media/{name}"
+    assert src.exists()  # copied
+    # move=True (the upload intake's received copy): renamed into place, nothing copied
+    moved = tmp_path / "b.bin"
+    moved.write_bytes(b"moved bytes")
+    inode = moved.stat().st_ino
+    name2 = store_file(moved, "videos/1/x/original.mp4", move=True)
+    stored = tmp_path / "media" / name2
+    assert stored.read_bytes() == b"moved bytes" and stored.stat().st_ino == inode and not moved.exists()
     storages._storages = {}
+
+
+def test_s3_store_with_move_uploads_and_leaves_the_file(s3_storage, tmp_path):
+    src = tmp_path / "upload.bin"
+    src.write_bytes(b"z" * 3000)
+    name = store_file(src, "videos/u1/v/original.mp4", move=True)
+    with open_stored(name) as fh:
+        assert fh.read() == b"z" * 3000
+    assert src.exists()  # the caller discards it
+    delete_stored(name)
 
 
 @pytest.mark.django_db

@@ -82,7 +82,8 @@ def upload_intake(
             meta = gate(received.path)
         except MediaRejected as exc:
             raise gate_error(exc) from exc
-        name = store_file(received.path, storage_key(meta))
+        # the received copy is discarded below: the filesystem backend moves it into place
+        name = store_file(received.path, storage_key(meta), move=True)
         stored = StoredUpload(
             name=name,
             received=received,
