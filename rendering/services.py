@@ -41,6 +41,7 @@ def render_settings(options: dict[str, Any], reframe: Reframe) -> dict[str, Any]
         "mode": reframe.render_mode,
         "preset": settings.RENDER_PRESET,
         "crf": settings.RENDER_CRF,
+        "gop_seconds": settings.RENDER_GOP_SECONDS,
         "loudness_target": settings.RENDER_LOUDNESS_LUFS,
     }
 

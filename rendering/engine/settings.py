@@ -43,7 +43,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # video encode
     "preset": "veryfast",
     "crf": 20,
-    "gop_seconds": 2.0,
+    "gop_seconds": 4.0,
     "threads": None,  # x264 threads (None: ffmpeg default)
     # audio
     "audio_bitrate": "192k",
