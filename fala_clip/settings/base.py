@@ -357,7 +357,9 @@ MUSIC_ANALYSIS_START = env.str(
     "MUSIC_ANALYSIS_START", default="with_decode" if (os.cpu_count() or 1) >= 4 else "after_decode"
 )
 if MUSIC_ANALYSIS_START not in ("after_decode", "with_decode"):
-    raise ImproperlyConfigured(f"MUSIC_ANALYSIS_START must be after_decode or with_decode, not {MUSIC_ANALYSIS_START!r}")
+    raise ImproperlyConfigured(
+        f"MUSIC_ANALYSIS_START must be after_decode or with_decode, not {MUSIC_ANALYSIS_START!r}"
+    )
 MUSIC_ANALYSIS_NICE = env.int("MUSIC_ANALYSIS_NICE", default=10)  # that child's niceness above the job's
 MUSIC_ANALYSIS_IDLE = env.bool("MUSIC_ANALYSIS_IDLE", default=True)  # and Linux SCHED_IDLE: only idle CPU
 MODEL_CACHE_DIR = env.str("MODEL_CACHE_DIR", default=str(Path.home() / ".cache" / "fala-clip" / "models"))
