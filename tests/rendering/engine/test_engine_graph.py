@@ -259,30 +259,27 @@ def test_two_pass_loudnorm_uses_the_measurement():
         "input_thresh": "-31.0",
         "target_offset": "0.4",
     }
-    cmd = build_command(
-        "/src.mp4",
-        make_clip([(0.0, 2.0)]),
-        "/out.mp4",
-        meta=META_1080,
-        settings={"loudness_target": -16},
-        measured_loudness=measured,
-    )
+
+    def audio_filter(m: dict) -> str:
+        cmd = build_command(
+            "/src.mp4",
+            make_clip([(0.0, 2.0)]),
+            "/out.mp4",
+            meta=META_1080,
+            settings={"loudness_target": -16},
+            measured_loudness=m,
+        )
+        return _filter(cmd)
+
     # one gain keeps the true peak at the ceiling (-6.0 + 4.5 = -1.5): loudnorm's linear mode,
     # applied as that gain (no round trip through 192 kHz)
-    assert "volume=4.50dB,aresample=48000" in _filter(cmd) and "loudnorm" not in _filter(cmd)
+    fc = audio_filter(measured)
+    assert "volume=4.50dB,aresample=48000" in fc and "loudnorm" not in fc
     # a peak the gain would push over the ceiling: loudnorm's dynamic mode with pass one's figures
-    cmd = build_command(
-        "/src.mp4",
-        make_clip([(0.0, 2.0)]),
-        "/out.mp4",
-        meta=META_1080,
-        settings={"loudness_target": -16},
-        measured_loudness={**measured, "input_tp": "-3.0"},
-    )
     assert (
         "loudnorm=I=-16:TP=-1.5:LRA=11:measured_I=-20.50:measured_TP=-3.00:measured_LRA=3.20"
         ":measured_thresh=-31.00:offset=0.40:linear=true"
-    ) in _filter(cmd)
+    ) in audio_filter({**measured, "input_tp": "-3.0"})
 
 
 def test_loudness_pass_is_audio_only():
