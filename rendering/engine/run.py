@@ -154,7 +154,11 @@ def render_variant(
         # The chain decoded to float and measured in numpy (cheap); enough when pass two will
         # be linear.  Otherwise loudnorm's own first pass (its dynamic mode also wants the
         # offset that pass finds).
-        measured = _measure_chain(source, clip, music, meta, st, music_meta, plan, out_path, remaining, log)
+        measured = (
+            _measure_chain(source, clip, music, meta, st, music_meta, plan, out_path, remaining, log)
+            if st["loudness_numpy"]
+            else None
+        )
         if measured is not None and linear_possible(
             measured,
             target_i=float(st["loudness_target"]),

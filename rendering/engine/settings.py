@@ -59,6 +59,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "true_peak": -1.5,  # dBTP
     "lra": 11.0,
     "loudnorm_passes": 2,  # 1: single-pass dynamic; 2: measure, then linear when possible
+    # pass one measured in numpy on the decoded chain, loudnorm's own pass only when the gain
+    # cannot be linear (rendering.engine.loudness); False: loudnorm's pass always
+    "loudness_numpy": True,
     # process
     "seek": "input",  # "input" (one -ss input per segment) | "trim" (one input, trim filters)
     "timeout_s": 900.0,

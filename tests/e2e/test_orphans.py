@@ -39,7 +39,9 @@ if phase == "decode":
     decode_video(src)
 elif phase in ("loudness", "encode"):
     from rendering.engine.run import render_variant
-    render_variant(src, clip, out, meta=meta, settings={"loudnorm": True, "loudnorm_passes": 2})
+    # loudnorm's own measurement pass (the longest-lived); the numpy path's decode runs through the same layer
+    render_variant(src, clip, out, meta=meta,
+                   settings={"loudnorm": True, "loudnorm_passes": 2, "loudness_numpy": phase == "encode"})
 elif phase == "transnetv2":
     from video.analysis.shots import transnetv2_predictions
     transnetv2_predictions(src)
