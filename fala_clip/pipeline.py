@@ -55,7 +55,7 @@ def run_clip_pipeline(ctx: JobContext) -> None:
     path = step_ingest(ctx, ingest, ws)
     background = step_start_music(ctx, ingest, ws)
     if settings.PIPELINE_WARM_MODULES:
-        from fala_clip.warmup import warm_in_background
+        from fala_clip.media.warmup import warm_in_background
 
         warm_in_background(settings.PIPELINE_WARM_MODULES)
     try:
@@ -171,16 +171,16 @@ def step_analyze_video(
         return cached
     from video.analysis.pipeline import analyze_video
 
-    steps_seen: list[str] = []
-    decoded: list[str] = []  # the first step after the decode, once it has started
+    decode_ended = False
 
     def on_step(name: str) -> None:
         from jobs.services import job_set_stage
 
-        if on_decoded is not None and name not in ("probe", "decode") and not decoded:
-            decoded.append(name)
-            on_decoded()
-        steps_seen.append(name)
+        nonlocal decode_ended
+        if not decode_ended and name not in ("probe", "decode"):
+            decode_ended = True
+            if on_decoded is not None:
+                on_decoded()
         job_set_stage(job=ctx.job, stage=name)
 
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import importlib
 import logging
 import os
 import socket
@@ -79,19 +78,10 @@ def preload_modules(names: Iterable[str]) -> dict[str, float]:
     module that fails to import is logged and skipped; the job that needs it
     will fail with the real error.
     """
-    seconds: dict[str, float] = {}
+    from fala_clip.media.warmup import import_modules
+
     t_all = time.perf_counter()
-    for raw in names:
-        name = raw.strip()
-        if not name:
-            continue
-        t = time.perf_counter()
-        try:
-            importlib.import_module(name)
-        except Exception as exc:
-            log.warning("preload of %s failed, skipped: %r", name, exc)
-            continue
-        seconds[name] = round(time.perf_counter() - t, 3)
+    seconds = import_modules(names, what="preload", logger=log)
     if seconds:
         slowest = ", ".join(f"{n} {s:.1f}s" for n, s in sorted(seconds.items(), key=lambda kv: -kv[1])[:5])
         log.info("preloaded %d modules in %.1f s (%s)", len(seconds), time.perf_counter() - t_all, slowest)

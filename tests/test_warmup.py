@@ -1,4 +1,4 @@
-"""fala_clip.warmup: heavy imports in a lowest-priority background thread."""
+"""fala_clip.media.warmup: heavy imports in a lowest-priority background thread."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from fala_clip.warmup import warm_in_background
+from fala_clip.media.warmup import warm_in_background
 
 _PROBE = """
-import os, threading, time
-time.sleep(0.2)
+import os, threading
 NICE = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 THREAD = threading.current_thread().name
 """

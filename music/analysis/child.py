@@ -26,7 +26,6 @@ def background_child(
     ``warm``: modules imported meanwhile, so that the analysis starts at once
     when told (a spawned child imports everything anew: ~3 s of CPU).
     """
-    import importlib
     import os
 
     global _GO
@@ -43,11 +42,10 @@ def background_child(
         except OSError:
             pass
     die_with_parent(parent_pid)
-    for name in warm:
-        try:
-            importlib.import_module(name)
-        except Exception:  # the analysis itself will raise the real error
-            pass
+    if warm:
+        from fala_clip.media.warmup import import_modules
+
+        import_modules(warm, what="background warm-up import")
 
 
 def run_when_told(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -107,9 +107,16 @@ def test_the_child_dies_with_its_parent(long_track: Path, tmp_path: Path) -> Non
             parent.kill()
 
 
-def test_deferred_analysis_waits_for_start_and_gives_the_same_result(tmp_path: Path) -> None:
-    import time
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
 
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_deferred_analysis_waits_for_start_and_gives_the_same_result(tmp_path: Path) -> None:
     from music.analysis.pipeline import analyze_track
 
     track = sample_track(tmp_path / "t.wav", duration=20.0)
@@ -117,8 +124,17 @@ def test_deferred_analysis_waits_for_start_and_gives_the_same_result(tmp_path: P
     bg = BackgroundMusicAnalysis(track, {}, deferred=True)
     kids = wait_until(lambda: analysis_children(os.getpid()), timeout=20)
     assert kids
-    time.sleep(3.0)  # far longer than this 20-s track's analysis takes once imported
-    assert not bg._future.done()
+    # it has imported its warm-up list (faster-whisper, the last, maps CTranslate2) and then
+    # spends no CPU: it waits, with nothing analysed
+    assert wait_until(lambda: b"ctranslate2" in Path(f"/proc/{kids[0]}/maps").read_bytes(), timeout=60)
+    last: list[int] = []
+
+    def settled() -> bool:
+        last.append(_cpu_ticks(kids[0]))
+        return len(last) > 1 and last[-1] == last[-2]
+
+    assert wait_until(settled, timeout=60, interval=0.5)
+    assert not bg._future.done() and _state(kids[0]) == "S"
     # when told to start, it analyses: the same result as in process
     bg.start()
     got = bg.result()
