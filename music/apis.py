@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fala_clip.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
 from fala_clip.api.ratelimit import upload_ratelimit
 from jobs.serializers import JobSerializer
@@ -28,8 +29,10 @@ class MusicListCreateApi(APIView):
         return paginator.get_paginated_response(MusicAssetSerializer(page, many=True).data)
 
     @extend_schema(
+        parameters=[IDEMPOTENCY_PARAMETER],
         request={"multipart/form-data": MusicUploadSerializer},
         responses={
+            **IDEMPOTENCY_RESPONSES,
             202: inline_serializer(
                 "MusicAccepted",
                 {"music": MusicAssetSerializer(), "job": JobSerializer(), "reused": serializers.BooleanField()},
@@ -44,6 +47,7 @@ class MusicListCreateApi(APIView):
             ),
         },
     )
+    @idempotent
     @upload_ratelimit
     def post(self, request: Request) -> Response:
         """Upload a track; the same file again returns the cached asset (200, reused)."""
