@@ -78,7 +78,7 @@ class MusicFeedbackCreateApi(JsonApi):
         operation_id="feedback_music_create",
         parameters=[IDEMPOTENCY_PARAMETER],
         request=MusicFeedbackInSerializer,
-        responses={**IDEMPOTENCY_RESPONSES, 202: FeedbackDetailSerializer},
+        responses={202: FeedbackDetailSerializer, **IDEMPOTENCY_RESPONSES},
         description=(
             "Feedback on one of the caller's tracks: free text (adjusts the track's center, or the artist's "
             "with `scope=artist`), a 1-5 rating (of `clip_model_id` when given) and/or the clip liked best "
@@ -126,7 +126,7 @@ class ArtistFeedbackCreateApi(JsonApi):
         operation_id="feedback_artist_create",
         parameters=[IDEMPOTENCY_PARAMETER],
         request=ArtistFeedbackInSerializer,
-        responses={**IDEMPOTENCY_RESPONSES, 202: FeedbackDetailSerializer},
+        responses={202: FeedbackDetailSerializer, **IDEMPOTENCY_RESPONSES},
         description="Feedback about the caller's clips in general (adjusts the artist's center). "
         "Give `text` and/or `rating`.",
     )

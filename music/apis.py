@@ -32,7 +32,6 @@ class MusicListCreateApi(APIView):
         parameters=[IDEMPOTENCY_PARAMETER],
         request={"multipart/form-data": MusicUploadSerializer},
         responses={
-            **IDEMPOTENCY_RESPONSES,
             202: inline_serializer(
                 "MusicAccepted",
                 {"music": MusicAssetSerializer(), "job": JobSerializer(), "reused": serializers.BooleanField()},
@@ -45,6 +44,7 @@ class MusicListCreateApi(APIView):
                     "reused": serializers.BooleanField(),
                 },
             ),
+            **IDEMPOTENCY_RESPONSES,
         },
     )
     @idempotent

@@ -35,8 +35,8 @@ class SuggestionsRecomputeApi(APIView):
         parameters=[IDEMPOTENCY_PARAMETER],
         request=None,
         responses={
-            **IDEMPOTENCY_RESPONSES,
             200: SuggestionSetSerializer,
+            **IDEMPOTENCY_RESPONSES,
             409: OpenApiResponse(
                 ErrorSerializer,
                 description=(

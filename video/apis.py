@@ -48,11 +48,11 @@ class VideoListCreateApi(APIView):
             "application/json": VideoUrlSchemaSerializer,
         },
         responses={
-            **IDEMPOTENCY_RESPONSES,
             202: inline_serializer(
                 "VideoAccepted",
                 {"video": VideoIngestSerializer(), "job": JobSerializer(), "reused": serializers.BooleanField()},
             ),
+            **IDEMPOTENCY_RESPONSES,
         },
     )
     @idempotent
