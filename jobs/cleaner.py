@@ -105,5 +105,9 @@ def _is_uuid(value: str) -> bool:
 
 
 def scheduled_cleanup() -> str:
-    """Entry point for the scheduler (default queue)."""
-    return cleanup_workspaces().summary()
+    """Entry point for the scheduler (default queue): workspaces, then expired idempotency records."""
+    from fala_clip.api.idempotency import idempotency_records_purge
+
+    summary = cleanup_workspaces().summary()
+    purged = idempotency_records_purge()
+    return f"{summary}; purged {purged} expired idempotency records"

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fala_clip.api.errors import ServiceError
+from fala_clip.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
 from fala_clip.api.ratelimit import _ratelimit
 from fala_clip.api.schema import ErrorSerializer
@@ -58,33 +59,11 @@ from music.models import MusicAsset
 #: Feedback submissions (both kinds): ``FEEDBACK_RATE_LIMIT`` per user.
 feedback_ratelimit = _ratelimit("feedback", "FEEDBACK_RATE_LIMIT", "Too much feedback; try again later.")
 
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description=(
-        "Up to 200 printable characters. The same key with the same body answers the first feedback again "
-        "(202, same ids, nothing applied twice); with a different body it is 422 `idempotency_key_reused`."
-    ),
-)
-
 
 class JsonApi(APIView):
     """Bodies are JSON only: snapshots are objects of numbers, which forms cannot carry faithfully."""
 
     parser_classes = [JSONParser]
-
-
-def _idempotency_key(request: Request) -> str:
-    key = str(request.headers.get("Idempotency-Key", "")).strip()
-    if len(key) > 200 or not key.isprintable():
-        raise ServiceError(
-            "invalid",
-            "The request is invalid.",
-            {"Idempotency-Key": ["At most 200 printable characters."]},
-        )
-    return key
 
 
 def _invalid(field: str, message: str) -> ServiceError:
@@ -97,9 +76,9 @@ def _invalid(field: str, message: str) -> ServiceError:
 class MusicFeedbackCreateApi(JsonApi):
     @extend_schema(
         operation_id="feedback_music_create",
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_PARAMETER],
         request=MusicFeedbackInSerializer,
-        responses={202: FeedbackDetailSerializer, 422: ErrorSerializer},
+        responses={202: FeedbackDetailSerializer, **IDEMPOTENCY_RESPONSES},
         description=(
             "Feedback on one of the caller's tracks: free text (adjusts the track's center, or the artist's "
             "with `scope=artist`), a 1-5 rating (of `clip_model_id` when given) and/or the clip liked best "
@@ -109,13 +88,13 @@ class MusicFeedbackCreateApi(JsonApi):
             "application run in a job (`job`); poll `GET /feedback/{id}`."
         ),
     )
+    @idempotent
     @feedback_ratelimit
     def post(self, request: Request, music_id: str) -> Response:
         music = selectors.music_for_feedback(user=request.user, music_id=music_id)
         data = MusicFeedbackInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        key = _idempotency_key(request)
         try:
             targets = selectors.feedback_targets(
                 user=request.user,
@@ -136,7 +115,6 @@ class MusicFeedbackCreateApi(JsonApi):
             language=v["language"],
             rating=v["rating"],
             scope=v["scope"],
-            idempotency_key=key,
             **targets,
         )
         fresh = selectors.feedback_get(user=request.user, feedback_id=feedback.pk)
@@ -146,20 +124,20 @@ class MusicFeedbackCreateApi(JsonApi):
 class ArtistFeedbackCreateApi(JsonApi):
     @extend_schema(
         operation_id="feedback_artist_create",
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_PARAMETER],
         request=ArtistFeedbackInSerializer,
-        responses={202: FeedbackDetailSerializer, 422: ErrorSerializer},
+        responses={202: FeedbackDetailSerializer, **IDEMPOTENCY_RESPONSES},
         description="Feedback about the caller's clips in general (adjusts the artist's center). "
         "Give `text` and/or `rating`.",
     )
+    @idempotent
     @feedback_ratelimit
     def post(self, request: Request) -> Response:
         data = ArtistFeedbackInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        key = _idempotency_key(request)
         feedback, _ = artist_feedback_submit(
-            owner=request.user, text=v["text"], language=v["language"], rating=v["rating"], idempotency_key=key
+            owner=request.user, text=v["text"], language=v["language"], rating=v["rating"]
         )
         fresh = selectors.feedback_get(user=request.user, feedback_id=feedback.pk)
         return Response(FeedbackDetailSerializer(fresh).data, status=status.HTTP_202_ACCEPTED)

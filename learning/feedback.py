@@ -1,4 +1,8 @@
-"""Feedback: submission (idempotent, enqueued on commit) and application (a job on the default queue).
+"""Feedback: submission (enqueued on commit) and application (a job on the default queue).
+
+Submissions are made idempotent by the API (``Idempotency-Key``, ``fala_clip.api.idempotency``):
+a replay never reaches these services.  The rows' own ``idempotency_key`` / ``request_hash``
+columns are no longer written (they predate the shared mechanism).
 
 Application of one feedback, in order:
 
@@ -24,18 +28,15 @@ the application raised (the feedback is marked ``failed`` and the job's retry po
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from fala_clip import telemetry
-from fala_clip.api.errors import ServiceError
 from jobs.dispatch import job_enqueue
 from jobs.models import Job, JobKind
 from jobs.services import job_create
@@ -54,52 +55,24 @@ from learning.preference import bradley_terry_step, rating_step
 log = logging.getLogger(__name__)
 
 
-def request_hash(data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _replay(model: Any, *, owner: Any, key: str, digest: str) -> Any:
-    if not key:
-        return None
-    existing = model.objects.filter(owner=owner, idempotency_key=key).first()
-    if existing is None:
-        return None
-    if existing.request_hash != digest:
-        raise ServiceError(
-            "idempotency_key_reused",
-            "This Idempotency-Key was already used with a different request.",
-            status_code=422,
+def _create_with_job(model: Any, *, owner: Any, fields: dict[str, Any], music: Any = None) -> Any:
+    """Create the feedback row and its job (enqueued after commit)."""
+    with transaction.atomic():
+        fb = model.objects.create(owner=owner, **fields)
+        job = job_create(
+            owner=owner,
+            kind=JobKind.FEEDBACK_APPLY,
+            queue="default",
+            params={"feedback": "music" if model is MusicFeedback else "artist", "id": str(fb.pk)},
         )
-    return existing
-
-
-def _create_with_job(
-    model: Any, *, owner: Any, key: str, digest: str, fields: dict[str, Any], music: Any = None
-) -> tuple[Any, bool]:
-    """Create the feedback row and its job (enqueued after commit); replay on a key collision."""
-    try:
-        with transaction.atomic():
-            fb = model.objects.create(owner=owner, idempotency_key=key, request_hash=digest, **fields)
-            job = job_create(
-                owner=owner,
-                kind=JobKind.FEEDBACK_APPLY,
-                queue="default",
-                params={"feedback": "music" if model is MusicFeedback else "artist", "id": str(fb.pk)},
-            )
-            if music is not None:
-                Job.objects.filter(pk=job.pk).update(music_asset=music)
-            fb.job = job
-            fb.save(update_fields=["job"])
-            job_enqueue(job=job)
-            kind = _kind(fb)
-            transaction.on_commit(lambda: telemetry.FEEDBACK.labels(kind, "received").inc())
-    except IntegrityError:
-        # Two identical submissions raced: the first one's row is the answer.
-        existing = _replay(model, owner=owner, key=key, digest=digest)
-        if existing is None:
-            raise
-        return existing, False
-    return fb, True
+        if music is not None:
+            Job.objects.filter(pk=job.pk).update(music_asset=music)
+        fb.job = job
+        fb.save(update_fields=["job"])
+        job_enqueue(job=job)
+        kind = _kind(fb)
+        transaction.on_commit(lambda: telemetry.FEEDBACK.labels(kind, "received").inc())
+    return fb
 
 
 def music_feedback_submit(
@@ -115,31 +88,12 @@ def music_feedback_submit(
     rendered_variant: Any = None,
     picked: Any = None,
     scope: str = "track",
-    idempotency_key: str = "",
 ) -> tuple[MusicFeedback, bool]:
-    """Store a track feedback and enqueue its application.  Returns (feedback, created)."""
-    digest = request_hash(
-        {
-            "music": music.pk,
-            "text": text,
-            "language": language,
-            "rating": rating,
-            "video": getattr(video, "pk", None),
-            "suggestion_set": getattr(suggestion_set, "pk", None),
-            "clip_model": getattr(clip_model, "pk", None),
-            "rendered_variant": getattr(rendered_variant, "pk", None),
-            "picked": getattr(picked, "pk", None),
-            "scope": scope,
-        }
-    )
-    existing = _replay(MusicFeedback, owner=owner, key=idempotency_key, digest=digest)
-    if existing is not None:
-        return existing, False
-    return _create_with_job(
+    """Store a track feedback and enqueue its application.  Returns (feedback, created): always
+    created now that replays are answered by the API layer (the pair stays for callers)."""
+    fb = _create_with_job(
         MusicFeedback,
         owner=owner,
-        key=idempotency_key,
-        digest=digest,
         music=music,
         fields={
             "music": music,
@@ -154,22 +108,15 @@ def music_feedback_submit(
             "scope": scope,
         },
     )
+    return fb, True
 
 
 def artist_feedback_submit(
-    *, owner: Any, text: str = "", language: str = "", rating: int | None = None, idempotency_key: str = ""
+    *, owner: Any, text: str = "", language: str = "", rating: int | None = None
 ) -> tuple[ArtistFeedback, bool]:
-    digest = request_hash({"text": text, "language": language, "rating": rating})
-    existing = _replay(ArtistFeedback, owner=owner, key=idempotency_key, digest=digest)
-    if existing is not None:
-        return existing, False
-    return _create_with_job(
-        ArtistFeedback,
-        owner=owner,
-        key=idempotency_key,
-        digest=digest,
-        fields={"text": text, "language": language, "rating": rating},
-    )
+    """Store an artist feedback and enqueue its application.  Returns (feedback, True)."""
+    fb = _create_with_job(ArtistFeedback, owner=owner, fields={"text": text, "language": language, "rating": rating})
+    return fb, True
 
 
 # --------------------------------------------------------------------------- application

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fala_clip.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
 from fala_clip.api.ratelimit import upload_ratelimit
 from jobs.serializers import JobSerializer
@@ -28,6 +29,7 @@ class MusicListCreateApi(APIView):
         return paginator.get_paginated_response(MusicAssetSerializer(page, many=True).data)
 
     @extend_schema(
+        parameters=[IDEMPOTENCY_PARAMETER],
         request={"multipart/form-data": MusicUploadSerializer},
         responses={
             202: inline_serializer(
@@ -42,8 +44,10 @@ class MusicListCreateApi(APIView):
                     "reused": serializers.BooleanField(),
                 },
             ),
+            **IDEMPOTENCY_RESPONSES,
         },
     )
+    @idempotent
     @upload_ratelimit
     def post(self, request: Request) -> Response:
         """Upload a track; the same file again returns the cached asset (200, reused)."""

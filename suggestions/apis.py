@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fala_clip.api.errors import ServiceError
+from fala_clip.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from fala_clip.api.ratelimit import recompute_ratelimit
 from fala_clip.api.schema import ErrorSerializer
 from suggestions import selectors
@@ -30,7 +31,22 @@ class SuggestionsApi(APIView):
 
 
 class SuggestionsRecomputeApi(APIView):
-    @extend_schema(request=None, responses={200: SuggestionSetSerializer, 409: ErrorSerializer})
+    @extend_schema(
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=None,
+        responses={
+            200: SuggestionSetSerializer,
+            **IDEMPOTENCY_RESPONSES,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description=(
+                    "`not_analyzed` / `music_not_analyzed`: nothing to compute from yet; or "
+                    "`idempotency_key_in_progress`."
+                ),
+            ),
+        },
+    )
+    @idempotent
     @recompute_ratelimit
     def post(self, request: Request, video_id: str) -> Response:
         """Recompute with the current weight profiles from the stored analyses.

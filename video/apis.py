@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fala_clip.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
 from fala_clip.api.ratelimit import upload_ratelimit
 from jobs.serializers import JobSerializer
@@ -40,6 +41,7 @@ class VideoListCreateApi(APIView):
             "The file passes the ffprobe gate and the URL the address checks: a refusal is a 400 "
             "(or 413) with the gate's code."
         ),
+        parameters=[IDEMPOTENCY_PARAMETER],
         request={
             "multipart/form-data": VideoUploadSchemaSerializer,
             "application/x-www-form-urlencoded": VideoUrlSchemaSerializer,
@@ -49,9 +51,11 @@ class VideoListCreateApi(APIView):
             202: inline_serializer(
                 "VideoAccepted",
                 {"video": VideoIngestSerializer(), "job": JobSerializer(), "reused": serializers.BooleanField()},
-            )
+            ),
+            **IDEMPOTENCY_RESPONSES,
         },
     )
+    @idempotent
     @upload_ratelimit
     def post(self, request: Request) -> Response:
         """Submit a video (file or source_url) with an optional own music_id; starts the clip pipeline."""

@@ -63,3 +63,12 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1024 * 1024), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def uploaded_sha256(uploaded: Any) -> str:
+    """sha256 of an uploaded file's content (Django's ``UploadedFile``), left rewound for the next reader."""
+    digest = hashlib.sha256()
+    for chunk in uploaded.chunks(1024 * 1024):
+        digest.update(chunk)
+    uploaded.seek(0)
+    return digest.hexdigest()

@@ -462,3 +462,9 @@ RENDER_GOP_SECONDS = env.float("RENDER_GOP_SECONDS", default=4.0)
 # ``captions`` turns them off per video.
 RENDER_CAPTIONS = env.bool("RENDER_CAPTIONS", default=True)
 RENDER_LOUDNESS_LUFS = env.float("RENDER_LOUDNESS_LUFS", default=-14.0)
+
+# Idempotent submissions (fala_clip.api.idempotency): how long an Idempotency-Key's first
+# success is replayed (then the key acts as new and the cleaner purges the record), and how
+# long a repeat waits for a first request that is still running before answering 409.
+IDEMPOTENCY_TTL_S = env.int("IDEMPOTENCY_TTL_S", default=86400)
+IDEMPOTENCY_WAIT_S = env.float("IDEMPOTENCY_WAIT_S", default=10.0)

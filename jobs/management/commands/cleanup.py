@@ -19,7 +19,10 @@ def parse_duration(text: str) -> int:
 
 
 class Command(BaseCommand):
-    help = "Remove workspaces of finished jobs (done at once, failed after the retention); keeps all rows."
+    help = (
+        "Remove workspaces of finished jobs (done at once, failed after the retention; keeps their rows) "
+        "and idempotency records older than IDEMPOTENCY_TTL_S."
+    )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--dry-run", action="store_true", help="print what would go, delete nothing")
@@ -33,3 +36,7 @@ class Command(BaseCommand):
         for jid in report.orphans_removed:
             self.stdout.write(f"{'would remove' if report.dry_run else 'removed'} orphan folder {jid}")
         self.stdout.write(report.summary())
+        if not report.dry_run:
+            from fala_clip.api.idempotency import idempotency_records_purge
+
+            self.stdout.write(f"purged {idempotency_records_purge()} expired idempotency records")

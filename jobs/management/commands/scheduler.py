@@ -3,7 +3,8 @@
 Registered jobs (all on the ``default`` queue, served by the default worker):
 
 * ``jobs.reconciler.scheduled_reconcile`` every ``WORKER_MAINTENANCE_INTERVAL_S``
-* ``jobs.cleaner.scheduled_cleanup`` every ``CLEANUP_INTERVAL_S`` (default hourly)
+* ``jobs.cleaner.scheduled_cleanup`` every ``CLEANUP_INTERVAL_S`` (default hourly): workspaces and
+  expired idempotency records
 """
 
 from __future__ import annotations
