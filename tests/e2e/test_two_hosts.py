@@ -13,9 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -31,6 +29,7 @@ from suggestions.models import ClipModel, SuggestionSet
 from tests.conftest import REPO_ROOT
 from tests.jobs.test_workers import _slot_holder
 from tests.procwatch import child_pids, proc_alive, wait_until
+from tests.stack import spawn, start_web  # noqa: F401 - spawn is a fixture
 from tests.test_storage_s3 import s3_server, s3_storage  # noqa: F401 - fixtures
 from video.models import VideoIngest
 
@@ -39,29 +38,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # Short detection times for this test (the defaults are 15 / 75 / 30 s).
 TIMES = {"JOB_HEARTBEAT_INTERVAL_S": 1, "JOB_STALE_AFTER_S": 5, "WORKER_MAINTENANCE_INTERVAL_S": 2}
 FIRST_BATCH, SECOND_BATCH = 8, 2
-
-
-@pytest.fixture
-def spawn(worker_env):
-    """Start ``argv`` as a real process (output to ``log``); all are killed after the test."""
-    procs: list[subprocess.Popen] = []
-
-    def _spawn(argv: list[str], *, env: dict, log: Path) -> subprocess.Popen:
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                argv, env=env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        procs.append(proc)
-        return proc
-
-    yield _spawn
-    for proc in procs:
-        for pid in [*child_pids(proc.pid), proc.pid]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        proc.wait(timeout=10)
 
 
 def _stack_env(worker_env: dict, s3, tmp_path: Path) -> dict:
@@ -91,21 +67,6 @@ def _host_env(env: dict, tmp_path: Path, host: str) -> dict:
     }
 
 
-def _start_web(spawn, env: dict, log: Path) -> str:
-    """A gunicorn on a free port of 127.0.0.1; its base URL once it listens."""
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    argv = [gunicorn, "fala_clip.wsgi", "--bind", "127.0.0.1:0", "--workers", "1", "--timeout", "120"]
-    proc = spawn(argv, env=env, log=log)
-
-    def listening() -> str | None:
-        m = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", log.read_text(errors="replace"))
-        return m.group(1) if m else None
-
-    url = wait_until(lambda: listening() or proc.poll() is not None, timeout=90)
-    assert isinstance(url, str), log.read_text()[-3000:]
-    return url
-
-
 def _runs(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
@@ -118,8 +79,8 @@ def _download(base: str, render_id: int, token: str) -> bytes:
 
 
 def test_two_hosts_share_ten_jobs_and_a_lost_host_hands_its_job_over(
-    user_and_token, worker_env, start_worker, spawn, s3_storage, settings, tmp_path  # noqa: F811
-):
+    user_and_token, worker_env, start_worker, spawn, s3_storage, settings, tmp_path  # noqa: F811 - fixtures
+):  # fmt: skip
     user, token = user_and_token
     for key, value in TIMES.items():
         setattr(settings, key, value)
@@ -131,8 +92,16 @@ def test_two_hosts_share_ten_jobs_and_a_lost_host_hands_its_job_over(
     ingest = VideoIngest.objects.create(owner=user, artist=user.artist, source="upload", sha256="e" * 64, file="v")
     sset = SuggestionSet.objects.create(ingest=ingest, features_version="1")
     models = [
-        ClipModel.objects.create(suggestion_set=sset, ingest=ingest, template=f"t{i}", rank=i + 1, start=6.0 * i,
-                                 end=6.0 * i + 5, duration=5, score=0.5)  # fmt: skip
+        ClipModel.objects.create(
+            suggestion_set=sset,
+            ingest=ingest,
+            template=f"t{i}",
+            rank=i + 1,
+            start=6.0 * i,
+            end=6.0 * i + 5,
+            duration=5,
+            score=0.5,
+        )  # fmt: skip
         for i in range(FIRST_BATCH + SECOND_BATCH)
     ]
     # and two hosts (a heavy worker each), the shared scheduler + default worker, two web processes
@@ -140,10 +109,12 @@ def test_two_hosts_share_ten_jobs_and_a_lost_host_hands_its_job_over(
     heavy = {h: start_worker("heavy", extra_env=host_env[h]) for h in ("A", "B")}
     start_worker("default", extra_env=env)
     spawn([sys.executable, str(REPO_ROOT / "manage.py"), "scheduler"], env=env, log=tmp_path / "scheduler.log")
-    webs = [_start_web(spawn, env, tmp_path / f"web{i}.log") for i in (1, 2)]
-    for h in ("A", "B"):
-        lock_dir = Path(host_env[h]["WORKER_LOCK_DIR"])
-        assert wait_until(lambda: _slot_holder(lock_dir) == heavy[h].pid, timeout=90), f"host {h} never took its slot"
+    webs = [start_web(spawn, env, tmp_path / f"web{i}.log") for i in (1, 2)]
+
+    def holds_its_slot(h: str) -> bool:
+        return _slot_holder(Path(host_env[h]["WORKER_LOCK_DIR"])) == heavy[h].pid
+
+    assert wait_until(lambda: holds_its_slot("A") and holds_its_slot("B"), timeout=90), "a host never took its slot"
 
     def submit(clip_models: list[ClipModel]) -> list[Job]:
         params = {"runs": str(runs), "control": str(control)}
@@ -189,9 +160,13 @@ def test_two_hosts_share_ten_jobs_and_a_lost_host_hands_its_job_over(
 
     # Then its job is put back on the queue within the detection time, and host B runs it
     def retried() -> bool:
-        return JobEvent.objects.filter(job_id=victim_id, type="transition", to_status="queued", data__retry=True).exists()
+        return JobEvent.objects.filter(
+            job_id=victim_id, type="transition", to_status="queued", data__retry=True
+        ).exists()
 
-    assert wait_until(retried, timeout=90), list(JobEvent.objects.filter(job_id=victim_id).values_list("type", "message"))
+    assert wait_until(retried, timeout=90), list(
+        JobEvent.objects.filter(job_id=victim_id).values_list("type", "message")
+    )
     detection_s = time.monotonic() - killed_at
     bound = TIMES["JOB_STALE_AFTER_S"] + TIMES["WORKER_MAINTENANCE_INTERVAL_S"] + TIMES["JOB_HEARTBEAT_INTERVAL_S"]
     print(f"host A lost: job {victim_id} back on the queue {detection_s:.1f} s after the kill (design bound {bound} s)")
@@ -219,6 +194,7 @@ def test_two_hosts_share_ten_jobs_and_a_lost_host_hands_its_job_over(
     assert len(renders) == len(jobs) == 10
     objects = s3_storage.list_objects_v2(Bucket=s3_storage.bucket, Prefix="renders/")
     assert objects["KeyCount"] == 10  # the killed attempt stored nothing
+
     # the finished jobs leave no workspace on the host that ran them (removed right after `done`)
     def workspaces_left() -> list[str]:
         return [r["job"] for r in ends if (Path(host_env[r["host"]]["WORK_DIR"]) / "jobs" / r["job"]).exists()]
