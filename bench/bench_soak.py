@@ -240,7 +240,7 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=600.0, help="seconds the clients run (default 600)")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--think", type=float, default=1.0, help="mean seconds between a client's requests")
-    ap.add_argument("--upload-every", type=float, default=60.0, help="seconds between a client's upload attempts")
+    ap.add_argument("--upload-every", type=float, default=20.0, help="seconds between a client's upload attempts")
     ap.add_argument("--upload-rate", default="1/5m", help="UPLOAD_RATE_LIMIT of the stack (per artist)")
     ap.add_argument("--feedback-every", type=float, default=45.0)
     ap.add_argument("--web-workers", type=int, default=2)
@@ -263,11 +263,36 @@ def main() -> int:
     tokens = [artist_create_with_user(username=f"soak-{run}-{i}")[1] for i in range(args.clients)]
     sources = [sample_video(tmp / f"source-{d}.mp4", duration=d, width=160, height=120) for d in (20.0, 24.0)]
 
+    import django_rq
+
+    waiting = django_rq.get_queue("heavy").count
+    if waiting:
+        print(f"warning: {waiting} jobs already wait on the heavy queue; this run's worker will take them first")
     stack = Stack(env, tmp, args.web_workers)
     try:
         return soak(stack, tokens, sources, args, env, run)
     finally:
         stack.stop()
+        retire_unfinished(run)
+
+
+def retire_unfinished(run: str) -> None:
+    """This run's jobs still queued or running: off the queues and failed, so that the next run's
+    heavy worker does not inherit them (their files were in this run's temporary folder)."""
+    from jobs.dispatch import get_queue, rq_job_id
+    from jobs.errors import ConcurrentTransition, IllegalTransition
+    from jobs.models import ACTIVE_STATUSES, Job, JobStatus
+    from jobs.services import job_fail
+
+    unfinished = [JobStatus.QUEUED, *ACTIVE_STATUSES]
+    left = list(Job.objects.filter(owner__username__startswith=f"soak-{run}-", status__in=unfinished))
+    for job in left:
+        get_queue(job.queue).remove(rq_job_id(job))
+        try:
+            job_fail(job=job, code="bench_stopped", message="the soak run ended before this job ran")
+        except (ConcurrentTransition, IllegalTransition):
+            pass
+    print(f"retired {len(left)} unfinished jobs of this run (failed with bench_stopped)")
 
 
 def soak(stack: Stack, tokens: list[str], sources: list[Path], args: argparse.Namespace, env: dict, run: str) -> int:
@@ -293,6 +318,8 @@ def soak(stack: Stack, tokens: list[str], sources: list[Path], args: argparse.Na
         for k, v in stack.rss_mb().items():
             rss_max[k] = max(rss_max.get(k, 0.0), v)
     rss_end = stack.rss_mb()
+    for k, v in rss_end.items():
+        rss_max[k] = max(rss_max.get(k, 0.0), v)
     stop.set()
     for t in threads:
         t.join(timeout=130)
