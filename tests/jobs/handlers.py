@@ -47,3 +47,68 @@ def report_preloaded(ctx: JobContext) -> None:
         "horse": os.getpid(),
     }
     Path(ctx.job.params["out"]).write_text(json.dumps(report))
+
+
+def render_stub(ctx: JobContext) -> None:
+    """A short real "render" for the two-host test (tests/e2e/test_two_hosts.py).
+
+    Makes a small real MP4 with ffmpeg in the job's workspace (its comment tag names the job, so
+    every output differs), stores it through Django storage (the local S3 server in that test) and
+    records a done ``RenderedVariant`` for the clip model in ``params["clip_model"]``.  Each run
+    appends a ``start`` line and, when it finishes, an ``end`` line to ``params["runs"]``, naming
+    the host (``FALA_TEST_HOST``), the work-horse pid and the attempt.  While the file
+    ``params["control"]/hold-<host>`` exists the run waits before storing anything: the test holds
+    a job there to kill its host mid-job.
+    """
+    import hashlib
+
+    from django.utils import timezone
+
+    from fala_clip.media.workspace import workspace_for
+    from fala_clip.storage import store_file
+    from rendering.models import RenderedVariant
+    from suggestions.models import ClipModel
+    from tests import media_factory as mf
+
+    params = ctx.job.params
+    host = os.environ.get("FALA_TEST_HOST", "?")
+    runs = Path(params["runs"])
+    control = Path(params["control"])
+    base = {"job": str(ctx.job.pk), "host": host, "pid": os.getpid(), "attempt": ctx.job.attempts}
+
+    def record(event: str, **extra: object) -> None:
+        with runs.open("a") as fh:
+            fh.write(json.dumps({**base, "event": event, "t": time.time(), **extra}) + "\n")
+
+    record("start")
+    (control / f"running-{ctx.job.pk}-{ctx.job.attempts}").write_text(json.dumps(base))
+    clip_model = ClipModel.objects.get(pk=params["clip_model"])
+    ws = workspace_for(ctx.job.pk).create()
+    with ctx.stage("rendering_variant"):
+        while (control / f"hold-{host}").exists():
+            time.sleep(0.05)  # held by the test until it kills this host or lets go
+        out = ws.processed / "variant-1.mp4"
+        mf.ffmpeg(
+            *mf.lavfi("testsrc=size=96x160:rate=10:duration=1"),
+            *mf.X264,
+            "-metadata",
+            f"comment={ctx.job.pk}",
+            str(out),
+        )
+        name = store_file(out, f"renders/{ctx.job.owner_id}/{ctx.job.pk}/variant-1-{clip_model.template}.mp4")
+        data = out.read_bytes()
+    RenderedVariant.objects.update_or_create(
+        job=ctx.job,
+        clip_model=clip_model,
+        defaults={
+            "ingest_id": clip_model.ingest_id,
+            "index": 1,
+            "status": RenderedVariant.Status.DONE,
+            "file": name,
+            "size_bytes": len(data),
+            "width": 96,
+            "height": 160,
+            "finished_at": timezone.now(),
+        },
+    )
+    record("end", file=name, sha256=hashlib.sha256(data).hexdigest())
