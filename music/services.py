@@ -191,9 +191,10 @@ def music_delete(*, owner: Any, music_id: Any) -> DeletionAudit:
     its analysis rows (beats, embeddings: it leaves the genre catalogue) go, jobs and videos
     are unlinked, an audit row is written, and the stored files are deleted after commit.
 
-    The row lock serialises with anything that inserts a row pointing at the track (a job, a
-    video): such an insert waits for this transaction and, once it commits, finds a tombstone —
-    its job then fails with ``music_gone`` instead of reading a deleted file.
+    Races: the row lock serialises deletes and purges of the track; a job committed before the
+    check is seen (409).  A job or video created meanwhile (its transaction still open) does commit,
+    since the tombstone row stays: the job then fails with ``music_gone`` (``music.jobs``) instead
+    of reading a deleted file.
     """
     with transaction.atomic():
         asset = MusicAsset.objects.select_for_update().get(owner=owner, pk=music_id, deleted_at__isnull=True)

@@ -197,9 +197,11 @@ def video_delete(*, owner: Any, video_id: Any) -> DeletionAudit:
     (usage, costs and metrics history), an audit row is written, and the stored files are deleted
     after commit.
 
-    The row lock (``select_for_update``) serialises with any insert of a job for this video (the
-    foreign key takes a share lock on the row): such an insert either committed before the check
-    (409) or waits and then fails on the deleted row — no job runs on deleted files.
+    Races: the row lock (``select_for_update``) serialises deletes and purges of the video.  A job
+    for it committed before the check is seen (409).  One whose transaction is still open is not
+    seen, but Django's foreign keys are checked at commit (``DEFERRABLE INITIALLY DEFERRED``): its
+    commit then fails on the deleted row, so it never exists and is never enqueued (jobs are
+    enqueued on commit) — no job runs on deleted files.
     """
     with transaction.atomic():
         ingest = VideoIngest.objects.select_for_update().get(owner=owner, pk=video_id)
