@@ -117,6 +117,9 @@ def step_ingest(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Path:
     if ingest.file:
         with ctx.stage("fetching"):
             return local_copy(ingest.file, ws.videos, "source" + Path(ingest.file).suffix)
+    if ingest.source == VideoIngest.Source.UPLOAD:
+        # purged by retention (purge_media): nothing to fetch again
+        raise JobError("source_purged", "The uploaded video was removed by the retention policy; upload it again.")
     from video.download import DownloadRefused, download
 
     with ctx.stage("downloading"):
@@ -143,7 +146,12 @@ def step_ingest(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Path:
         name = store_file(path, storage_key("videos", ingest.owner_id, ingest.pk, f"original.{ext}"))
         try:
             VideoIngest.objects.filter(pk=ingest.pk).update(
-                sha256=sha, file=name, size_bytes=path.stat().st_size, duration=meta["duration"], probe=meta
+                sha256=sha,
+                file=name,
+                size_bytes=path.stat().st_size,
+                duration=meta["duration"],
+                probe=meta,
+                file_purged_at=None,  # a purged URL source is simply downloaded again
             )
         except Exception:
             # No row points at the stored copy: remove it so storage holds nothing orphaned

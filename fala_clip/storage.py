@@ -7,12 +7,15 @@ filename.
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
 
 from django.core.files import File
 from django.core.files.storage import storages
+
+log = logging.getLogger(__name__)
 
 
 def get_storage() -> Any:
@@ -83,3 +86,46 @@ def local_copy(name: str, dest_dir: Path, filename: str) -> Path:
     with storage.open(name, "rb") as src, dest.open("wb") as out:
         shutil.copyfileobj(src, out, 1024 * 1024)
     return dest
+
+
+def walk_stored(prefix: str) -> list[str]:
+    """Every stored name under ``prefix`` (a folder, no trailing slash), recursively.
+
+    ``listdir`` works on the filesystem and on S3 (where "folders" are key prefixes);
+    a prefix that does not exist lists nothing.
+    """
+    storage = get_storage()
+    try:
+        dirs, files = storage.listdir(prefix)
+    except FileNotFoundError:
+        return []
+    names = [storage_key(prefix, f) for f in files]
+    for d in dirs:
+        names.extend(walk_stored(storage_key(prefix, d)))
+    return names
+
+
+def stored_size(name: str) -> int:
+    """Size of a stored file; 0 when it is already gone."""
+    try:
+        return int(get_storage().size(name))
+    except (FileNotFoundError, OSError):
+        return 0
+    except Exception:  # botocore's ClientError (404) on S3
+        return 0
+
+
+def delete_stored_quietly(names: list[str]) -> list[str]:
+    """Delete each name; a missing file is not an error (a retry, a concurrent purge).  Returns
+    the names that could not be deleted (logged), so callers report what is left behind."""
+    storage = get_storage()
+    left: list[str] = []
+    for name in names:
+        try:
+            storage.delete(name)
+        except FileNotFoundError:
+            continue
+        except Exception:
+            log.exception("could not delete stored %s", name)
+            left.append(name)
+    return left

@@ -189,7 +189,7 @@ def _target(request: Request, data: dict[str, Any]) -> dict[str, Any]:
     if scope in (CenterScope.GLOBAL, CenterScope.GENRE) and not staff:
         raise exceptions.PermissionDenied("Only staff manage global and genre centers.")
     if scope == CenterScope.TRACK:
-        music = MusicAsset.objects.filter(pk=data["music_id"]).first()
+        music = MusicAsset.objects.filter(pk=data["music_id"], deleted_at__isnull=True).first()
         if music is None or not (staff or music.owner_id == user.pk):
             raise ServiceError(
                 "not_found", "No such music track.", {"music_id": [str(data["music_id"])]}, status_code=404

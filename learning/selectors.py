@@ -180,7 +180,7 @@ class TargetError(Exception):
 
 def music_for_feedback(*, user: Any, music_id: Any) -> MusicAsset:
     """The caller's track (``MusicAsset.DoesNotExist`` otherwise; staff too: feedback is the artist's own)."""
-    return MusicAsset.objects.select_related("analysis").get(owner=user, pk=music_id)
+    return MusicAsset.objects.select_related("analysis").get(owner=user, pk=music_id, deleted_at__isnull=True)
 
 
 def feedback_targets(

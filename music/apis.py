@@ -1,4 +1,4 @@
-"""POST /music, GET /music, GET /music/{id}, GET /music/{id}/analysis."""
+"""POST /music, GET /music, GET and DELETE /music/{id}, GET /music/{id}/analysis."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from fala_clip.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
 from fala_clip.api.ratelimit import upload_ratelimit
+from fala_clip.api.schema import ErrorSerializer
 from jobs.serializers import JobSerializer
 from music import selectors, services
 from music.serializers import MusicAnalysisSerializer, MusicAssetSerializer, MusicUploadSerializer
@@ -73,6 +74,17 @@ class MusicDetailApi(APIView):
     @extend_schema(responses=MusicAssetSerializer)
     def get(self, request: Request, music_id: str) -> Response:
         return Response(MusicAssetSerializer(selectors.music_get(owner=request.user, music_id=music_id)).data)
+
+    @extend_schema(
+        description=(
+            'Delete the track and every stored file made from it (see docs/api.md, "Deleting"). '
+            "409 `in_use` while a job that uses it has not finished; nothing is removed then."
+        ),
+        responses={204: None, 409: ErrorSerializer},
+    )
+    def delete(self, request: Request, music_id: str) -> Response:
+        services.music_delete(owner=request.user, music_id=music_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MusicAnalysisApi(APIView):

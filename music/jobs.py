@@ -51,6 +51,10 @@ def analyze_music_asset(ctx: JobContext, asset: MusicAsset, ws: Workspace) -> Mu
 
 
 def music_local_copy(ctx: JobContext, asset: MusicAsset, ws: Workspace) -> Path:
+    # Deleted by its owner or purged by retention: the file is gone (or going, after the
+    # deletion's commit); fail clearly instead of reading a missing object.
+    if not asset.file or asset.deleted_at or asset.file_purged_at:
+        raise JobError("music_gone", "The track's file was deleted or purged; upload it again.")
     with ctx.stage("fetching_music"):
         return local_copy(asset.file, ws.videos, "track" + Path(asset.file).suffix)
 

@@ -45,11 +45,27 @@ class MusicAsset(models.Model):
     duration = models.FloatField()
     probe = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="deleted by its owner: a tombstone (404 in the API, out of listings, no files, no analysis); "
+        "kept because feedback and learning history (append-only) point at it",
+    )
+    file_purged_at = models.DateTimeField(
+        null=True, blank=True, help_text="the original was removed by retention (purge_media); metadata stays"
+    )
 
     class Meta:
         db_table = "music_assets"
         ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["owner", "sha256"], name="music_asset_unique_per_owner")]
+        constraints = [
+            # A deleted track no longer blocks (or answers) a re-upload of the same file.
+            models.UniqueConstraint(
+                fields=["owner", "sha256"],
+                condition=models.Q(deleted_at__isnull=True),
+                name="music_asset_unique_per_owner",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -154,3 +170,35 @@ class GenreClassifierVersion(models.Model):
 
     def __str__(self) -> str:
         return f"genre classifier {self.pk} ({self.n_samples} tracks)"
+
+
+class DeletionAudit(models.Model):
+    """One deletion of a track or video by its owner (append-only): who, what, and what was removed.
+
+    The object's row may be gone (videos) or a tombstone (tracks); this row is what stays.  The
+    owner and object are plain values, not foreign keys: the audit outlives both.
+    """
+
+    class Kind(models.TextChoices):
+        MUSIC = "music"
+        VIDEO = "video"
+
+    user_id = models.BigIntegerField(help_text="the owner who deleted it")
+    username = models.CharField(max_length=150)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    object_id = models.UUIDField()
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    size_bytes = models.BigIntegerField(null=True, blank=True, help_text="size of the original")
+    files_count = models.PositiveIntegerField(default=0, help_text="stored files removed (original and derived)")
+    files_bytes = models.BigIntegerField(default=0, help_text="their total size")
+    files = models.JSONField(default=list, blank=True, help_text="the storage names removed")
+    details = models.JSONField(default=dict, blank=True, help_text="rows removed or kept (jobs unlinked, …)")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "deletion_audit"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["kind", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id} deleted by {self.username}"

@@ -20,12 +20,14 @@ def _with_list_data(qs: QuerySet[MusicAsset]) -> QuerySet[MusicAsset]:
 
 
 def music_list(*, owner: Any) -> QuerySet[MusicAsset]:
-    return _with_list_data(MusicAsset.objects.filter(owner=owner)).order_by("-created_at", "pk")
+    return _with_list_data(MusicAsset.objects.filter(owner=owner, deleted_at__isnull=True)).order_by(
+        "-created_at", "pk"
+    )
 
 
 def music_get(*, owner: Any, music_id: Any) -> MusicAsset:
-    """The owner's track or ``MusicAsset.DoesNotExist``."""
-    return _with_list_data(MusicAsset.objects.all()).get(owner=owner, pk=music_id)
+    """The owner's track or ``MusicAsset.DoesNotExist`` (a deleted track too)."""
+    return _with_list_data(MusicAsset.objects.all()).get(owner=owner, pk=music_id, deleted_at__isnull=True)
 
 
 def music_latest_job(*, asset: MusicAsset) -> Any:

@@ -39,6 +39,7 @@ class MusicAssetSerializer(serializers.ModelSerializer):
             "duration",
             "original_filename",
             "created_at",
+            "file_purged_at",
             "analysis_status",
             "job_id",
         ]

@@ -11,12 +11,15 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from fala_clip.storage import storage_key
-from jobs.models import Job
+from fala_clip.api.errors import ServiceError
+from fala_clip.storage import delete_stored_quietly, storage_key, stored_size, walk_stored
+from jobs.models import Job, JobStatus
 from music.models import (
     Artist,
+    DeletionAudit,
     GenreClassifierVersion,
     MusicAnalysis,
     MusicAsset,
@@ -117,7 +120,8 @@ def music_upload(
         return asset
 
     def same_file(received: Any) -> MusicAsset | None:
-        return MusicAsset.objects.filter(owner=owner, sha256=received.sha256).first()
+        # a deleted track (tombstone) is not reused: the file is stored and analysed again
+        return MusicAsset.objects.filter(owner=owner, sha256=received.sha256, deleted_at__isnull=True).first()
 
     result = upload_intake(
         uploaded=uploaded,
@@ -130,6 +134,94 @@ def music_upload(
         on_conflict=same_file,
     )
     return MusicUploadResult(asset=result.value, job=None if result.reused else job, reused=result.reused)
+
+
+# --- deletion ---------------------------------------------------------------------
+
+#: A job in one of these states may still read the object's files (or write new ones).
+UNFINISHED_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.ANALYZING, JobStatus.RENDERING)
+
+
+def refuse_if_in_use(*, jobs: Any, what: str) -> None:
+    """409 ``in_use`` when one of ``jobs`` (a Job queryset) is not finished; says which."""
+    busy = [str(pk) for pk in jobs.filter(status__in=UNFINISHED_JOB_STATUSES).values_list("pk", flat=True)]
+    if busy:
+        raise ServiceError(
+            "in_use",
+            f"The {what} is used by a job that has not finished; delete it once the job is done or failed.",
+            {"jobs": busy},
+            status_code=409,
+        )
+
+
+def stored_files_delete_on_commit(names: list[str]) -> None:
+    """Delete the files once the transaction that removed their rows commits (a rollback keeps
+    them); a file already gone is fine."""
+    if names:
+        transaction.on_commit(lambda: _delete_files_logged(names))
+
+
+def _delete_files_logged(names: list[str]) -> None:
+    left = delete_stored_quietly(names)
+    if left:
+        log.error("deletion left %d stored file(s) behind (the orphan scan retries): %s", len(left), left)
+
+
+def deletion_audit_create(
+    *, owner: Any, kind: str, object_id: Any, sha256: str, size_bytes: int | None, files: list[str], details: dict
+) -> DeletionAudit:
+    return DeletionAudit.objects.create(
+        user_id=owner.pk,
+        username=owner.get_username(),
+        kind=kind,
+        object_id=object_id,
+        sha256=sha256,
+        size_bytes=size_bytes,
+        files_count=len(files),
+        files_bytes=sum(stored_size(n) for n in files),
+        files=files,
+        details=details,
+    )
+
+
+def music_delete(*, owner: Any, music_id: Any) -> DeletionAudit:
+    """Delete the owner's track: refused (409 ``in_use``) while an unfinished job uses it (its
+    analysis or a video's pipeline).  Otherwise the row becomes a tombstone (``deleted_at``; 404
+    and out of listings) because feedback and the append-only learning history point at it;
+    its analysis rows (beats, embeddings: it leaves the genre catalogue) go, jobs and videos
+    are unlinked, an audit row is written, and the stored files are deleted after commit.
+
+    Races: the row lock serialises deletes and purges of the track; a job committed before the
+    check is seen (409).  A job or video created meanwhile (its transaction still open) does commit,
+    since the tombstone row stays: the job then fails with ``music_gone`` (``music.jobs``) instead
+    of reading a deleted file.
+    """
+    with transaction.atomic():
+        asset = MusicAsset.objects.select_for_update().get(owner=owner, pk=music_id, deleted_at__isnull=True)
+        refuse_if_in_use(jobs=Job.objects.filter(music_asset=asset), what="track")
+        names = walk_stored(storage_key("music", owner.pk, asset.pk))
+        if asset.file and asset.file not in names:
+            names.append(asset.file)
+        MusicAnalysis.objects.filter(asset=asset).delete()  # beats cascade
+        MusicEmbedding.objects.filter(asset=asset).delete()
+        jobs_unlinked = Job.objects.filter(music_asset=asset).update(music_asset=None)
+        # Reverse relation (the video app sits above this one): videos keep their renders
+        # (the video owns them) and lose the link to the deleted track.
+        videos_unlinked = asset.videos.update(music=None)
+        audit = deletion_audit_create(
+            owner=owner,
+            kind=DeletionAudit.Kind.MUSIC,
+            object_id=asset.pk,
+            sha256=asset.sha256,
+            size_bytes=asset.size_bytes,
+            files=sorted(names),
+            details={"jobs_unlinked": jobs_unlinked, "videos_unlinked": videos_unlinked, "row": "tombstone"},
+        )
+        asset.deleted_at = timezone.now()
+        asset.file = ""
+        asset.save(update_fields=["deleted_at", "file"])
+        stored_files_delete_on_commit(names)
+    return audit
 
 
 # --- analysis results ------------------------------------------------------------

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fala_clip.api.schema import ErrorSerializer
 from fala_clip.storage import open_stored
 from rendering import selectors
 from rendering.serializers import RenderedVariantSerializer
@@ -23,9 +24,9 @@ class RendersApi(APIView):
 
 
 class RenderDownloadApi(APIView):
-    @extend_schema(responses={(200, "video/mp4"): bytes})
+    @extend_schema(responses={(200, "video/mp4"): bytes, 410: ErrorSerializer})
     def get(self, request: Request, render_id: int) -> FileResponse:
-        row = selectors.render_get_done(owner=request.user, render_id=render_id)
+        row = selectors.render_get_file(owner=request.user, render_id=render_id)
         name = f"{row.clip_model.template}-{row.index}.mp4"
         return FileResponse(open_stored(row.file), as_attachment=True, filename=name, content_type="video/mp4")
 
@@ -47,7 +48,9 @@ class RenderCaptionsSrtApi(_RenderCaptionsApi):
 
     fmt, content_type = "srt", "application/x-subrip; charset=utf-8"
 
-    @extend_schema(operation_id="renders_captions_srt", responses={(200, "application/x-subrip"): bytes})
+    @extend_schema(
+        operation_id="renders_captions_srt", responses={(200, "application/x-subrip"): bytes, 410: ErrorSerializer}
+    )
     def get(self, request: Request, render_id: int) -> FileResponse:
         return super().get(request, render_id)
 
@@ -57,7 +60,7 @@ class RenderCaptionsVttApi(_RenderCaptionsApi):
 
     fmt, content_type = "vtt", "text/vtt; charset=utf-8"
 
-    @extend_schema(operation_id="renders_captions_vtt", responses={(200, "text/vtt"): bytes})
+    @extend_schema(operation_id="renders_captions_vtt", responses={(200, "text/vtt"): bytes, 410: ErrorSerializer})
     def get(self, request: Request, render_id: int) -> FileResponse:
         return super().get(request, render_id)
 

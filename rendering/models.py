@@ -42,6 +42,11 @@ class RenderedVariant(models.Model):
     error_message = models.TextField(blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    file_purged_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="the render and its caption sidecars were removed by retention (purge_media); the row stays",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

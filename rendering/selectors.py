@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from fala_clip.api.errors import ServiceError
 from rendering.models import RenderedVariant
 from video.selectors import video_get
 
@@ -28,6 +29,20 @@ def render_get_done(*, owner: Any, render_id: int) -> RenderedVariant:
     )
 
 
+def render_get_file(*, owner: Any, render_id: int) -> RenderedVariant:
+    """:func:`render_get_done` for reading its files: 410 ``purged`` when retention removed them
+    (the row, its plan and metadata stay; the export still works)."""
+    row = render_get_done(owner=owner, render_id=render_id)
+    if row.file_purged_at is not None:
+        raise ServiceError(
+            "purged",
+            "This render was removed by the retention policy; its metadata stays.",
+            {"purged_at": row.file_purged_at.isoformat()},
+            status_code=410,
+        )
+    return row
+
+
 #: Caption sidecar formats a variant can have (``RenderedVariant.captions`` keys holding storage names).
 CAPTION_FORMATS = ("srt", "vtt")
 
@@ -40,7 +55,7 @@ def render_caption_file(*, owner: Any, render_id: int, fmt: str) -> tuple[Render
     """
     if fmt not in CAPTION_FORMATS:
         raise RenderedVariant.DoesNotExist(f"no {fmt!r} captions")
-    row = render_get_done(owner=owner, render_id=render_id)
+    row = render_get_file(owner=owner, render_id=render_id)
     name = (row.captions or {}).get(fmt)
     if not name:
         raise RenderedVariant.DoesNotExist(f"variant {render_id} has no {fmt} captions")

@@ -36,6 +36,7 @@ class RenderedVariantSerializer(serializers.ModelSerializer):
             "error_message",
             "started_at",
             "finished_at",
+            "file_purged_at",
             "job_id",
         ]
 

@@ -25,7 +25,7 @@ MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
 @pytest.fixture
 def seeded(make_artist, isolated_media, redis_conn, settings, tmp_path):
     """Alice with a track, an analysed video with current suggestions and a finished render (a real
-    stored mp4), and their jobs; uploads and recomputes are not rate limited.  Returns the token
+    stored mp4), and their (queued) job; uploads and recomputes are not rate limited.  Returns the token
     and the ids schemathesis uses for every path parameter (so responses of real rows are checked;
     negative tests still send malformed ids)."""
     from django.utils import timezone
@@ -62,6 +62,11 @@ def seeded(make_artist, isolated_media, redis_conn, settings, tmp_path):
         options={"target_length_s": 15.0, "allow_experimental": False},
     )
     job = job_create(owner=user, kind="clip_pipeline", params={"video_id": str(video.pk)})
+    # The job stays queued and uses the video and the track: the fuzzer's DELETE /videos/{id} and
+    # DELETE /music/{id} are answered 409 in_use, so every other operation keeps its seeded rows.
+    from jobs.models import Job
+
+    Job.objects.filter(pk=job.pk).update(video_ingest=video, music_asset=music)
     clip = suggestions_recompute(ingest=video).clip_models.order_by("rank").first()
     mp4 = testsrc_video(tmp_path / "render.mp4", duration=1)
     render = RenderedVariant.objects.create(

@@ -1,4 +1,4 @@
-"""POST /videos (upload or URL), GET /videos, GET /videos/{id}, GET /videos/{id}/analysis."""
+"""POST /videos (upload or URL), GET /videos, GET and DELETE /videos/{id}, GET /videos/{id}/analysis."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from fala_clip.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
 from fala_clip.api.ratelimit import upload_ratelimit
+from fala_clip.api.schema import ErrorSerializer
 from jobs.serializers import JobSerializer
 from video import selectors, services
 from video.serializers import (
@@ -82,6 +83,17 @@ class VideoDetailApi(APIView):
     @extend_schema(responses=VideoIngestSerializer)
     def get(self, request: Request, video_id: str) -> Response:
         return Response(VideoIngestSerializer(selectors.video_get(owner=request.user, video_id=video_id)).data)
+
+    @extend_schema(
+        description=(
+            'Delete the video and every stored file made from it (see docs/api.md, "Deleting"). '
+            "409 `in_use` while a job that uses it has not finished; nothing is removed then."
+        ),
+        responses={204: None, 409: ErrorSerializer},
+    )
+    def delete(self, request: Request, video_id: str) -> Response:
+        services.video_delete(owner=request.user, video_id=video_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class VideoAnalysisApi(APIView):

@@ -109,6 +109,9 @@ class VideoIngest(models.Model):
     )
     analysis_reused = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    file_purged_at = models.DateTimeField(
+        null=True, blank=True, help_text="the original was removed by retention (purge_media); metadata stays"
+    )
 
     class Meta:
         db_table = "video_ingests"

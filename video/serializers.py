@@ -70,6 +70,7 @@ class VideoIngestSerializer(serializers.ModelSerializer):
             "original_filename",
             "analysis_reused",
             "created_at",
+            "file_purged_at",
             "job",
         ]
 

@@ -13,9 +13,10 @@ from django.conf import settings
 from django.db import transaction
 
 from fala_clip.api.errors import ServiceError
-from fala_clip.storage import storage_key
+from fala_clip.storage import storage_key, walk_stored
 from jobs.models import Job, JobStatus
-from music.models import Artist, MusicAsset
+from music.models import Artist, DeletionAudit, MusicAsset
+from music.services import deletion_audit_create, refuse_if_in_use, stored_files_delete_on_commit
 from video.analysis.contracts import PIPELINE_VERSION
 from video.models import VideoAnalysis, VideoIngest
 
@@ -52,9 +53,17 @@ def _own_music(owner: Any, music_id: Any) -> MusicAsset | None:
     if not music_id:
         return None
     try:
-        return MusicAsset.objects.get(owner=owner, pk=music_id)
+        music = MusicAsset.objects.get(owner=owner, pk=music_id, deleted_at__isnull=True)
     except MusicAsset.DoesNotExist as exc:
         raise ServiceError("not_found", "No such music track.", {"music_id": str(music_id)}, status_code=404) from exc
+    if music.file_purged_at is not None:
+        raise ServiceError(
+            "purged",
+            "The track's file was removed by the retention policy; upload it again.",
+            {"music_id": str(music_id)},
+            status_code=410,
+        )
+    return music
 
 
 def _existing_submission(
@@ -155,6 +164,75 @@ def video_submit_url(
         owner, source=VideoIngest.Source.URL, source_url=source_url, music=music, options=options
     )
     return VideoSubmitResult(ingest=ingest, job=job, reused=False)
+
+
+# --- deletion -------------------------------------------------------------------------
+
+
+def _video_stored_names(ingest: VideoIngest, job_ids: list[Any]) -> list[str]:
+    """Every stored file of the video: its original, previews and each job's renders and caption
+    sidecars — found both by the rows (reverse relations, the apps above this one own them) and
+    by the storage folders the keys are made in, so a file no row points at goes too."""
+    owner_id = ingest.owner_id
+    names = set(walk_stored(storage_key("videos", owner_id, ingest.pk)))
+    names.update(walk_stored(storage_key("previews", owner_id, ingest.pk)))
+    for job_id in job_ids:
+        names.update(walk_stored(storage_key("renders", owner_id, job_id)))
+    names.add(ingest.file)
+    for file, captions in ingest.renders.values_list("file", "captions"):
+        names.add(file)
+        names.update(str((captions or {}).get(k) or "") for k in ("srt", "vtt"))
+    for sheet, video in ingest.clip_models.values_list("preview__contact_sheet", "preview__video"):
+        names.update((sheet or "", video or ""))
+    names.discard("")
+    return sorted(names)
+
+
+def video_delete(*, owner: Any, video_id: Any) -> DeletionAudit:
+    """Delete the owner's video: refused (409 ``in_use``) while one of its jobs is not finished.
+
+    Otherwise the ingest row and everything made from it go (suggestion sets, clip models,
+    previews, renders — cascades), its analysis too unless another of the owner's videos uses it
+    (a re-upload of the same file is analysed again), the jobs stay with ``video_ingest`` nulled
+    (usage, costs and metrics history), an audit row is written, and the stored files are deleted
+    after commit.
+
+    Races: the row lock (``select_for_update``) serialises deletes and purges of the video.  A job
+    for it committed before the check is seen (409).  One whose transaction is still open is not
+    seen, but Django's foreign keys are checked at commit (``DEFERRABLE INITIALLY DEFERRED``): its
+    commit then fails on the deleted row, so it never exists and is never enqueued (jobs are
+    enqueued on commit) — no job runs on deleted files.
+    """
+    with transaction.atomic():
+        ingest = VideoIngest.objects.select_for_update().get(owner=owner, pk=video_id)
+        jobs = Job.objects.filter(video_ingest=ingest)
+        refuse_if_in_use(jobs=jobs, what="video")
+        job_ids = list(jobs.values_list("pk", flat=True))
+        names = _video_stored_names(ingest, job_ids)
+        details: dict[str, Any] = {
+            "jobs_kept": len(job_ids),
+            "renders": ingest.renders.count(),
+            "suggestion_sets": ingest.suggestion_sets.count(),
+            "analysis_deleted": False,
+        }
+        analysis_id = ingest.analysis_id
+        audit = deletion_audit_create(
+            owner=owner,
+            kind=DeletionAudit.Kind.VIDEO,
+            object_id=ingest.pk,
+            sha256=ingest.sha256,
+            size_bytes=ingest.size_bytes,
+            files=names,
+            details=details,
+        )
+        ingest.delete()  # jobs: SET_NULL; renders, suggestions, previews: CASCADE
+        if analysis_id and not VideoIngest.objects.filter(analysis_id=analysis_id).exists():
+            VideoAnalysis.objects.filter(pk=analysis_id).delete()
+            details["analysis_deleted"] = True
+            audit.details = details
+            audit.save(update_fields=["details"])
+        stored_files_delete_on_commit(names)
+    return audit
 
 
 # --- analysis ---------------------------------------------------------------------

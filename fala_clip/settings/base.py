@@ -468,3 +468,25 @@ RENDER_LOUDNESS_LUFS = env.float("RENDER_LOUDNESS_LUFS", default=-14.0)
 # long a repeat waits for a first request that is still running before answering 409.
 IDEMPOTENCY_TTL_S = env.int("IDEMPOTENCY_TTL_S", default=86400)
 IDEMPOTENCY_WAIT_S = env.float("IDEMPOTENCY_WAIT_S", default=10.0)
+# --- Data lifecycle (issue 14 §6): retention and the storage orphan scan ----------------------
+# Days an original (track, video) and a render (with its caption sidecars) are kept in storage;
+# older files are removed by ``manage.py purge_media`` (rows and metadata stay, marked purged).
+# 0 keeps them forever (the default).
+RETENTION_ORIGINALS_DAYS = env.int("RETENTION_ORIGINALS_DAYS", default=0)
+RETENTION_RENDERS_DAYS = env.int("RETENTION_RENDERS_DAYS", default=0)
+# Stored objects no row points at are removed once older than this (hours): long enough for an
+# upload or a render that stored its file and has not committed its row yet.
+STORAGE_ORPHAN_GRACE_H = env.float("STORAGE_ORPHAN_GRACE_H", default=24.0)
+# How often the scheduler runs purge_media (retention + orphan scan); 0 = never (run it by hand).
+PURGE_INTERVAL_S = env.int("PURGE_INTERVAL_S", default=24 * 3600)
+if RETENTION_ORIGINALS_DAYS < 0 or RETENTION_RENDERS_DAYS < 0:
+    raise ImproperlyConfigured("RETENTION_ORIGINALS_DAYS and RETENTION_RENDERS_DAYS must be >= 0 (0 = keep forever)")
+if not 1.0 <= STORAGE_ORPHAN_GRACE_H < float("inf"):
+    raise ImproperlyConfigured("STORAGE_ORPHAN_GRACE_H must be at least 1 (hours)")
+if PURGE_INTERVAL_S < 0:
+    raise ImproperlyConfigured("PURGE_INTERVAL_S must be >= 0 (0 = not scheduled)")
+# Periodic tasks of the layers above ``jobs`` that ``manage.py scheduler`` registers by dotted
+# path (the scheduler lives in ``jobs`` and must not import them): (path, interval in seconds).
+SCHEDULED_TASKS: list[tuple[str, int]] = (
+    [("fala_clip.lifecycle.scheduled_purge_media", PURGE_INTERVAL_S)] if PURGE_INTERVAL_S else []
+)

@@ -5,12 +5,15 @@ Registered jobs (all on the ``default`` queue, served by the default worker):
 * ``jobs.reconciler.scheduled_reconcile`` every ``WORKER_MAINTENANCE_INTERVAL_S``
 * ``jobs.cleaner.scheduled_cleanup`` every ``CLEANUP_INTERVAL_S`` (default hourly): workspaces and
   expired idempotency records
+* each ``SCHEDULED_TASKS`` entry (dotted path, interval): ``fala_clip.lifecycle.scheduled_purge_media``
+  (retention + storage orphan scan) every ``PURGE_INTERVAL_S`` (default daily)
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils.module_loading import import_string
 
 
 class Command(BaseCommand):
@@ -27,5 +30,10 @@ class Command(BaseCommand):
         scheduler = CronScheduler(connection=conn, logging_level="INFO")
         scheduler.register(scheduled_reconcile, "default", interval=settings.WORKER_MAINTENANCE_INTERVAL_S)
         scheduler.register(scheduled_cleanup, "default", interval=settings.CLEANUP_INTERVAL_S)
-        self.stdout.write("scheduler started: reconcile + cleanup")
+        # Tasks of the upper layers, by path: importing them here would run the layers backwards.
+        for path, interval in settings.SCHEDULED_TASKS:
+            scheduler.register(import_string(path), "default", interval=interval)
+        self.stdout.write(
+            "scheduler started: reconcile + cleanup" + "".join(f" + {p}" for p, _ in settings.SCHEDULED_TASKS)
+        )
         scheduler.start()
