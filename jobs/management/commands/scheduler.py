@@ -4,6 +4,8 @@ Registered jobs (all on the ``default`` queue, served by the default worker):
 
 * ``jobs.reconciler.scheduled_reconcile`` every ``WORKER_MAINTENANCE_INTERVAL_S``
 * ``jobs.cleaner.scheduled_cleanup`` every ``CLEANUP_INTERVAL_S`` (default hourly)
+* ``jobs.webhooks.scheduled_webhook_requeue`` every ``WORKER_MAINTENANCE_INTERVAL_S``: webhook
+  attempts still pending in PostgreSQL whose queue entry Redis lost
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ class Command(BaseCommand):
 
         from jobs.cleaner import scheduled_cleanup
         from jobs.reconciler import scheduled_reconcile
+        from jobs.webhooks import scheduled_webhook_requeue
 
         conn = django_rq.get_connection("default")
         scheduler = CronScheduler(connection=conn, logging_level="INFO")
         scheduler.register(scheduled_reconcile, "default", interval=settings.WORKER_MAINTENANCE_INTERVAL_S)
         scheduler.register(scheduled_cleanup, "default", interval=settings.CLEANUP_INTERVAL_S)
-        self.stdout.write("scheduler started: reconcile + cleanup")
+        scheduler.register(scheduled_webhook_requeue, "default", interval=settings.WORKER_MAINTENANCE_INTERVAL_S)
+        self.stdout.write("scheduler started: reconcile + cleanup + webhook requeue")
         scheduler.start()
