@@ -1,6 +1,9 @@
-from django.contrib import admin
+from typing import Any
 
-from jobs.models import Job, JobEvent
+from django.contrib import admin
+from django.http import HttpRequest
+
+from jobs.models import Job, JobEvent, WebhookDelivery, WebhookEndpoint
 
 
 class JobEventInline(admin.TabularInline):
@@ -17,3 +20,50 @@ class JobAdmin(admin.ModelAdmin):
     search_fields = ["id", "owner__username", "error_message"]
     readonly_fields = [f.name for f in Job._meta.fields]
     inlines = [JobEventInline]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ["id", "owner", "url", "active", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["owner__username", "url"]
+    # The secret signs deliveries: never shown, not even to staff.
+    exclude = ["secret"]
+    readonly_fields = ["owner", "url", "events", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # artists register endpoints through the API (it checks the URL)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log: read-only, one row per attempt."""
+
+    list_display = [
+        "created_at",
+        "owner",
+        "event",
+        "job",
+        "attempt",
+        "outcome",
+        "status_code",
+        "duration_ms",
+        "next_retry_at",
+        "url",
+    ]
+    list_filter = ["outcome", "event", ("owner", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["owner__username", "url", "delivery_id", "job__id"]
+    list_select_related = ["owner"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -101,6 +101,87 @@ class JobEvent(models.Model):
     class Meta:
         db_table = "job_events"
         ordering = ["created_at", "id"]
+        # GET /jobs/{id}/events polls "this job's events after id N" every second per stream.
+        indexes = [models.Index(fields=["job", "id"], name="job_events_job_id_seq_idx")]
 
     def __str__(self) -> str:
         return f"{self.job_id} {self.type} {self.from_status}->{self.to_status} {self.stage}"
+
+
+class WebhookEvent(models.TextChoices):
+    """Job events an artist's webhook endpoint can ask for."""
+
+    DONE = "job.done"
+    FAILED = "job.failed"
+    STAGE = "job.stage"
+
+
+def default_webhook_events() -> list[str]:
+    return [WebhookEvent.DONE, WebhookEvent.FAILED]
+
+
+class WebhookEndpoint(models.Model):
+    """An artist's URL that receives signed POSTs about their own jobs.
+
+    ``secret`` signs every body (HMAC-SHA256, ``X-Fala-Signature``); it is made
+    here, returned once by the API that creates the endpoint and never again.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=2000)
+    secret = models.CharField(max_length=100)
+    events = models.JSONField(default=default_webhook_events)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "webhook_endpoints"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "active"])]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} → {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver one job event to one endpoint (the delivery log).
+
+    The attempts of one delivery share ``delivery_id`` (sent as ``X-Fala-Delivery``
+    so a receiver can drop duplicates).  A row is written ``pending`` before its
+    attempt is enqueued, so PostgreSQL knows about every attempt even when Redis
+    loses the queue entry (``jobs.webhooks.webhook_deliveries_requeue``).
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending"  # not tried yet (queued or scheduled)
+        SUCCESS = "success"  # 2xx
+        RETRYING = "retrying"  # failed; the next attempt is scheduled at next_retry_at
+        FAILED = "failed"  # failed and no attempt is left (or the URL is refused)
+        CANCELLED = "cancelled"  # the endpoint was deleted or paused before this attempt
+
+    delivery_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    endpoint = models.ForeignKey(WebhookEndpoint, null=True, on_delete=models.SET_NULL, related_name="deliveries")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    url = models.URLField(max_length=2000)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    event = models.CharField(max_length=20, choices=WebhookEvent.choices)
+    payload = models.JSONField(default=dict)
+    attempt = models.PositiveIntegerField(default=1)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.PENDING)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=200, blank=True, default="")
+    response_excerpt = models.CharField(max_length=500, blank=True, default="")
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    due_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "webhook_deliveries"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["outcome", "due_at"]), models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} job {self.job_id} attempt {self.attempt} [{self.outcome}]"

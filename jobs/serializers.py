@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from fala_clip.api.fields import QuerySerializer
-from jobs.models import Job, JobEvent, JobStatus
+from jobs.models import Job, JobEvent, JobStatus, WebhookEndpoint, WebhookEvent
 
 
 class JobEventSerializer(serializers.ModelSerializer):
@@ -64,3 +64,32 @@ class JobDetailSerializer(JobSerializer):
 class JobListQuerySerializer(QuerySerializer):
     status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
     kind = serializers.CharField(required=False, max_length=40)
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.choices))
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "events", "active", "created_at"]
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(
+        help_text="Signs every delivery (HMAC-SHA256, `X-Fala-Signature`). Shown only in this response."
+    )
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+
+
+class WebhookEndpointCreateSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=2000, help_text="http(s) URL on a public address.")
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEvent.choices),
+        required=False,
+        allow_empty=False,
+        max_length=len(WebhookEvent.choices),
+        help_text="Job events to deliver; default `job.done` and `job.failed`.",
+    )
+    active = serializers.BooleanField(required=False, default=True)

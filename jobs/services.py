@@ -19,7 +19,8 @@ from django.utils import timezone
 from fala_clip import telemetry
 from fala_clip.logging import current_request_id
 from jobs.errors import ConcurrentTransition, IllegalTransition
-from jobs.models import Job, JobEvent, JobKind, JobStatus
+from jobs.models import Job, JobEvent, JobKind, JobStatus, WebhookEvent
+from jobs.webhooks import webhook_notify
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +137,13 @@ def job_transition(
             message=message or error_message,
             data={**(data or {}), **({"error_code": fields["error_code"]} if to == S.FAILED else {})},
         )
+        if to in (S.DONE, S.FAILED):
+            # In the transition's transaction: the webhook deliveries exist exactly when it does.
+            job.refresh_from_db()
+            webhook_notify(job=job, event=WebhookEvent.DONE if to == S.DONE else WebhookEvent.FAILED)
     log.info("job %s %s → %s %s", job.id, current, to, error_code)
-    job.refresh_from_db()
+    if to not in (S.DONE, S.FAILED):  # (a terminal job was refreshed above)
+        job.refresh_from_db()
     _count_transition(job, current, to, data or {})
     _notify(job, "transition", {"from": current, "to": to})
     return job
@@ -163,6 +169,7 @@ def job_set_stage(*, job: Job, stage: str, message: str = "", data: dict[str, An
     job.stage = stage
     log.info("job %s stage %s", job.pk, stage)
     JobEvent.objects.create(job_id=job.pk, type=JobEvent.Type.STAGE, stage=stage, message=message, data=data or {})
+    webhook_notify(job=job, event=WebhookEvent.STAGE)
     _notify(job, "stage", {"stage": stage})
 
 

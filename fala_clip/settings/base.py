@@ -490,3 +490,35 @@ if PURGE_INTERVAL_S < 0:
 SCHEDULED_TASKS: list[tuple[str, int]] = (
     [("fala_clip.lifecycle.scheduled_purge_media", PURGE_INTERVAL_S)] if PURGE_INTERVAL_S else []
 )
+# --- job notifications (Server-Sent Events and webhooks) ---------------------
+# GET /jobs/{id}/events holds a web worker for as long as it streams (gunicorn sync workers):
+# it polls the job's events every SSE_POLL_INTERVAL_S, sends a comment every SSE_HEARTBEAT_S
+# so proxies keep the connection, and ends after SSE_MAX_STREAM_S (or the job's done/failed
+# event) with a ``retry:`` hint of SSE_RETRY_MS; the client reconnects with Last-Event-ID.
+# SSE_MAX_STREAM_S must stay well under gunicorn's --timeout (300 s in scripts/serve.sh).
+SSE_MAX_STREAM_S = env.float("SSE_MAX_STREAM_S", default=55.0)
+SSE_POLL_INTERVAL_S = env.float("SSE_POLL_INTERVAL_S", default=1.0)
+SSE_HEARTBEAT_S = env.float("SSE_HEARTBEAT_S", default=10.0)
+SSE_RETRY_MS = env.int("SSE_RETRY_MS", default=3000)
+if not (0 < SSE_MAX_STREAM_S <= 250 and 0 < SSE_POLL_INTERVAL_S <= SSE_MAX_STREAM_S and SSE_HEARTBEAT_S > 0):
+    raise ImproperlyConfigured(
+        "SSE_MAX_STREAM_S must be in (0, 250] (under gunicorn's timeout), SSE_POLL_INTERVAL_S in "
+        "(0, SSE_MAX_STREAM_S] and SSE_HEARTBEAT_S > 0"
+    )
+# Webhooks: a signed POST per wanted job event to each of the owner's active endpoints, from
+# the default worker.  A failed attempt (timeout, connection error, non-2xx) is retried
+# WEBHOOK_MAX_ATTEMPTS - 1 times after WEBHOOK_RETRY_BASE_S * 2^(n-1) s (30 s, 1 min, 2 min,
+# 4 min, 8 min by default), capped at WEBHOOK_RETRY_MAX_S; RQ's scheduler (run by the default
+# worker) enqueues each retry when it is due.  WEBHOOK_ALLOW_HOSTS lets specific host[:port]
+# through the private-address guard (tests use a local receiver), like DOWNLOAD_ALLOW_HOSTS.
+WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_BASE_S = env.float("WEBHOOK_RETRY_BASE_S", default=30.0)
+WEBHOOK_RETRY_MAX_S = env.float("WEBHOOK_RETRY_MAX_S", default=3600.0)
+WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", default=10)
+WEBHOOK_ALLOW_HOSTS = env.list("WEBHOOK_ALLOW_HOSTS", default=[])
+if not (0 < WEBHOOK_TIMEOUT_S <= 60 and 1 <= WEBHOOK_MAX_ATTEMPTS <= 20 and WEBHOOK_RETRY_BASE_S >= 1):
+    raise ImproperlyConfigured(
+        "WEBHOOK_TIMEOUT_S must be in (0, 60], WEBHOOK_MAX_ATTEMPTS in [1, 20] and WEBHOOK_RETRY_BASE_S >= 1 "
+        "(RQ's scheduler works in whole seconds)"
+    )

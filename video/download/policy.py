@@ -16,7 +16,10 @@ import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-__all__ = ["DownloadRefused", "check_url", "is_public_address", "PLATFORM_HOSTS", "METADATA_ADDRESSES"]
+# The address check is shared with the job webhooks, so it lives in the infrastructure layer.
+from fala_clip.netguard import METADATA_ADDRESSES, NAT64, is_public_address
+
+__all__ = ["DownloadRefused", "check_url", "is_public_address", "PLATFORM_HOSTS", "METADATA_ADDRESSES", "NAT64"]
 
 #: Hosts (and their subdomains) whose pages are handled by yt-dlp.
 PLATFORM_HOSTS = (
@@ -35,9 +38,6 @@ PLATFORM_HOSTS = (
     "twitch.tv",
     "soundcloud.com",
 )
-#: Addresses refused whatever the ipaddress module thinks of them.
-METADATA_ADDRESSES = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class DownloadRefused(Exception):
@@ -53,30 +53,6 @@ class DownloadRefused(Exception):
 
 
 # --------------------------------------------------------------------------- address checks
-
-
-def is_public_address(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """True only for globally routable unicast addresses that embed nothing private."""
-    addr = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
-    if addr in METADATA_ADDRESSES:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address):
-        # IPv4 smuggled inside IPv6: mapped (::ffff:a.b.c.d), 6to4, Teredo, NAT64.
-        if addr.ipv4_mapped is not None or addr.sixtofour is not None or addr.teredo is not None:
-            return False
-        if addr in NAT64:
-            return False
-        if addr.scope_id:
-            return False
-    return not (
-        addr.is_loopback
-        or addr.is_private
-        or addr.is_link_local
-        or addr.is_multicast
-        or addr.is_reserved
-        or addr.is_unspecified
-        or not addr.is_global
-    )
 
 
 def _norm_allow(allow_hosts: Iterable[str]) -> set[str]:

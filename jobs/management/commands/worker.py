@@ -41,7 +41,9 @@ class Command(BaseCommand):
             preload_modules(settings.WORKER_PRELOAD_MODULES)
         worker = build_worker(opts["queue"], name=opts["name"])
         try:
-            worker.work(burst=opts["burst"], with_scheduler=False, logging_level="INFO")
+            # The default worker also runs RQ's scheduler (a child process; a Redis lock keeps it
+            # to one per queue across hosts): it enqueues the webhook retries when they are due.
+            worker.work(burst=opts["burst"], with_scheduler=opts["queue"] == "default", logging_level="INFO")
         finally:
             if slot is not None:
                 slot.close()
