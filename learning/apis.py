@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from fala_clip.api.errors import ServiceError
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
-from fala_clip.api.ratelimit import _ratelimit
+from fala_clip.api.ratelimit import feedback_ratelimit
 from fala_clip.api.schema import ErrorSerializer
 from learning import selectors
 from learning.feedback import artist_feedback_submit, music_feedback_submit
@@ -54,9 +54,6 @@ from learning.services import (
     diff_words,
 )
 from music.models import MusicAsset
-
-#: Feedback submissions (both kinds): ``FEEDBACK_RATE_LIMIT`` per user.
-feedback_ratelimit = _ratelimit("feedback", "FEEDBACK_RATE_LIMIT", "Too much feedback; try again later.")
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
-from fala_clip.api.ratelimit import upload_ratelimit
+from fala_clip.api.ratelimit import music_upload_ratelimit
 from jobs.serializers import JobSerializer
 from music import selectors, services
 from music.serializers import MusicAnalysisSerializer, MusicAssetSerializer, MusicUploadSerializer
@@ -44,7 +44,7 @@ class MusicListCreateApi(APIView):
             ),
         },
     )
-    @upload_ratelimit
+    @music_upload_ratelimit
     def post(self, request: Request) -> Response:
         """Upload a track; the same file again returns the cached asset (200, reused)."""
         data = MusicUploadSerializer(data=request.data)

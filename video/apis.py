@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
-from fala_clip.api.ratelimit import upload_ratelimit
+from fala_clip.api.ratelimit import video_upload_ratelimit
 from jobs.serializers import JobSerializer
 from video import selectors, services
 from video.serializers import (
@@ -52,7 +52,7 @@ class VideoListCreateApi(APIView):
             )
         },
     )
-    @upload_ratelimit
+    @video_upload_ratelimit
     def post(self, request: Request) -> Response:
         """Submit a video (file or source_url) with an optional own music_id; starts the clip pipeline."""
         data = VideoSubmitSerializer(data=request.data)
