@@ -65,9 +65,10 @@ POSITIVE = (
     "AWS_QUERYSTRING_EXPIRE",
     "IDEMPOTENCY_TTL_S",
     "IDEMPOTENCY_WAIT_S",
+    "ADMIN_LOGIN_COOLOFF_S",
 )
 # Settings that must be a finite number >= 0.
-NON_NEGATIVE = ("WORKSPACE_RETENTION_S", "SECURE_HSTS_SECONDS", "SUGGESTION_HISTORY_KEEP")
+NON_NEGATIVE = ("WORKSPACE_RETENTION_S", "SECURE_HSTS_SECONDS", "SUGGESTION_HISTORY_KEEP", "TRUSTED_PROXY_COUNT")
 
 
 def _error(var: str, value: Any, why: str, n: int) -> Error:
@@ -92,6 +93,9 @@ def _check_numbers() -> Iterable[Error]:
     timeout: Any = settings.RQ_QUEUES.get("heavy", {}).get("DEFAULT_TIMEOUT")
     if not (_number(timeout) and timeout > 0):
         yield _error("HEAVY_JOB_TIMEOUT_S", timeout, "must be a number greater than 0", 6)
+    limit = getattr(settings, "AXES_FAILURE_LIMIT", 1)  # django-axes' name for ADMIN_LOGIN_FAILURE_LIMIT
+    if not (_number(limit) and limit >= 1):
+        yield _error("ADMIN_LOGIN_FAILURE_LIMIT", limit, "must be a number greater than 0", 6)
     beat, stale = settings.JOB_HEARTBEAT_INTERVAL_S, settings.JOB_STALE_AFTER_S
     if _number(beat) and _number(stale) and stale <= beat:
         yield _error(
@@ -112,8 +116,16 @@ def _check_choices() -> Iterable[Error]:
     # parse_rate (also used for Retry-After) needs the whole value to be valid.
     from fala_clip.api.ratelimit import parse_rate
 
-    for name in ("UPLOAD_RATE_LIMIT", "RECOMPUTE_RATE_LIMIT", "FEEDBACK_RATE_LIMIT"):
+    for name in (
+        "UPLOAD_RATE_LIMIT",
+        "VIDEO_UPLOAD_RATE_LIMIT",
+        "MUSIC_UPLOAD_RATE_LIMIT",
+        "RECOMPUTE_RATE_LIMIT",
+        "FEEDBACK_RATE_LIMIT",
+    ):
         rate = getattr(settings, name)
+        if rate == "" and name.endswith("_UPLOAD_RATE_LIMIT") and name != "UPLOAD_RATE_LIMIT":
+            continue  # empty: the upload budget takes UPLOAD_RATE_LIMIT
         try:
             count, period_s = parse_rate(rate)
         except (ValueError, AttributeError):

@@ -5,8 +5,24 @@ every app; no app imports it.
 """
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, include, path
+from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from fala_clip.auth import RQ_DASHBOARD_PERMISSION, operator_view
+
+
+def _operators_only(view):  # type: ignore[no-untyped-def]
+    return operator_view(view, RQ_DASHBOARD_PERMISSION)
+
+
+# django-rq's dashboard (every artist's RQ jobs, enqueue/requeue/delete forms) checks only
+# is_staff, and its stats.json / metrics views let any staff user in: every one of its views
+# is wrapped so that only holders of django-rq's own "admin" permission (the operator group)
+# get through.  Its API views' bearer token (RQ_API_TOKEN) is not used here: Prometheus
+# scrapes our /metrics.
+_rq_api_urls = [URLPattern(p.pattern, _operators_only(p.callback), p.default_args, p.name) for p in get_api_urlpatterns()]
+django_rq_urls = ([*_rq_api_urls, *get_admin_urlpatterns(view_wrapper=_operators_only)], "django_rq")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -18,7 +34,7 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="schema", template_name="fala_clip/redoc.html"),
         name="redoc",
     ),
-    path("django-rq/", include("django_rq.urls")),
+    path("django-rq/", include(django_rq_urls)),
     path("", include("metrics.urls")),
     path("", include("jobs.urls")),
     path("", include("music.urls")),

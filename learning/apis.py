@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from fala_clip.api.errors import ServiceError
 from fala_clip.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
-from fala_clip.api.ratelimit import _ratelimit
+from fala_clip.api.ratelimit import feedback_ratelimit
 from fala_clip.api.schema import ErrorSerializer
 from learning import selectors
 from learning.feedback import artist_feedback_submit, music_feedback_submit
@@ -55,9 +55,6 @@ from learning.services import (
     diff_words,
 )
 from music.models import MusicAsset
-
-#: Feedback submissions (both kinds): ``FEEDBACK_RATE_LIMIT`` per user.
-feedback_ratelimit = _ratelimit("feedback", "FEEDBACK_RATE_LIMIT", "Too much feedback; try again later.")
 
 
 class JsonApi(APIView):

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from fala_clip.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
-from fala_clip.api.ratelimit import upload_ratelimit
+from fala_clip.api.ratelimit import music_upload_ratelimit
 from fala_clip.api.schema import ErrorSerializer
 from jobs.serializers import JobSerializer
 from music import selectors, services
@@ -49,7 +49,7 @@ class MusicListCreateApi(APIView):
         },
     )
     @idempotent
-    @upload_ratelimit
+    @music_upload_ratelimit
     def post(self, request: Request) -> Response:
         """Upload a track; the same file again returns the cached asset (200, reused)."""
         data = MusicUploadSerializer(data=request.data)

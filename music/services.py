@@ -10,11 +10,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from fala_clip.api.errors import ServiceError
+from fala_clip.auth import OPERATOR_GROUP
 from fala_clip.storage import delete_stored_quietly, storage_key, stored_size, walk_stored
 from jobs.models import Job, JobStatus
 from music.models import (
@@ -30,18 +32,37 @@ from music.models import (
 
 @transaction.atomic
 def artist_create_with_user(
-    *, username: str, name: str | None = None, password: str | None = None, staff: bool = False
+    *,
+    username: str,
+    name: str | None = None,
+    password: str | None = None,
+    staff: bool = False,
+    operator: bool = False,
 ) -> tuple[Artist, str]:
-    """Create (or reuse) the user, its artist profile and an API token."""
+    """Create (or reuse) the user, its artist profile and an API token.
+
+    ``staff`` lets the user log in to the admin, where it sees only what its permissions
+    allow (nothing, by itself).  ``operator`` also puts it in the operator group (made by a
+    data migration), which holds the permissions of the operational pages; it implies staff.
+    """
     User = get_user_model()
+    group = None
+    if operator:
+        group = Group.objects.filter(name=OPERATOR_GROUP).first()
+        if group is None:
+            raise ServiceError(
+                "operator_group_missing", f"The {OPERATOR_GROUP!r} group does not exist: run manage.py migrate."
+            )
     user, _ = User.objects.get_or_create(username=username)
     if password:
         user.set_password(password)
     elif not user.has_usable_password():
         user.set_unusable_password()
-    if staff:
+    if staff or operator:
         user.is_staff = True
     user.save()
+    if group is not None:
+        user.groups.add(group)
     artist, _ = Artist.objects.get_or_create(user=user, defaults={"name": name or username})
     token, _ = Token.objects.get_or_create(user=user)
     return artist, token.key

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from fala_clip.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
-from fala_clip.api.ratelimit import upload_ratelimit
+from fala_clip.api.ratelimit import video_upload_ratelimit
 from fala_clip.api.schema import ErrorSerializer
 from jobs.serializers import JobSerializer
 from video import selectors, services
@@ -57,7 +57,7 @@ class VideoListCreateApi(APIView):
         },
     )
     @idempotent
-    @upload_ratelimit
+    @video_upload_ratelimit
     def post(self, request: Request) -> Response:
         """Submit a video (file or source_url) with an optional own music_id; starts the clip pipeline."""
         data = VideoSubmitSerializer(data=request.data)

@@ -62,7 +62,11 @@ class ApiErrorMiddleware:
         # Django logs each error response once (with the traceback for a 500);
         # the replacement must not be logged a second time.
         replacement._has_been_logged = getattr(response, "_has_been_logged", False)  # type: ignore[attr-defined]
-        response.close()
+        # The replaced response's resources are released with the one sent, not now:
+        # HttpResponse.close() also sends request_finished, whose close_old_connections
+        # would close the database connection in the middle of this request (in a test's
+        # transaction, the connection the test runs on).
+        replacement._resource_closers.append(response.close)  # type: ignore[attr-defined]
         return replacement
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -522,3 +522,54 @@ if not (0 < WEBHOOK_TIMEOUT_S <= 60 and 1 <= WEBHOOK_MAX_ATTEMPTS <= 20 and WEBH
         "WEBHOOK_TIMEOUT_S must be in (0, 60], WEBHOOK_MAX_ATTEMPTS in [1, 20] and WEBHOOK_RETRY_BASE_S >= 1 "
         "(RQ's scheduler works in whole seconds)"
     )
+# --- permissions, admin login throttling, API docs access, rate limits (issue 14 §5) ----------
+# Staff status grants nothing by itself: operational pages need the permissions of the
+# ``operator`` group (fala_clip/auth.py, metrics/migrations/0002_operator_group.py).
+# django-rq's own admin registration checks only is_staff: jobs/admin.py registers a guarded one.
+RQ_SHOW_ADMIN_LINK = False
+# Admin login throttling by django-axes with its database handler: attempts and lockouts are
+# rows in PostgreSQL (they survive a Redis restart or outage, and the login keeps working while
+# Redis is down), listed in the admin for the operator group.  A user is locked out after
+# ADMIN_LOGIN_FAILURE_LIMIT failures from any address, and an address after as many failures
+# for any user; the lockout ends ADMIN_LOGIN_COOLOFF_S after the last counted failure.
+INSTALLED_APPS += ["axes"]
+# Last, as django-axes asks: it turns a lockout flagged during the request into its response.
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = ["fala_clip.auth.LoginThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = env.bool("ADMIN_LOGIN_THROTTLE", default=True)
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+ADMIN_LOGIN_COOLOFF_S = env.int("ADMIN_LOGIN_COOLOFF_S", default=900)
+AXES_COOLOFF_TIME = "fala_clip.auth.cooloff"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A login tried while locked out does not restart the cool-off: the lockout ends a known time
+# after the attack stops (what the operator tells a locked-out user), and a right password
+# during it is still refused.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "fala_clip.auth.client_ip"
+# The log lines name the user and the address: what an operator needs to act on.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+# Reverse proxies in front of the web processes (nginx, a load balancer): 0 = clients connect
+# directly and REMOTE_ADDR is theirs; N = take the N-th address from the right of X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# /api/schema/, /api/docs/, /api/redoc/: open in development; production.py turns that off and
+# then they need a logged-in or token-authenticated user, or ``Authorization: Bearer
+# <API_DOCS_TOKEN>`` (for a tool that fetches the schema).
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=True)
+API_DOCS_TOKEN = env.str("API_DOCS_TOKEN", default="")
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["fala_clip.api.permissions.ApiDocsAccess"]
+
+# Per-user budgets of the two uploads; empty = UPLOAD_RATE_LIMIT (read at request time).
+VIDEO_UPLOAD_RATE_LIMIT = env.str("VIDEO_UPLOAD_RATE_LIMIT", default="")
+MUSIC_UPLOAD_RATE_LIMIT = env.str("MUSIC_UPLOAD_RATE_LIMIT", default="")
+# What a rate-limited endpoint does when the limiter's Redis cannot be reached: "open" (serve
+# the request unlimited, with a warning log line) or "closed" (503 ``rate_limiter_unavailable``
+# with Retry-After, nothing stored).  See docs/operations.md, "Rate limits when Redis is down".
+RATELIMIT_UPLOAD_ON_REDIS_DOWN = env.str("RATELIMIT_UPLOAD_ON_REDIS_DOWN", default="open")
+RATELIMIT_FEEDBACK_ON_REDIS_DOWN = env.str("RATELIMIT_FEEDBACK_ON_REDIS_DOWN", default="open")
+RATELIMIT_RECOMPUTE_ON_REDIS_DOWN = env.str("RATELIMIT_RECOMPUTE_ON_REDIS_DOWN", default="closed")
+for _name in ("RATELIMIT_UPLOAD_ON_REDIS_DOWN", "RATELIMIT_FEEDBACK_ON_REDIS_DOWN", "RATELIMIT_RECOMPUTE_ON_REDIS_DOWN"):
+    if globals()[_name] not in ("open", "closed"):
+        raise ImproperlyConfigured(f"{_name} must be open or closed, not {globals()[_name]!r}")

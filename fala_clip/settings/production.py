@@ -29,3 +29,5 @@ X_FRAME_OPTIONS = "DENY"
 # /metrics: the bearer token or an allowed address (default loopback), never anonymous.
 METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=False)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# /api/schema/, /api/docs/, /api/redoc/: an authenticated user or the API_DOCS_TOKEN, never anonymous.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)

@@ -1,9 +1,10 @@
-"""``manage.py create_artist USERNAME [--name NAME] [--password P]``: a user, an artist, a token."""
+"""``manage.py create_artist USERNAME [--name NAME] [--password P] [--staff] [--operator]``: a user, an artist, a token."""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from fala_clip.api.errors import ServiceError
 from music.services import artist_create_with_user
 
 
@@ -14,10 +15,24 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--name", default=None, help="artist name (defaults to the username)")
         parser.add_argument("--password", default=None, help="also allow admin/session login")
-        parser.add_argument("--staff", action="store_true", help="give access to the Django admin")
+        parser.add_argument(
+            "--staff", action="store_true", help="may log in to the Django admin (sees only what its permissions allow)"
+        )
+        parser.add_argument(
+            "--operator",
+            action="store_true",
+            help="also in the operator group: django-rq's dashboard, the jobs admin, the Operations page (implies --staff)",
+        )
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
-        artist, token = artist_create_with_user(
-            username=opts["username"], name=opts["name"], password=opts["password"], staff=opts["staff"]
-        )
+        try:
+            artist, token = artist_create_with_user(
+                username=opts["username"],
+                name=opts["name"],
+                password=opts["password"],
+                staff=opts["staff"],
+                operator=opts["operator"],
+            )
+        except ServiceError as exc:
+            raise CommandError(exc.message) from exc
         self.stdout.write(token)
