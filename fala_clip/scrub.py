@@ -18,8 +18,9 @@ API routes (``/videos/…``, ``/jobs/…``) and URLs (``http://host/tmp/x``) are
 left alone: a path is only replaced where it starts a word and its first
 component is one of the roots above.
 
-Plain Python with a lazy settings read: the rendering engine and the media
-layer import it without Django being set up.
+Plain Python, no Django import (the rendering engine imports it): the settings'
+directories are pushed in by ``fala_clip.apps.FalaClipConfig.ready`` through
+:func:`configure`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["scrub_text", "scrub_data", "PATH_PLACEHOLDER", "COMMAND_PLACEHOLDER"]
+__all__ = ["scrub_text", "scrub_data", "configure", "PATH_PLACEHOLDER", "COMMAND_PLACEHOLDER"]
 
 PATH_PLACEHOLDER = "<file>"
 COMMAND_PLACEHOLDER = "<command>"
@@ -74,38 +75,30 @@ COMMANDS = ("ffmpeg", "ffprobe")
 _PATH_CHARS = r"[^\s'\"`<>|,;:()\[\]{}]*"
 
 
-def _configured_roots() -> Iterable[str]:
-    """The directories this process works in, from the settings when Django is set up."""
-    yield tempfile.gettempdir()
-    yield sys.prefix
-    yield sys.base_prefix
-    yield str(Path(__file__).resolve().parent.parent)  # the repository / install dir
+#: The settings' directories and ffmpeg binary, pushed in by ``FalaClipConfig.ready`` (and
+#: again when a test overrides one): the module itself stays free of Django imports.
+_settings_roots: tuple[str, ...] = ()
+_ffmpeg_name = ""
+#: The settings :func:`configure` reads.
+ROOT_SETTINGS = ("WORK_DIR", "MEDIA_ROOT", "STATIC_ROOT", "MODEL_CACHE_DIR", "BASE_DIR")
+
+
+def configure(*, roots: Iterable[object], ffmpeg: str | None) -> None:
+    """The directories this service works in (``WORK_DIR``, ``MEDIA_ROOT``, ...) and ``FFMPEG_BIN``."""
+    global _settings_roots, _ffmpeg_name
+    _settings_roots = tuple(str(r) for r in roots if r)
+    _ffmpeg_name = os.path.basename(ffmpeg) if ffmpeg else ""
+
+
+def _configured_roots() -> tuple[str, ...]:
+    """The directories this process works in."""
+    fixed = [tempfile.gettempdir(), sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parent.parent)]
     home = os.environ.get("HOME")
-    if home:
-        yield home
-    try:
-        from django.conf import settings
-
-        if settings.configured:
-            for name in ("WORK_DIR", "MEDIA_ROOT", "STATIC_ROOT", "MODEL_CACHE_DIR", "BASE_DIR"):
-                value = getattr(settings, name, None)
-                if value:
-                    yield str(value)
-    except Exception:  # noqa: BLE001 - scrubbing never fails for want of settings
-        return
+    return (*fixed, *([home] if home else []), *_settings_roots)
 
 
-def _command_names() -> list[str]:
-    names = list(COMMANDS)
-    try:
-        from django.conf import settings
-
-        ffmpeg = getattr(settings, "FFMPEG_BIN", "") if settings.configured else ""
-    except Exception:  # noqa: BLE001
-        ffmpeg = ""
-    if ffmpeg and os.path.basename(str(ffmpeg)) not in names:
-        names.append(os.path.basename(str(ffmpeg)))
-    return names
+def _command_names() -> tuple[str, ...]:
+    return (*COMMANDS, _ffmpeg_name) if _ffmpeg_name and _ffmpeg_name not in COMMANDS else COMMANDS
 
 
 @lru_cache(maxsize=8)
@@ -134,7 +127,7 @@ def scrub_text(text: str) -> str:
     """``text`` without command lines and server paths (see the module docstring)."""
     if not text or ("/" not in text and not any(c in text for c in COMMANDS)):
         return text
-    path, command = _patterns(tuple(_configured_roots()), tuple(_command_names()))
+    path, command = _patterns(_configured_roots(), _command_names())
     text = command.sub(COMMAND_PLACEHOLDER, text)
     return path.sub(_path_repl, text)
 

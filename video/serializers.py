@@ -51,7 +51,7 @@ class VideoUrlSchemaSerializer(VideoSubmitSerializer):
     """OpenAPI only: the URL variant of ``POST /videos`` (``source_url`` required, no ``file``)."""
 
     file = None  # type: ignore[assignment]
-    source_url = serializers.CharField(
+    source_url = RawTextField(
         max_length=2000,
         help_text="http(s) URL of the video, at most 2000 characters, without control or whitespace characters; "
         "stored and fetched in its normal form (see `source_url` of the video).",

@@ -81,8 +81,9 @@ def _bad_character(url: str) -> str | None:
     """Where the first control, whitespace or invisible character of ``url`` is, else None.
 
     C0 (U+0000–U+001F, tab, CR, LF and NUL among them), DEL, C1 (U+0080–U+009F), every
-    Unicode space or separator, and invisible format characters (U+200B, U+202E, ...).  ``urlsplit`` silently *removes* tab, CR and LF, so a URL
-    carrying them would be fetched without them and stored with them: refuse instead.
+    Unicode space or separator, and invisible format characters (U+200B, U+202E, ...).
+    ``urlsplit`` silently *removes* tab, CR and LF, so a URL carrying them would be
+    fetched without them and stored with them: refuse instead.
     """
     for i, ch in enumerate(url):
         code = ord(ch)
