@@ -10,13 +10,25 @@ class FalaClipConfig(AppConfig):
         from django.conf import settings
         from django.core.signals import setting_changed
 
-        from fala_clip import checks  # noqa: F401
+        from fala_clip import (
+            checks,  # noqa: F401
+            scrub,
+        )
         from fala_clip.media import procs
 
+        def _configure_scrub() -> None:
+            # What the API must never show: these directories and the ffmpeg command line.
+            scrub.configure(
+                roots=[getattr(settings, name, "") for name in scrub.ROOT_SETTINGS], ffmpeg=settings.FFMPEG_BIN
+            )
+
         procs.configure(ffmpeg=settings.FFMPEG_BIN)
+        _configure_scrub()
 
         def _reconfigure(*, setting: str, value: object, **_: object) -> None:
             if setting == "FFMPEG_BIN":
                 procs.configure(ffmpeg=str(value or ""))
+            if setting == "FFMPEG_BIN" or setting in scrub.ROOT_SETTINGS:
+                _configure_scrub()
 
         setting_changed.connect(_reconfigure, weak=False, dispatch_uid="fala_clip_ffmpeg_bin")

@@ -22,6 +22,7 @@ from django.db import transaction
 
 from fala_clip.media.uploads import file_sha256
 from fala_clip.media.workspace import Workspace, workspace_for
+from fala_clip.scrub import scrub_text
 from fala_clip.storage import delete_stored, local_copy, storage_key, store_file
 from jobs.errors import JobError, RetryableJobError
 from jobs.models import JobStatus
@@ -100,7 +101,7 @@ def step_previews(
             )
         except Exception as exc:  # never fails the job: the renders are what the artist waits for
             log.warning("previews failed for video %s", ingest.pk, exc_info=True)
-            ctx.log(f"previews failed: {type(exc).__name__}: {str(exc)[:300]}")
+            ctx.log(f"previews failed: {type(exc).__name__}: {scrub_text(str(exc))[:300]}")
             return
     ctx.log(
         f"previews: {summary['made']} made, {summary['skipped']} kept, {summary['failed']} failed",
@@ -209,7 +210,9 @@ def step_analyze_video(
         from fala_clip.media.ffmpeg import FFmpegError
 
         if isinstance(exc, FFmpegError):
-            raise JobError("corrupt_media", f"The video could not be decoded: {exc}") from exc
+            # The artist sees ffmpeg's last words without our paths; the whole error (command,
+            # stderr tail) is in the server log (fala_clip.media.procs) and the job's event.
+            raise JobError("corrupt_media", f"The video could not be decoded: {scrub_text(str(exc))}") from exc
         raise
     from jobs.services import job_record_stage_timing
 

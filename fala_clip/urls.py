@@ -7,7 +7,11 @@ every app; no app imports it.
 from django.contrib import admin
 from django.urls import URLPattern, include, path
 from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from fala_clip.auth import RQ_DASHBOARD_PERMISSION, operator_view
 
@@ -27,7 +31,9 @@ django_rq_urls = ([*_rq_api_urls, *get_admin_urlpatterns(view_wrapper=_operators
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The split view serves Swagger UI's start-up script from its own URL (``?script``): no
+    # inline script, so the Content-Security-Policy allows scripts from this origin only.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     # Our template: drf-spectacular's links Google Fonts; assets come from the sidecar.
     path(
         "api/redoc/",

@@ -144,6 +144,8 @@ def _handle_failure(job: Job, exc: BaseException) -> None:
         return
     if isinstance(exc, JobError):
         code, message, retryable = exc.code, exc.message, exc.retryable
+        # The full detail for operators; the API shows the message without server paths.
+        log.warning("job %s failed with %s: %s", job.pk, code, message, exc_info=exc.__cause__ is not None)
     else:
         code, message, retryable = "internal_error", f"{type(exc).__name__}: {exc}", False
         log.error("job %s crashed:\n%s", job.pk, "".join(traceback.format_exception(exc)))

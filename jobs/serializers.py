@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from fala_clip.api.fields import QuerySerializer
+from fala_clip.scrub import scrub_data, scrub_text
 from jobs.models import Job, JobEvent, JobStatus, WebhookEndpoint, WebhookEvent
 
 
@@ -12,6 +13,13 @@ class JobEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = JobEvent
         fields = ["id", "created_at", "type", "from_status", "to_status", "stage", "message", "data"]
+
+    def to_representation(self, instance: JobEvent) -> dict[str, Any]:
+        # No server path or command line reaches the artist (the row keeps them for the admin).
+        data = super().to_representation(instance)
+        data["message"] = scrub_text(data["message"])
+        data["data"] = scrub_data(data["data"])
+        return data
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -44,7 +52,7 @@ class JobSerializer(serializers.ModelSerializer):
     def get_error(self, job: Job) -> dict[str, str] | None:
         if not job.error_code:
             return None
-        return {"code": job.error_code, "message": job.error_message}
+        return {"code": job.error_code, "message": scrub_text(job.error_message)}
 
     def get_links(self, job: Job) -> dict[str, str]:
         links: dict[str, str] = {"self": f"/jobs/{job.pk}"}

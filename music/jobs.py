@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 
 from fala_clip.media.workspace import Workspace, workspace_for
+from fala_clip.scrub import scrub_text
 from fala_clip.storage import local_copy
 from jobs.errors import JobError
 from jobs.runner import JobContext
@@ -75,7 +76,7 @@ def _as_job_error(exc: BaseException) -> BaseException:
     from music.analysis.decode import AudioDecodeError
 
     if isinstance(exc, AudioDecodeError):
-        return JobError("corrupt_media", f"The track could not be decoded: {exc}")
+        return JobError("corrupt_media", f"The track could not be decoded: {scrub_text(str(exc))}")
     return exc
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from fala_clip.scrub import scrub_data
 from fala_clip.storage import is_remote_storage, stored_url
 from rendering.models import RenderedVariant
 from rendering.selectors import CAPTION_FORMATS
@@ -40,6 +41,16 @@ class RenderedVariantSerializer(serializers.ModelSerializer):
             "job_id",
         ]
 
+    #: Free text from ffmpeg and the engine: shown without server paths or command lines
+    #: (``fala_clip.scrub``); the row keeps the full text for operators (the admin).
+    SCRUBBED = ("log", "error_message", "verify")
+
+    def to_representation(self, instance: RenderedVariant) -> dict:
+        data = super().to_representation(instance)
+        for name in self.SCRUBBED:
+            data[name] = scrub_data(data[name])
+        return data
+
     def get_download_url(self, v: RenderedVariant) -> str | None:
         if v.status != RenderedVariant.Status.DONE or not v.file:
             return None
@@ -49,7 +60,7 @@ class RenderedVariantSerializer(serializers.ModelSerializer):
 
     def get_captions(self, v: RenderedVariant) -> dict:
         """The caption record with the sidecars as URLs (``srt_url``/``vtt_url``) instead of storage names."""
-        rec = dict(v.captions or {})
+        rec = scrub_data(dict(v.captions or {}))  # a caption error may name a font or file
         for kind in CAPTION_FORMATS:
             name = rec.pop(kind, None)
             if not name or v.status != RenderedVariant.Status.DONE:

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from fala_clip.api.fields import FiniteFloatField, NullIfBlankURLField
+from fala_clip.api.fields import FiniteFloatField, NullIfBlankURLField, RawTextField
 from video.analysis.contracts import REFRAME_CHOICES, clean_reframe
 from video.models import VideoAnalysis, VideoIngest
 from video.selectors import video_latest_job
@@ -13,7 +13,10 @@ from video.services import ASPECTS
 
 class VideoSubmitSerializer(serializers.Serializer):
     file = serializers.FileField(required=False, allow_empty_file=False)
-    source_url = serializers.CharField(required=False, max_length=2000)
+    # Validated and normalised by the service (video.download.policy.normalize_url), as sent:
+    # a control or whitespace character anywhere is a 400 ``invalid_url``, never stripped.
+    # The length cap (2000) is that function's too.
+    source_url = RawTextField(required=False)
     music_id = serializers.UUIDField(required=False, allow_null=True)
     aspect = serializers.ChoiceField(choices=ASPECTS, default="9:16")
     target_length_s = FiniteFloatField(min_value=15, max_value=60, default=30.0)
@@ -48,12 +51,19 @@ class VideoUrlSchemaSerializer(VideoSubmitSerializer):
     """OpenAPI only: the URL variant of ``POST /videos`` (``source_url`` required, no ``file``)."""
 
     file = None  # type: ignore[assignment]
-    source_url = serializers.CharField(max_length=2000, help_text="http(s) URL of the video.")
+    source_url = RawTextField(
+        max_length=2000,
+        help_text="http(s) URL of the video, at most 2000 characters, without control or whitespace characters; "
+        "stored and fetched in its normal form (see `source_url` of the video).",
+    )
 
 
 class VideoIngestSerializer(serializers.ModelSerializer):
     music_id = serializers.UUIDField(read_only=True, allow_null=True)
-    source_url = NullIfBlankURLField(help_text="The submitted URL; null for an upload.")
+    source_url = NullIfBlankURLField(
+        help_text="The submitted URL in its normal form (lower-case scheme and IDNA host, no default port, "
+        "no fragment): exactly what was fetched. Null for an upload."
+    )
     job = serializers.SerializerMethodField()
 
     class Meta:

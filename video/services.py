@@ -145,9 +145,22 @@ def video_submit_upload(
 def video_submit_url(
     *, owner: Any, source_url: str, music_id: Any = None, options: dict[str, Any]
 ) -> VideoSubmitResult:
-    """Accept a URL: checked now (scheme, address, redirects); downloaded by the worker."""
-    from video.download import DownloadRefused, preflight
+    """Accept a URL: normalised once, checked now (scheme, address, redirects); downloaded by the worker.
 
+    The normal form (:func:`video.download.normalize_url`) is what is checked, stored and
+    later fetched; a URL it refuses (control or whitespace characters, too long, not
+    http(s), malformed) stores nothing.
+    """
+    from video.download import DownloadRefused, normalize_url, preflight
+
+    def refused(exc: DownloadRefused) -> ServiceError:
+        status = 413 if exc.code == "too_large" else 400
+        return ServiceError(exc.code, exc.message, {"source_url": source_url}, status_code=status)
+
+    try:
+        source_url = normalize_url(source_url)
+    except DownloadRefused as exc:
+        raise refused(exc) from exc
     music = _own_music(owner, music_id)
     options = {**DEFAULT_OPTIONS, **options}
     try:
@@ -158,8 +171,7 @@ def video_submit_url(
             max_bytes=settings.VIDEO_MAX_BYTES,
         )
     except DownloadRefused as exc:
-        status = 413 if exc.code == "too_large" else 400
-        raise ServiceError(exc.code, exc.message, {"source_url": source_url}, status_code=status) from exc
+        raise refused(exc) from exc
     ingest, job = _create_ingest_and_job(
         owner, source=VideoIngest.Source.URL, source_url=source_url, music=music, options=options
     )

@@ -10,6 +10,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from fala_clip.scrub import scrub_data, scrub_text
+
 
 class ServiceError(Exception):
     """A domain error a service raises and the API turns into a 4xx.
@@ -47,7 +49,8 @@ _DRF_CODES = {
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ServiceError):
-        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+        # A service's message may carry a tool's words (ffprobe's last line): never our paths.
+        return Response(error_body(exc.code, scrub_text(exc.message), scrub_data(exc.details)), status=exc.status_code)
     # Selectors raise ``Model.DoesNotExist`` for rows outside the caller's scope:
     # another artist's id is indistinguishable from a missing one (404).
     if isinstance(exc, (Http404, ObjectDoesNotExist)):

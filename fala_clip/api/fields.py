@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 
 class FiniteFloatField(serializers.FloatField):
@@ -24,6 +26,23 @@ class FiniteFloatField(serializers.FloatField):
         if not math.isfinite(value):
             self.fail("non_finite")
         return value
+
+
+class RawTextField(serializers.CharField):
+    """A string passed on exactly as sent: no whitespace trimmed, no character refused here.
+
+    For a value that one service function validates and normalises (a submitted URL:
+    ``video.download.policy.normalize_url``), so that every refusal — a NUL, a tab, a
+    trailing newline — comes from that one place with its own error code, and nothing is
+    silently stripped on the way (DRF's ``CharField`` trims whitespace and refuses NUL
+    with its own message).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["trim_whitespace"] = False
+        super().__init__(**kwargs)
+        refused_here = (ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator)
+        self.validators = [v for v in self.validators if not isinstance(v, refused_here)]
 
 
 class NullIfBlankURLField(serializers.URLField):

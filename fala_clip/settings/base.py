@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI / ReDoc assets served by us, not a CDN
     "django_rq",
     "django_prometheus",
+    "csp",  # django-csp: the Content-Security-Policy header (Django 5.2 has none built in)
     "fala_clip",
     "jobs",
     "music",
@@ -55,9 +56,14 @@ MIDDLEWARE = [
     # for every log line of the request, one access log line.
     "fala_clip.api.request_id.RequestIdMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # The security headers (nosniff, Referrer-Policy, X-Frame-Options, Content-Security-Policy)
+    # sit outside ApiErrorMiddleware: the JSON error bodies it puts in place of Django's pages
+    # (a 404 of the URL resolver, a 500) carry them too.
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every non-HTML-page error in the JSON shape (DEBUG on or off) + body caps.
     "fala_clip.api.middleware.ApiErrorMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     # Serves the collected, hashed static files (admin CSS, API docs) from any WSGI server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -65,7 +71,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -573,3 +578,35 @@ RATELIMIT_RECOMPUTE_ON_REDIS_DOWN = env.str("RATELIMIT_RECOMPUTE_ON_REDIS_DOWN",
 for _name in ("RATELIMIT_UPLOAD_ON_REDIS_DOWN", "RATELIMIT_FEEDBACK_ON_REDIS_DOWN", "RATELIMIT_RECOMPUTE_ON_REDIS_DOWN"):
     if globals()[_name] not in ("open", "closed"):
         raise ImproperlyConfigured(f"{_name} must be open or closed, not {globals()[_name]!r}")
+# Security headers (issue 14, input and output hygiene) — on every response: the admin,
+# the API docs pages, django-rq's dashboard, JSON answers and JSON errors alike.
+# X-Content-Type-Options: nosniff and Referrer-Policy come from SecurityMiddleware, the
+# frame ban from XFrameOptionsMiddleware (X-Frame-Options) and the CSP (frame-ancestors).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The smallest policy the admin, Swagger UI and ReDoc (assets from drf-spectacular-sidecar,
+# served by us) work under, checked in a real browser (tests/e2e/test_browser.py):
+# * scripts only from this origin: Swagger UI's start-up script is fetched from its own view
+#   (SpectacularSwaggerSplitView, ``?script``), ReDoc starts from a <redoc> element; the one
+#   inline script left, django-rq's "select all" (the same in its 8 list pages), by its hash;
+# * inline styles: ReDoc's styled-components write <style> elements at run time, the admin's
+#   preview rows use style attributes;
+# * data: images and fonts (Swagger UI's icons), blob: workers (ReDoc's search index);
+# * no plugins, no framing, forms and <base> only to this origin.
+_CSP_SELF, _CSP_NONE = "'self'", "'none'"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_CSP_SELF],
+        "script-src": [_CSP_SELF, "'sha256-1kZe1KRxelr3ptMPsod17Z6BDvbtm4WcufgsZGvsErM='"],
+        "style-src": [_CSP_SELF, "'unsafe-inline'"],
+        "img-src": [_CSP_SELF, "data:"],
+        "font-src": [_CSP_SELF, "data:"],
+        "worker-src": [_CSP_SELF, "blob:"],
+        "connect-src": [_CSP_SELF],
+        "object-src": [_CSP_NONE],
+        "base-uri": [_CSP_SELF],
+        "form-action": [_CSP_SELF],
+        "frame-ancestors": [_CSP_NONE],
+    }
+}

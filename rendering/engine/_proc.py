@@ -72,5 +72,6 @@ def ffprobe_json(path: str, *extra: str, timeout: float = 60) -> dict[str, Any]:
     except ProcessTimeout as exc:
         raise RenderError("timeout", f"ffprobe ran past {timeout}s") from exc
     except ProcessError as exc:
-        raise RenderError("probe_failed", f"ffprobe could not read {path}", tail(exc.stderr_tail)) from exc
+        name = os.path.basename(path)
+        raise RenderError("probe_failed", f"ffprobe could not read {name}", tail(exc.stderr_tail)) from exc
     return json.loads(bytes(proc.stdout) or b"{}")

@@ -2,10 +2,13 @@
 
 One exception type with a machine-readable ``code`` so the job runner can
 store ``error_code`` / ``error_message`` without parsing text, plus the tail
-of ffmpeg's stderr for the operator.
+of ffmpeg's stderr for the operator (the message shown to the artist carries no
+server path: :mod:`fala_clip.scrub`).
 """
 
 from __future__ import annotations
+
+from fala_clip.scrub import scrub_text
 
 
 class RenderError(Exception):
@@ -24,8 +27,10 @@ class RenderError(Exception):
     """
 
     def __init__(self, code: str, message: str, stderr_tail: str = "") -> None:
+        # ``str(exc)`` becomes the job's and the variant's error message, shown to the artist:
+        # ffmpeg's last line without our paths (the whole tail stays in ``stderr_tail``).
         last = stderr_tail.strip().splitlines()[-1:] if stderr_tail else []
-        super().__init__(f"{code}: {message}" + (f" [ffmpeg: {last[0][:300]}]" if last else ""))
+        super().__init__(f"{code}: {message}" + (f" [ffmpeg: {scrub_text(last[0])[:300]}]" if last else ""))
         self.code = code
         self.message = message
         self.stderr_tail = stderr_tail

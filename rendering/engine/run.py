@@ -4,6 +4,7 @@ and a log line per step.  Takes the role of the old ``scripts/edit.py``.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -12,6 +13,7 @@ from typing import Any
 
 from fala_clip.media.procs import ProcessTimeout, Progress, run
 from fala_clip.media.procs import parse_progress_line as parse_progress_line  # re-exported: the progress format
+from fala_clip.scrub import scrub_text
 from suggestions.engine.contracts import ClipModelSpec
 from video.analysis.contracts import FaceSample
 
@@ -20,6 +22,8 @@ from ._proc import KEEP_STDERR_BYTES, ffprobe_json, run_ffmpeg, tail
 from .errors import RenderError
 from .loudness import linear_possible, measure_r128
 from .verify import parse_loudnorm_json, verify_output
+
+_logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float], None]
 
@@ -131,7 +135,7 @@ def render_variant(
 
     for label, path in (("source", source), ("music", music)):
         if path is not None and not os.path.isfile(path):
-            raise RenderError("missing_input", f"{label} file {path} does not exist")
+            raise RenderError("missing_input", f"the {label} file does not exist")
 
     out_dir = os.path.dirname(os.path.abspath(out_path))
     os.makedirs(out_dir, exist_ok=True)
@@ -171,7 +175,10 @@ def render_variant(
                 source, clip, music=music, meta=meta, settings=st, music_meta=music_meta, plan=plan
             )
             assert cmd is not None
-            log("loudness", "measure pass: " + " ".join(cmd))
+            # The command line (paths included) goes to the server log only; the render log is
+            # shown to the artist (fala_clip.scrub).
+            _log_command("loudness measure pass", cmd)
+            log("loudness", "measure pass: " + _filter_graph(cmd))
             try:
                 proc = run_ffmpeg(cmd, timeout=remaining(), code="loudness_failed", what="loudness pass")
             except RenderError as exc:
@@ -202,7 +209,8 @@ def render_variant(
         plan=plan,
         captions=captions,
     )
-    log("encode", " ".join(cmd))
+    _log_command("encode", cmd)
+    log("encode", "filter graph: " + _filter_graph(cmd))
     span = 100.0 - encode_base - (_VERIFY_SHARE if st["verify"] else 0.0)
     t = time.monotonic()
 
@@ -231,7 +239,7 @@ def render_variant(
         )
     for line in tail(stderr, 10).splitlines():
         if line.strip():
-            log("encode", f"ffmpeg: {line.strip()}")
+            log("encode", f"ffmpeg: {scrub_text(line.strip())}")
     os.replace(out_path + ".part", out_path)
     progress.report(encode_base + span)
     log("encode", f"done in {timings['encode']:.2f}s ({plan.duration / max(timings['encode'], 1e-6):.2f}x realtime)")
@@ -265,7 +273,7 @@ def render_variant(
 
     size = os.path.getsize(out_path)
     timings["total"] = round(time.monotonic() - t_start, 3)
-    log("done", f"{out_path} {size} bytes, {plan.duration:.3f}s, total {timings['total']:.2f}s")
+    log("done", f"{os.path.basename(out_path)} {size} bytes, {plan.duration:.3f}s, total {timings['total']:.2f}s")
     progress.done()
     return RenderResult(
         path=out_path,
@@ -280,6 +288,22 @@ def render_variant(
         loudness=measured,
         verify=report,
     )
+
+
+def _filter_graph(cmd: list[str]) -> str:
+    """The ``-filter_complex`` of a command (what the render does), without the command line.
+
+    Paths inside it (the captions' ``ass=filename=``) are replaced by ``fala_clip.scrub``
+    when the log is shown through the API.
+    """
+    for flag, value in zip(cmd, cmd[1:], strict=False):
+        if flag == "-filter_complex":
+            return value
+    return "(none)"
+
+
+def _log_command(what: str, cmd: list[str]) -> None:
+    _logger.info("%s command", what, extra={"cmd": " ".join(cmd)})
 
 
 def _probe_duration(path: str) -> dict | None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import http.server
+import socket
 import subprocess
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.test import TestCase
@@ -16,6 +18,8 @@ from video.models import VideoIngest
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
+    #: (request line path, Host header) of every request the server answered.
+    seen: list[tuple[str, str]] = []
 
     def log_message(self, *args):  # quiet
         pass
@@ -27,6 +31,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._respond(head=False)
 
     def _respond(self, head: bool):
+        self.seen.append((self.path, self.headers.get("Host", "")))
         if self.path == "/to-metadata":
             self.send_response(302)
             self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
@@ -54,7 +59,9 @@ def server(tmp_path):
          "-c:a", "aac", "-shortest", str(src)],
         check=True,
     )  # fmt: skip
-    _Handler.files = {"/clip.mp4": src.read_bytes()}
+    # Served under a plain and a non-ASCII name (requested percent-encoded, as UTF-8).
+    _Handler.files = {"/clip.mp4": src.read_bytes(), "/cl%C3%ADp.mp4": src.read_bytes()}
+    _Handler.seen = []
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -113,3 +120,130 @@ def test_allowlisted_url_is_downloaded_gated_stored_and_analysed(api, server, se
     assert (Path(settings.MEDIA_ROOT) / ingest.file).read_bytes() == _Handler.files["/clip.mp4"]
     analysis = api.get(f"/videos/{video_id}/analysis").json()
     assert analysis["status"] == "done" and analysis["analysis"]["meta"]["has_audio"] is True
+
+
+# --- one normal form: what is stored is what is fetched ------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "inside",
+    ["\t", "\r", "\n", "\r\n", " ", "\x00", "\x7f", "\x85", "\u00a0", "\u200b"],
+    ids=["tab", "cr", "lf", "crlf", "space", "nul", "del", "c1-nel", "nbsp", "zero-width-space"],
+)
+def test_control_or_whitespace_inside_the_url_is_400_and_nothing_stored_or_fetched(
+    api, server, settings, redis_conn, inside
+):
+    """Given an allowlisted server, when the URL carries a control or whitespace character,
+    then 400 ``invalid_url``: not stripped (the server never sees a request), nothing stored."""
+    settings.DOWNLOAD_ALLOW_HOSTS = [server]
+    resp = _post_url(api, f"http://{server}/cl{inside}ip.mp4")
+    assert resp.status_code == 400, resp.json()
+    assert resp.json()["error"]["code"] == "invalid_url"
+    assert VideoIngest.objects.count() == 0 and Job.objects.count() == 0
+    assert _Handler.seen == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", ["leading", "trailing"])
+def test_whitespace_around_the_url_is_refused_not_trimmed(api, server, settings, redis_conn, where):
+    settings.DOWNLOAD_ALLOW_HOSTS = [server]
+    url = f"http://{server}/clip.mp4"
+    resp = _post_url(api, f" {url}" if where == "leading" else f"{url}\n")
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "invalid_url"
+    assert VideoIngest.objects.count() == 0 and _Handler.seen == []
+
+
+@pytest.mark.django_db
+def test_too_long_url_is_400_and_nothing_stored(api, server, settings, redis_conn):
+    settings.DOWNLOAD_ALLOW_HOSTS = [server]
+    resp = _post_url(api, f"http://{server}/clip.mp4?pad=" + "a" * 2000)
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "invalid_url"
+    assert VideoIngest.objects.count() == 0 and _Handler.seen == []
+
+
+@pytest.fixture
+def localhost_server(server):
+    """The same files served on the address ``localhost`` resolves to first (the one the
+    downloader pins), so that a URL can spell the host in upper case."""
+    family, _, _, _, sockaddr = socket.getaddrinfo("localhost", 0, 0, socket.SOCK_STREAM)[0]
+
+    class Server(http.server.ThreadingHTTPServer):
+        address_family = family
+
+    httpd = Server((sockaddr[0], 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_port
+    httpd.shutdown()
+
+
+@pytest.mark.django_db
+def test_url_is_stored_in_normal_form_and_the_server_sees_exactly_that(
+    api, localhost_server, settings, redis_conn, tmp_path
+):
+    """Given an allowlisted server, when the URL has an upper-case scheme and host, a
+    non-ASCII path and a fragment, then the stored URL is the normal form, and the
+    submission's check and the worker's download request exactly its path and host."""
+    from video.download import download
+
+    port = localhost_server
+    settings.DOWNLOAD_ALLOW_HOSTS = [f"localhost:{port}"]
+    resp = _post_url(api, f"HTTP://LocalHost:{port}/cl\u00edp.mp4#t=5")
+    assert resp.status_code == 202, resp.json()
+    normal = f"http://localhost:{port}/cl%C3%ADp.mp4"
+    assert resp.json()["video"]["source_url"] == normal
+    ingest = VideoIngest.objects.get(pk=resp.json()["video"]["id"])
+    assert ingest.source_url == normal
+    # what the pipeline's download step does with the stored row (fala_clip.pipeline.step_ingest)
+    path = download(
+        ingest.source_url, tmp_path, max_bytes=10**8, max_duration_s=60, timeout_s=30,
+        allow_hosts=settings.DOWNLOAD_ALLOW_HOSTS,
+    )  # fmt: skip
+    assert path.read_bytes() == _Handler.files["/cl%C3%ADp.mp4"]
+    assert _Handler.seen == [("/cl%C3%ADp.mp4", f"localhost:{port}")] * 2  # preflight, then download
+    assert urlsplit(ingest.source_url).path == _Handler.seen[0][0]
+
+
+@pytest.mark.parametrize(
+    "given,normal",
+    [
+        ("HTTP://Example.COM:80/a?b=1#frag", "http://example.com/a?b=1"),
+        ("https://EXAMPLE.com:443", "https://example.com/"),
+        ("http://example.com:8080/x", "http://example.com:8080/x"),
+        ("https://example.com:80/x", "https://example.com:80/x"),
+        ("http://b\u00fccher.example./v.mp4", "http://xn--bcher-kva.example/v.mp4"),
+        ("http://B\u00dcCHER.example/v.mp4", "http://xn--bcher-kva.example/v.mp4"),
+        ("http://[0:0::0001]:80/v", "http://[::1]/v"),
+        ("http://example.com/a%20b/\u00e9?q=\u00e9&r=%2F", "http://example.com/a%20b/%C3%A9?q=%C3%A9&r=%2F"),
+        ('http://example.com/a"b<c>', "http://example.com/a%22b%3Cc%3E"),
+    ],
+)
+def test_normal_form(given, normal):
+    from video.download import normalize_url
+
+    assert normalize_url(given) == normal
+    assert normalize_url(normal) == normal  # idempotent: each hop may normalise again
+
+
+@pytest.mark.parametrize(
+    "url,code",
+    [
+        ("http://example.com/a\tb", "invalid_url"),
+        ("http://exa\nmple.com/", "invalid_url"),
+        ("http://example.com:99999/", "invalid_url"),
+        ("http://example.com:x/", "invalid_url"),
+        ("http:///v.mp4", "invalid_url"),
+        ("http://exa!mple.com/", "invalid_url"),
+        ("", "invalid_url"),
+        ("javascript:alert(1)", "unsupported_scheme"),
+        ("//example.com/v.mp4", "unsupported_scheme"),
+        ("http://user@example.com/", "unsafe_url"),
+    ],
+)
+def test_refused_by_the_normaliser(url, code):
+    from video.download import DownloadRefused, normalize_url
+
+    with pytest.raises(DownloadRefused) as err:
+        normalize_url(url)
+    assert err.value.code == code

@@ -10,6 +10,10 @@ fetches a source video and returns the path of a new file in ``dest_dir``
 (a random name: a client's filename is never used as a storage key), or
 raises :class:`DownloadRefused` with a stable ``code``:
 
+``invalid_url``         a control (C0, DEL, C1) or whitespace character anywhere,
+                        longer than 2000 characters, no or a malformed host or
+                        port (:func:`normalize_url`, the one normaliser: what it
+                        returns is what is stored and fetched)
 ``unsupported_scheme``  anything but http/https (file:, ftp:, data:, gopher:...)
 ``unsafe_url``          the host resolves to a loopback, private, link-local
                         (cloud metadata 169.254.169.254 included), multicast,
@@ -58,12 +62,13 @@ from pathlib import Path
 
 from video.download.http import MAX_REDIRECTS, _Deadline, _fetch
 from video.download.platforms import _platform_download
-from video.download.policy import PLATFORM_HOSTS, DownloadRefused, check_url, is_public_address
+from video.download.policy import PLATFORM_HOSTS, DownloadRefused, check_url, is_public_address, normalize_url
 
 __all__ = [
     "DownloadRefused",
     "download",
     "preflight",
+    "normalize_url",
     "check_url",
     "is_public_address",
     "PLATFORM_HOSTS",

@@ -162,6 +162,7 @@ def _fetch(
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
         target = check_url(current, allow_hosts=allow_hosts, timeout=min(deadline.left(), 10.0))
+        current = target.url  # the normal form: what is requested is what the caller stored
         if platform_check and _is_platform(target.host):
             return None, current
         conn: http.client.HTTPConnection
