@@ -8,7 +8,6 @@ from django.urls import URLPattern, path
 from django_rq.models import Dashboard
 
 from fala_clip.auth import RQ_DASHBOARD_PERMISSION
-
 from jobs.models import Job, JobEvent
 
 
