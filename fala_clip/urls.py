@@ -25,7 +25,9 @@ def _operators_only(view):  # type: ignore[no-untyped-def]
 # is wrapped so that only holders of django-rq's own "admin" permission (the operator group)
 # get through.  Its API views' bearer token (RQ_API_TOKEN) is not used here: Prometheus
 # scrapes our /metrics.
-_rq_api_urls = [URLPattern(p.pattern, _operators_only(p.callback), p.default_args, p.name) for p in get_api_urlpatterns()]
+_rq_api_urls = [
+    URLPattern(p.pattern, _operators_only(p.callback), p.default_args, p.name) for p in get_api_urlpatterns()
+]
 django_rq_urls = ([*_rq_api_urls, *get_admin_urlpatterns(view_wrapper=_operators_only)], "django_rq")
 
 urlpatterns = [

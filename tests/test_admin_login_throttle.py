@@ -52,6 +52,11 @@ def test_fifteen_wrong_passwords_lock_the_user_out_with_a_log_line(limits, caplo
     lockouts = [r.getMessage() for r in caplog.records if "Locking out" in r.getMessage()]
     assert len(lockouts) == 1
     assert 'username: "admin1"' in lockouts[0] and 'ip_address: "203.0.113.7"' in lockouts[0]
+    # And the admin's failure log has the counted failures, the last one the lockout
+    from axes.models import AccessFailureLog
+
+    rows = list(AccessFailureLog.objects.filter(username="admin1").order_by("attempt_time", "id"))
+    assert [(r.ip_address, r.locked_out) for r in rows] == [("203.0.113.7", False)] * 4 + [("203.0.113.7", True)]
 
 
 def test_the_lockout_is_per_user_and_per_address_and_leaves_the_rest_alone(limits):

@@ -194,9 +194,8 @@ redis_down = pytest.mark.django_db(transaction=True)
 
 
 def _queued_ids(server: PrivateRedis, queue: str) -> list[str]:
-    from rq import Queue
-
     import redis
+    from rq import Queue
 
     return Queue(queue, connection=redis.Redis.from_url(server.url)).job_ids
 

@@ -28,7 +28,5 @@ class ApiDocsAccess(BasePermission):
         token = settings.API_DOCS_TOKEN
         header = request.META.get("HTTP_AUTHORIZATION", "")
         return bool(
-            token
-            and header.startswith("Bearer ")
-            and hmac.compare_digest(header[7:].strip().encode(), token.encode())
+            token and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip().encode(), token.encode())
         )

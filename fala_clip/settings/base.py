@@ -552,6 +552,8 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # during it is still refused.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
+# One row per failed login (who, from where, locked out or not), kept up to 1000 per user.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_CLIENT_IP_CALLABLE = "fala_clip.auth.client_ip"
 # The log lines name the user and the address: what an operator needs to act on.
 AXES_SENSITIVE_PARAMETERS: list[str] = []
@@ -575,7 +577,11 @@ MUSIC_UPLOAD_RATE_LIMIT = env.str("MUSIC_UPLOAD_RATE_LIMIT", default="")
 RATELIMIT_UPLOAD_ON_REDIS_DOWN = env.str("RATELIMIT_UPLOAD_ON_REDIS_DOWN", default="open")
 RATELIMIT_FEEDBACK_ON_REDIS_DOWN = env.str("RATELIMIT_FEEDBACK_ON_REDIS_DOWN", default="open")
 RATELIMIT_RECOMPUTE_ON_REDIS_DOWN = env.str("RATELIMIT_RECOMPUTE_ON_REDIS_DOWN", default="closed")
-for _name in ("RATELIMIT_UPLOAD_ON_REDIS_DOWN", "RATELIMIT_FEEDBACK_ON_REDIS_DOWN", "RATELIMIT_RECOMPUTE_ON_REDIS_DOWN"):
+for _name in (
+    "RATELIMIT_UPLOAD_ON_REDIS_DOWN",
+    "RATELIMIT_FEEDBACK_ON_REDIS_DOWN",
+    "RATELIMIT_RECOMPUTE_ON_REDIS_DOWN",
+):
     if globals()[_name] not in ("open", "closed"):
         raise ImproperlyConfigured(f"{_name} must be open or closed, not {globals()[_name]!r}")
 # Security headers (issue 14, input and output hygiene) — on every response: the admin,

@@ -1,4 +1,4 @@
-"""``manage.py create_artist USERNAME [--name NAME] [--password P] [--staff] [--operator]``: a user, an artist, a token."""
+"""``manage.py create_artist USERNAME [--name N] [--password P] [--staff] [--operator]``: a user, an artist, a token."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--operator",
             action="store_true",
-            help="also in the operator group: django-rq's dashboard, the jobs admin, the Operations page (implies --staff)",
+            help="also in the operator group: the RQ dashboard, the jobs admin, the Operations page (implies --staff)",
         )
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
