@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
 from fala_clip.api.ratelimit import upload_ratelimit
-from jobs.serializers import JobSerializer
+from jobs.serializers import JobSerializer, job_error_body
 from music import selectors, services
 from music.serializers import MusicAnalysisSerializer, MusicAssetSerializer, MusicUploadSerializer
 
@@ -95,7 +95,7 @@ class MusicAnalysisApi(APIView):
             {
                 "status": "done" if analysis else (job.status if job else "missing"),
                 "job_id": str(job.pk) if job else None,
-                "error": {"code": job.error_code, "message": job.error_message} if job and job.error_code else None,
+                "error": job_error_body(job),
                 "analysis": MusicAnalysisSerializer(analysis).data if analysis else None,
             }
         )
