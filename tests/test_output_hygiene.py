@@ -144,9 +144,7 @@ def test_render_log_shown_to_the_owner_has_no_server_path_or_command(api, user, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_failed_music_analysis_of_a_corrupt_track_shows_no_server_path(
-    api, user, settings, isolated_media, tmp_path
-):
+def test_failed_music_analysis_of_a_corrupt_track_shows_no_server_path(api, user, settings, isolated_media, tmp_path):
     """Given a stored track whose bytes do not decode, when its analysis job runs, then it
     fails with ``corrupt_media`` and ``GET /music/{id}/analysis`` and the job show no server
     path or command."""
