@@ -125,9 +125,10 @@ def _path_repl(m: re.Match[str]) -> str:
 
 def scrub_text(text: str) -> str:
     """``text`` without command lines and server paths (see the module docstring)."""
-    if not text or ("/" not in text and not any(c in text for c in COMMANDS)):
+    commands = _command_names()
+    if not text or ("/" not in text and not any(c in text for c in commands)):
         return text
-    path, command = _patterns(_configured_roots(), _command_names())
+    path, command = _patterns(_configured_roots(), commands)
     text = command.sub(COMMAND_PLACEHOLDER, text)
     return path.sub(_path_repl, text)
 

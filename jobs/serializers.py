@@ -9,6 +9,14 @@ from fala_clip.scrub import scrub_data, scrub_text
 from jobs.models import Job, JobEvent, JobStatus, WebhookEndpoint, WebhookEvent
 
 
+def job_error_body(job: Job | None) -> dict[str, str] | None:
+    """A failed job's ``{code, message}`` as the API shows it: no server path or command line
+    (``fala_clip.scrub``; the row keeps the full message for the admin)."""
+    if job is None or not job.error_code:
+        return None
+    return {"code": job.error_code, "message": scrub_text(job.error_message)}
+
+
 class JobEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = JobEvent
@@ -50,9 +58,7 @@ class JobSerializer(serializers.ModelSerializer):
         return {s: getattr(job, f"{s}_at") for s in JobStatus.values}
 
     def get_error(self, job: Job) -> dict[str, str] | None:
-        if not job.error_code:
-            return None
-        return {"code": job.error_code, "message": scrub_text(job.error_message)}
+        return job_error_body(job)
 
     def get_links(self, job: Job) -> dict[str, str]:
         links: dict[str, str] = {"self": f"/jobs/{job.pk}"}

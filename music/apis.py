@@ -13,7 +13,7 @@ from fala_clip.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONS
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
 from fala_clip.api.ratelimit import music_upload_ratelimit
 from fala_clip.api.schema import ErrorSerializer
-from jobs.serializers import JobSerializer
+from jobs.serializers import JobSerializer, job_error_body
 from music import selectors, services
 from music.serializers import MusicAnalysisSerializer, MusicAssetSerializer, MusicUploadSerializer
 
@@ -111,7 +111,7 @@ class MusicAnalysisApi(APIView):
             {
                 "status": "done" if analysis else (job.status if job else "missing"),
                 "job_id": str(job.pk) if job else None,
-                "error": {"code": job.error_code, "message": job.error_message} if job and job.error_code else None,
+                "error": job_error_body(job),
                 "analysis": MusicAnalysisSerializer(analysis).data if analysis else None,
             }
         )

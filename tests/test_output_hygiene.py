@@ -143,6 +143,33 @@ def test_render_log_shown_to_the_owner_has_no_server_path_or_command(api, user, 
     _assert_clean(api.get(f"/jobs/{job.pk}").json(), settings)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_failed_music_analysis_of_a_corrupt_track_shows_no_server_path(api, user, settings, isolated_media, tmp_path):
+    """Given a stored track whose bytes do not decode, when its analysis job runs, then it
+    fails with ``corrupt_media`` and ``GET /music/{id}/analysis`` and the job show no server
+    path or command."""
+    from music.models import MusicAsset
+
+    bad = tmp_path / "corrupt.mp3"
+    bad.write_bytes(b"ID3" + os.urandom(16_000))
+    asset = MusicAsset.objects.create(
+        owner=user, artist=user.artist, title="broken", sha256="f" * 64, size_bytes=16_003, format="mp3",
+        duration=30.0, file=store_file(bad, storage_key("music", user.pk, "hygiene", "original.mp3")),
+    )  # fmt: skip
+    job = job_create(owner=user, kind="music_analysis", params={"music_id": str(asset.pk)})
+    Job.objects.filter(pk=job.pk).update(music_asset=asset)
+
+    run_job(str(job.pk))
+
+    job.refresh_from_db()
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "corrupt_media"), job.error_message
+    body = api.get(f"/music/{asset.pk}/analysis").json()
+    assert body["error"]["code"] == "corrupt_media"
+    assert body["error"]["message"].startswith("The track could not be decoded")
+    _assert_clean(body, settings)
+    _assert_clean(api.get(f"/jobs/{job.pk}").json(), settings)
+
+
 # --- the scrubber ----------------------------------------------------------------------
 
 

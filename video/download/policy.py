@@ -230,7 +230,7 @@ def check_url(url: str, *, allow_hosts: Iterable[str] = (), timeout: float = 10.
     parts = urlsplit(url)
     scheme = parts.scheme
     port = parts.port or _DEFAULT_PORTS[scheme]
-    host = (parts.hostname or "").strip("[]")
+    host = parts.hostname or ""  # normal form: lower case, IDNA, no trailing dot, IPv6 without brackets
     allow = _norm_allow(allow_hosts)
     allowlisted = _allowed(host, port, allow)
     addrs = _resolve(host, port, timeout)
