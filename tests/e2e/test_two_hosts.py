@@ -102,7 +102,7 @@ def test_two_hosts_share_ten_jobs_and_a_lost_host_hands_its_job_over(
             end=6.0 * i + 5,
             duration=5,
             score=0.5,
-        )  # fmt: skip
+        )
         for i in range(FIRST_BATCH + SECOND_BATCH)
     ]
     # and two hosts (a heavy worker each), the shared scheduler + default worker, two web processes
