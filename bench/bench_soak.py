@@ -90,7 +90,8 @@ class Stack:
     """The processes of one host, started like ``make serve`` does; stopped with SIGTERM."""
 
     def __init__(self, env: dict[str, str], tmp: Path, web_workers: int):
-        self.env, self.tmp, self.procs = env, tmp, {}
+        self.env, self.tmp = env, tmp
+        self.procs: dict[str, subprocess.Popen] = {}
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.web_workers = web_workers
@@ -312,12 +313,14 @@ def soak(stack: Stack, tokens: list[str], sources: list[Path], args: argparse.Na
     # "start" memory: once every process has served a few requests (import-time growth is not a leak)
     time.sleep(min(30.0, args.duration / 6))  # bench pacing, not synchronisation
     rss_start = stack.rss_mb()
+    load_start = os.getloadavg()[0]
     rss_max: dict[str, float] = dict(rss_start)
     while time.monotonic() - t0 < args.duration:
         time.sleep(5)
         for k, v in stack.rss_mb().items():
             rss_max[k] = max(rss_max.get(k, 0.0), v)
     rss_end = stack.rss_mb()
+    load_end = os.getloadavg()[0]
     for k, v in rss_end.items():
         rss_max[k] = max(rss_max.get(k, 0.0), v)
     stop.set()
@@ -348,7 +351,7 @@ def soak(stack: Stack, tokens: list[str], sources: list[Path], args: argparse.Na
     figures: dict[str, dict] = {}
     for ep in sorted(stats.latency, key=lambda e: (e not in READS, e)):
         lat = sorted(stats.latency[ep])
-        row = {"n": len(lat), **{f"p{q}_ms": round(pct(lat, q) * 1000, 1) for q in (50, 95, 99)}}
+        row: dict[str, object] = {"n": len(lat), **{f"p{q}_ms": round(pct(lat, q) * 1000, 1) for q in (50, 95, 99)}}
         row["statuses"] = dict(stats.status[ep])
         figures[ep] = row
         print(f"{ep:34} {row['n']:>6} {row['p50_ms']:>8} {row['p95_ms']:>8} {row['p99_ms']:>8}  {row['statuses']}")
@@ -358,6 +361,7 @@ def soak(stack: Stack, tokens: list[str], sources: list[Path], args: argparse.Na
         print(
             f"{k:26} {rss_start.get(k, float('nan')):8.0f} {rss_end.get(k, float('nan')):8.0f} {rss_max.get(k, 0):8.0f}"
         )
+    print(f"host load average (1 min) at start / end: {load_start:.1f} / {load_end:.1f} on {os.cpu_count()} CPUs")
     print(f"processes alive at the end: {alive}")
     print(f"jobs: {dict(outcome)}; failures by code: {dict(failures) or 'none'}")
     print(
@@ -369,6 +373,7 @@ def soak(stack: Stack, tokens: list[str], sources: list[Path], args: argparse.Na
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "requests": total, "elapsed_s": elapsed, "endpoints": figures, "errors_other_than_429": bad,
             "rss_mb": {"start": rss_start, "end": rss_end, "max": rss_max}, "alive": alive,
+            "loadavg": [load_start, load_end],
             "jobs": dict(outcome), "failures": dict(failures), "done_workspaces_left": left_done,
             "failed_workspaces_kept": len(kept_failed), "incoming_left": len(incoming),
         }, indent=2))  # fmt: skip

@@ -60,8 +60,8 @@ def check_scheduler() -> str | None:
 
     conn = django_rq.get_connection("default")
     prefix = f"{socket.gethostname()}:"
-    beats = [score for name, score in conn.zrange("rq:cron_schedulers", 0, -1, withscores=True)
-             if name.decode().startswith(prefix)]  # fmt: skip
+    members: list[tuple[bytes, float]] = conn.zrange("rq:cron_schedulers", 0, -1, withscores=True)  # type: ignore[assignment]
+    beats = [score for name, score in members if name.decode().startswith(prefix)]
     if not beats:
         return "scheduler: not registered in Redis"
     age = time.time() - max(beats)

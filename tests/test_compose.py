@@ -30,7 +30,7 @@ COMPOSE = DEPLOY / "compose.yaml"
 ENV_EXAMPLE = DEPLOY / "fala.env.example"
 APP = ("web", "heavy", "default", "scheduler")
 SHARED = ("postgres", "redis", "minio", "prometheus")
-ONE_SHOT = ("migrate", "metrics-init", "minio-init")
+ONE_SHOT = ("migrate", "volumes-init", "minio-init")
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +82,16 @@ def test_every_process_of_the_deployment_is_a_service(compose):
     assert services["migrate"]["command"] == "python manage.py migrate --noinput"
     assert services["minio"]["image"].startswith("minio/minio")  # the S3-compatible store
     assert services["prometheus"]["image"].startswith("prom/prometheus")
-    for name in (*APP, "migrate", "metrics-init"):
+    for name in (*APP, "migrate", "volumes-init"):
         assert services[name]["build"] == {"context": "..", "dockerfile": "Dockerfile"}, name
         assert services[name]["image"] == "fala-clip:local", name
     assert (DEPLOY / ".." / "Dockerfile").is_file()
+    # every named volume an app process writes is handed to the image's user before it starts
+    init_mounts = {v.split(":")[0] for v in services["volumes-init"]["volumes"]}
+    for name in APP:
+        named = {v.split(":")[0] for v in services[name].get("volumes", []) if isinstance(v, str)}
+        assert named <= init_mounts, (name, named - init_mounts)
+        assert set(named) <= set(compose["volumes"]), name
     # every dependency names a service, with a condition compose knows
     for name, service in services.items():
         for dep, how in (service.get("depends_on") or {}).items():

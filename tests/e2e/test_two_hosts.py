@@ -20,9 +20,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from rq import Worker
 
 from jobs import services
-from jobs.dispatch import job_enqueue
+from jobs.dispatch import get_queue, job_enqueue
 from jobs.models import Job, JobEvent, JobStatus
 from rendering.models import RenderedVariant
 from suggestions.models import ClipModel, SuggestionSet
@@ -101,7 +102,7 @@ def test_two_hosts_share_ten_jobs_and_a_lost_host_hands_its_job_over(
             end=6.0 * i + 5,
             duration=5,
             score=0.5,
-        )  # fmt: skip
+        )
         for i in range(FIRST_BATCH + SECOND_BATCH)
     ]
     # and two hosts (a heavy worker each), the shared scheduler + default worker, two web processes
@@ -115,6 +116,11 @@ def test_two_hosts_share_ten_jobs_and_a_lost_host_hands_its_job_over(
         return _slot_holder(Path(host_env[h]["WORKER_LOCK_DIR"])) == heavy[h].pid
 
     assert wait_until(lambda: holds_its_slot("A") and holds_its_slot("B"), timeout=90), "a host never took its slot"
+    # and both listen on the heavy queue (registered in Redis: the dequeue loop comes next), so
+    # neither can take the whole first batch while the other is still starting
+    heavy_queue = get_queue("heavy")
+    pids = {heavy["A"].pid, heavy["B"].pid}
+    assert wait_until(lambda: pids <= {w.pid for w in Worker.all(queue=heavy_queue)}, timeout=60)
 
     def submit(clip_models: list[ClipModel]) -> list[Job]:
         params = {"runs": str(runs), "control": str(control)}

@@ -81,7 +81,6 @@ def render_stub(ctx: JobContext) -> None:
             fh.write(json.dumps({**base, "event": event, "t": time.time(), **extra}) + "\n")
 
     record("start")
-    (control / f"running-{ctx.job.pk}-{ctx.job.attempts}").write_text(json.dumps(base))
     clip_model = ClipModel.objects.get(pk=params["clip_model"])
     ws = workspace_for(ctx.job.pk).create()
     with ctx.stage("rendering_variant"):
