@@ -39,7 +39,8 @@ class Command(BaseCommand):
         logging.basicConfig(level=logging.INFO)
         if opts["queue"] == "heavy" and not opts["no_preload"]:
             preload_modules(settings.WORKER_PRELOAD_MODULES)
-        worker = build_worker(opts["queue"], name=opts["name"])
+        # The worker keeps the lock file open; its work-horses close their copy (jobs.worker.FalaWorker).
+        worker = build_worker(opts["queue"], name=opts["name"], heavy_slot=slot)
         try:
             worker.work(burst=opts["burst"], with_scheduler=False, logging_level="INFO")
         finally:
