@@ -11,6 +11,7 @@ once it was enqueued).
 from __future__ import annotations
 
 import logging
+import signal
 import time
 
 from rq.cron import CronScheduler
@@ -63,6 +64,9 @@ class ResilientCronScheduler(CronScheduler):
         except StopRequested:
             self.log.info("CronScheduler %s: stop requested", self.name)
         finally:
+            # A second SIGTERM (the supervisor's, after the process group's) must not interrupt this.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
                 self.register_death()
             except REDIS_DOWN:

@@ -199,17 +199,13 @@ def unique(source: bytes) -> bytes:
 
 
 def submit(stack: ServeStack, token: str, source: bytes) -> str:
-    resp = stack.api(
-        "POST", "/videos", token, files={"file": ("s.mp4", unique(source))}, data={"target_length_s": 15}
-    )
+    resp = stack.api("POST", "/videos", token, files={"file": ("s.mp4", unique(source))}, data={"target_length_s": 15})
     assert resp.status_code == 202, resp.text
     return str(resp.json()["job"]["id"])
 
 
 def job_row(stack: ServeStack, job_id: str) -> dict:
-    rows = stack.sql(
-        "SELECT status, stage, attempts, error_code, error_message FROM jobs WHERE id = %s", job_id
-    )
+    rows = stack.sql("SELECT status, stage, attempts, error_code, error_message FROM jobs WHERE id = %s", job_id)
     status, stage, attempts, code, message = rows[0]
     return {"status": status, "stage": stage, "attempts": attempts, "error_code": code, "error_message": message}
 
@@ -448,9 +444,9 @@ def test_ffmpeg_reading_a_stream_that_never_sends_is_killed_by_its_watchdog(tmp_
     writer = os.open(fifo, os.O_RDWR)  # holds the FIFO open: ffmpeg never sees an end of file
     try:
         t0 = time.monotonic()
-        with procs.spawn([procs.ffmpeg_bin(), "-nostdin", "-i", str(fifo), "-f", "null", "-"], timeout=2) as child:
-            with pytest.raises(procs.ProcessTimeout, match="timed out after 2 s"):
-                child.wait()
+        cmd = [procs.ffmpeg_bin(), "-nostdin", "-i", str(fifo), "-f", "null", "-"]
+        with procs.spawn(cmd, timeout=2) as child, pytest.raises(procs.ProcessTimeout, match="timed out after 2 s"):
+            child.wait()
         assert not proc_alive(child.pid)
         assert elapsed_since(t0) < 30
     finally:

@@ -19,6 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         import django_rq
+
         from jobs.cleaner import scheduled_cleanup
         from jobs.cron import ResilientCronScheduler
         from jobs.reconciler import scheduled_reconcile
