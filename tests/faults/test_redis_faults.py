@@ -311,8 +311,8 @@ def test_redis_restarted_between_enqueue_and_pickup_the_job_is_enqueued_again(st
 @pytest.mark.xfail(
     strict=False,
     reason="intermittent JSON 500 (1 run in 3 here): the web process's Redis use (the upload rate limiter on the "
-    "shared cache) raises on a connection the restart broke; the limiter's safe degradation is issue 14 "
-    "deliverable 5 (another branch)",
+    "shared cache) raises on a pooled connection that a Redis restart (this one or an earlier one) broke; "
+    "the limiter's safe degradation is issue 14 deliverable 5 (another branch)",
 )
 def test_redis_restarted_during_an_upload(stack, token, source):
     """Given an upload streaming slowly, when Redis restarts in the middle, then it is accepted and done."""
