@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import redis.exceptions
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +22,9 @@ from django.utils import timezone
 from jobs.models import Job
 
 log = logging.getLogger(__name__)
+
+#: What a Redis outage looks like from redis-py: the server is gone (refused, reset) or hangs.
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 def rq_job_id(job: Job) -> str:

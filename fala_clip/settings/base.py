@@ -130,8 +130,9 @@ WORKER_MAINTENANCE_INTERVAL_S = env.int("WORKER_MAINTENANCE_INTERVAL_S", default
 JOB_HEARTBEAT_INTERVAL_S = env.int("JOB_HEARTBEAT_INTERVAL_S", default=15)
 JOB_STALE_AFTER_S = env.int("JOB_STALE_AFTER_S", default=75)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=2)
-# Jobs left ``queued`` this long without an RQ job are re-enqueued.
-JOB_REQUEUE_AFTER_S = env.int("JOB_REQUEUE_AFTER_S", default=60)
+# A ``queued`` job not in Redis this long after it was queued/enqueued is enqueued again (a Redis
+# restart lost it); the grace covers an enqueue still on its way after the commit.
+JOB_REQUEUE_AFTER_S = env.int("JOB_REQUEUE_AFTER_S", default=5)
 # Modules a heavy worker imports once at start (``manage.py worker heavy``), before it forks a
 # work-horse per job: each horse inherits them instead of importing them again.  The analysers
 # import their libraries lazily, so the list names the libraries too.  librosa.beat is the main

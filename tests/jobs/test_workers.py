@@ -185,3 +185,49 @@ def test_reconciler_requeues_job_that_never_reached_redis(user, redis_conn):
     # Idempotent: the job is now live in Redis, a second pass leaves it alone.
     Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now() - timedelta(minutes=10))
     assert reconcile_jobs().requeued == []
+
+
+def test_a_killed_heavy_worker_takes_its_horse_along_and_frees_the_host_slot(user, start_worker, worker_env, tmp_path):
+    """SIGKILL the heavy worker (not its horse) mid-job: the horse dies with it (parent-death
+    signal), it never held the lock file open, and a new heavy worker is not refused."""
+    from tests.procwatch import proc_alive
+
+    lock_dir = Path(worker_env["WORKER_LOCK_DIR"])
+    pidfile = tmp_path / "horse.pid"
+    job = services.job_create(owner=user, kind="test_sleep", params={"pidfile": str(pidfile)})
+    job_enqueue(job=job)
+    worker = start_worker("heavy")
+    assert wait_until(lambda: pidfile.exists() and pidfile.read_text(), timeout=60), "the horse never started"
+    horse = int(pidfile.read_text())
+    lock = str(lock_dir / "heavy-worker-0.lock")
+    horse_files = {os.readlink(fd) for fd in Path(f"/proc/{horse}/fd").iterdir()}
+    assert lock not in horse_files, "the work-horse inherited the heavy-worker lock"
+    assert _slot_holder(lock_dir) == worker.pid
+
+    os.kill(worker.pid, signal.SIGKILL)
+    assert wait_until(lambda: not proc_alive(horse), timeout=10), "the work-horse outlived its worker"
+    assert _slot_holder(lock_dir) is None
+    successor = start_worker("heavy")
+    assert wait_until(lambda: _slot_holder(lock_dir) == successor.pid, timeout=60), "the restarted worker was refused"
+
+
+def test_reconciler_requeues_a_queued_job_whose_entry_a_redis_restart_lost(user, redis_conn, settings):
+    """A queued job enqueued a moment ago is left alone (its entry may be on its way); once
+    JOB_REQUEUE_AFTER_S has passed and Redis has no entry for it, it is enqueued again.  An
+    active job whose RQ entry vanished but whose heartbeat is fresh is never enqueued again."""
+    from jobs.dispatch import get_queue
+
+    settings.JOB_REQUEUE_AFTER_S = 5
+    job = services.job_create(owner=user, kind="test_span", params={"out": "/dev/null"})
+    job_enqueue(job=job)
+    running = services.job_create(owner=user, kind="test_sleep")
+    job_enqueue(job=running)
+    running = services.job_transition(job=running, to=JobStatus.ANALYZING, count_attempt=True)
+    redis_conn.flushdb()  # Redis restarted without its data
+
+    assert reconcile_jobs().requeued == []  # within the grace
+    Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now() - timedelta(seconds=6))
+    assert reconcile_jobs().requeued == [str(job.pk)]
+    assert get_queue("heavy").job_ids == [str(job.pk)]
+    running.refresh_from_db()
+    assert (running.status, running.attempts) == (JobStatus.ANALYZING, 1)

@@ -9,6 +9,8 @@ Registered jobs (all on the ``default`` queue, served by the default worker):
   attempts still pending in PostgreSQL whose queue entry Redis lost
 * each ``SCHEDULED_TASKS`` entry (dotted path, interval): ``fala_clip.lifecycle.scheduled_purge_media``
   (retention + storage orphan scan) every ``PURGE_INTERVAL_S`` (default daily)
+
+It survives Redis outages (``jobs.cron.ResilientCronScheduler``): logs, retries, resumes.
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         import django_rq
-        from rq.cron import CronScheduler
 
         from jobs.cleaner import scheduled_cleanup
+        from jobs.cron import ResilientCronScheduler
         from jobs.reconciler import scheduled_reconcile
         from jobs.webhooks import scheduled_webhook_requeue
 
         conn = django_rq.get_connection("default")
-        scheduler = CronScheduler(connection=conn, logging_level="INFO")
+        scheduler = ResilientCronScheduler(connection=conn, logging_level="INFO")
         scheduler.register(scheduled_reconcile, "default", interval=settings.WORKER_MAINTENANCE_INTERVAL_S)
         scheduler.register(scheduled_cleanup, "default", interval=settings.CLEANUP_INTERVAL_S)
         scheduler.register(scheduled_webhook_requeue, "default", interval=settings.WORKER_MAINTENANCE_INTERVAL_S)

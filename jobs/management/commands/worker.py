@@ -39,7 +39,8 @@ class Command(BaseCommand):
         logging.basicConfig(level=logging.INFO)
         if opts["queue"] == "heavy" and not opts["no_preload"]:
             preload_modules(settings.WORKER_PRELOAD_MODULES)
-        worker = build_worker(opts["queue"], name=opts["name"])
+        # The worker keeps the lock file open; its work-horses close their copy (jobs.worker.FalaWorker).
+        worker = build_worker(opts["queue"], name=opts["name"], heavy_slot=slot)
         try:
             # The default worker also runs RQ's scheduler (a child process; a Redis lock keeps it
             # to one per queue across hosts): it enqueues the webhook retries when they are due.
