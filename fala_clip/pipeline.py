@@ -35,7 +35,7 @@ from music.jobs import (
     music_result_save,
 )
 from music.models import MusicAnalysis
-from rendering.services import render_all_variants
+from rendering.services import render_all_variants, render_variants_abandon
 from suggestions.services import suggestions_compute
 from video.analysis.contracts import PIPELINE_VERSION
 from video.models import VideoAnalysis, VideoIngest
@@ -77,10 +77,22 @@ def run_clip_pipeline(ctx: JobContext) -> None:
         ctx.log("no clip model could be proposed for this source; nothing to render")
         return
     step_previews(ctx, ingest, analysis, clip_models, path, ws)
-    ctx.transition(JobStatus.RENDERING, stage="rendering_variant")
-    render_all_variants(
-        ctx=ctx, ingest=ingest, analysis=analysis, clip_models=clip_models, source_path=path, workspace=ws
-    )
+    if ctx.job.status != JobStatus.RENDERING:  # resumed in place after a lost database: already there
+        ctx.transition(JobStatus.RENDERING, stage="rendering_variant")
+    try:
+        render_all_variants(
+            ctx=ctx, ingest=ingest, analysis=analysis, clip_models=clip_models, source_path=path, workspace=ws
+        )
+    except Exception as exc:
+        from fala_clip.dbretry import connection_lost
+
+        if not connection_lost(exc):  # a lost database resumes in place: the variants go on
+            code = exc.code if isinstance(exc, JobError) else type(exc).__name__
+            try:
+                render_variants_abandon(job=ctx.job, code=code)
+            except Exception:  # the job's failure matters more than the bookkeeping
+                log.exception("could not mark the unrendered variants of job %s", ctx.job.pk)
+        raise
     ctx.result(renders_url=f"/videos/{ingest.pk}/renders")
 
 

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fala_clip.api.diskguard import upload_space_guard
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
 from fala_clip.api.ratelimit import upload_ratelimit
 from jobs.serializers import JobSerializer
@@ -45,6 +46,7 @@ class MusicListCreateApi(APIView):
         },
     )
     @upload_ratelimit
+    @upload_space_guard
     def post(self, request: Request) -> Response:
         """Upload a track; the same file again returns the cached asset (200, reused)."""
         data = MusicUploadSerializer(data=request.data)
