@@ -38,23 +38,34 @@ _FIRST_DELAY_S = 0.1
 _MAX_DELAY_S = 2.0
 
 
-def connection_lost(exc: BaseException, using: str = DEFAULT_DB_ALIAS) -> bool:
-    """True when ``exc`` is a database error that left the connection unusable.
+#: SQLSTATEs that mean the server ended the session: class 08 (connection exception), and
+#: admin_shutdown / crash_shutdown / cannot_connect_now (a restart in progress).
+_LOST_STATES = ("57P01", "57P02", "57P03")
 
-    ``OperationalError`` also covers errors a retry cannot fix on the same
-    statement (a statement timeout, a deadlock): those leave the connection
-    usable and are not a lost connection.
+
+def connection_lost(exc: BaseException, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """True when ``exc`` is a database error that means the connection was lost.
+
+    Judged from the error, not from the connection afterwards: Django's
+    ``atomic`` replaces a broken connection on its way out, so the connection
+    may look healthy by the time the error arrives here.  ``OperationalError``
+    also covers errors a retry must not repeat blindly (a statement timeout, a
+    deadlock, a lock not available): those carry their own SQLSTATE and are not
+    a lost connection.
     """
-    if not isinstance(exc, (OperationalError, InterfaceError)):
+    if isinstance(exc, InterfaceError):
+        return True  # "connection already closed"
+    if not isinstance(exc, OperationalError):
         return False
-    conn = connections[using]
-    raw = conn.connection
-    if raw is None or getattr(raw, "closed", False):
+    if connections[using].vendor != "postgresql":
+        raw = connections[using].connection
+        return raw is None
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if sqlstate is None:
+        # Raised by the client library, not the server: could not connect, server closed
+        # the connection unexpectedly, the connection is lost.
         return True
-    try:
-        return not conn.is_usable()
-    except Exception:  # noqa: BLE001 - asking a broken connection may raise anything
-        return True
+    return str(sqlstate).startswith("08") or sqlstate in _LOST_STATES
 
 
 def reset_connection(using: str = DEFAULT_DB_ALIAS) -> None:
@@ -116,7 +127,7 @@ def wait_for_database(*, deadline_s: float | None = None, using: str = DEFAULT_D
 
 
 def close_if_lost(exc: BaseException, using: str = DEFAULT_DB_ALIAS) -> bool:
-    """After a failed query outside :func:`db_retry`: drop the connection if it is lost."""
+    """After a failed query outside :func:`db_retry`: drop the connection if it was lost."""
     if connection_lost(exc, using) and not connections[using].in_atomic_block:
         reset_connection(using)
         return True

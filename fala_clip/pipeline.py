@@ -20,10 +20,11 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from fala_clip.diskspace import is_disk_full
 from fala_clip.media.uploads import file_sha256
 from fala_clip.media.workspace import Workspace, workspace_for
 from fala_clip.storage import delete_stored, local_copy, storage_key, store_file
-from jobs.errors import JobError, RetryableJobError
+from jobs.errors import DiskFull, JobError, RetryableJobError
 from jobs.models import JobStatus
 from jobs.runner import JobContext
 from learning.copywriting import clip_models_write_copy
@@ -111,6 +112,8 @@ def step_previews(
                 ctx=ctx, ingest=ingest, analysis=analysis, clip_models=clip_models, source_path=path, workspace=ws
             )
         except Exception as exc:  # never fails the job: the renders are what the artist waits for
+            if is_disk_full(exc):
+                raise DiskFull() from exc  # the renders would meet the same full disk: stop now
             log.warning("previews failed for video %s", ingest.pk, exc_info=True)
             ctx.log(f"previews failed: {type(exc).__name__}: {str(exc)[:300]}")
             return

@@ -12,10 +12,13 @@ request's upload handler is released) and the cleaner sweeps ``WORK_DIR/incoming
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
+from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 from django.http import JsonResponse
 
 from fala_clip.api.errors import error_body
@@ -35,6 +38,31 @@ def _declared_length(request: Any) -> int:
         return 0
 
 
+class SpoolUploadHandler(TemporaryFileUploadHandler):
+    """Django's spool-to-disk upload handler that survives a full disk.
+
+    Django's own raises ``OSError(ENOSPC)`` from the middle of the body and leaves
+    the rest unread (the client sees a reset instead of an answer).  This one
+    deletes its spool file, marks the request and stops the upload while reading
+    (and discarding) the rest of the body, so the guard answers 507.
+    """
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        try:
+            self.file.write(raw_data)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            log.error("upload spool: disk full: %s", exc)
+            with contextlib.suppress(OSError):
+                os.unlink(self.file.temporary_file_path())
+            with contextlib.suppress(OSError):
+                self.file.close()
+            self.request.upload_disk_full = True  # type: ignore[union-attr]  # read by upload_space_guard
+            raise StopUpload(connection_reset=False) from exc
+        return None
+
+
 def upload_space_guard(view_method: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
         shortfall = upload_space_shortfall(_declared_length(request))
@@ -42,6 +70,11 @@ def upload_space_guard(view_method: Callable[..., Any]) -> Callable[..., Any]:
             log.warning("upload refused: low disk space %s", shortfall)
             return insufficient_storage(shortfall)
         try:
+            # Read (spool) the body here, before the view: a disk that fills meanwhile is
+            # answered 507 rather than as a missing file.
+            request.data  # noqa: B018 - parsing is the point
+            if getattr(getattr(request, "_request", request), "upload_disk_full", False):
+                return insufficient_storage()
             return view_method(self, request, *args, **kwargs)
         except OSError as exc:
             if not is_disk_full(exc):

@@ -480,3 +480,8 @@ UPLOAD_MIN_FREE_BYTES = env.int("UPLOAD_MIN_FREE_BYTES", default=1024**3)
 # sweeps what a killed request left (older than INCOMING_GRACE_S).
 FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default=str(WORK_DIR / "incoming"))
 INCOMING_GRACE_S = env.int("INCOMING_GRACE_S", default=3600)
+# The spool handler deletes its file and answers 507 when that filesystem fills mid-upload.
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "fala_clip.api.diskguard.SpoolUploadHandler",
+]

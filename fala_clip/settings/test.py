@@ -17,6 +17,7 @@ JOB_HANDLERS = {
     "test_sleep": "tests.jobs.handlers.sleep_forever",
     "test_flaky": "tests.jobs.handlers.flaky",
     "test_preloaded": "tests.jobs.handlers.report_preloaded",
+    "test_gate": "tests.jobs.handlers.wait_for_gate",
 }
 JOB_HEARTBEAT_INTERVAL_S = env.int("JOB_HEARTBEAT_INTERVAL_S", default=2)
 # Test workers start often and run tiny jobs: preload nothing unless a test asks (through the env).
