@@ -261,16 +261,19 @@ def _free(path: Path) -> int:
 def _fill(mount: Path, *, leave: int = 0) -> Path:
     """Fill ``mount`` until ``leave`` bytes are free (0: completely, to ENOSPC)."""
     filler = mount / f"filler-{uuid.uuid4().hex}"
-    with filler.open("wb") as fh:
-        want = _free(mount) - leave
-        if want > 0:
-            os.posix_fallocate(fh.fileno(), 0, want)
-        if leave == 0:
-            block = b"\0" * 4096
-            with contextlib.suppress(OSError):
-                while True:
-                    fh.write(block)
-                    fh.flush()
+    try:
+        with filler.open("wb", buffering=0) as fh:
+            if leave:
+                os.posix_fallocate(fh.fileno(), 0, _free(mount) - leave)
+            else:
+                # In blocks, down to 4 KiB: someone else (an upload) may be writing meanwhile.
+                for block in (b"\0" * 1024**2, b"\0" * 4096):
+                    with contextlib.suppress(OSError):
+                        while True:
+                            fh.write(block)
+    except BaseException:
+        filler.unlink(missing_ok=True)
+        raise
     return filler
 
 
@@ -310,6 +313,8 @@ def _disk_stack(root: Path) -> Iterator[tuple[ServeStack, str, Path, Path]]:
         stack.stop()
         services.close()
         subprocess.run(["umount", "-l", str(mount)], check=False, capture_output=True)
+        if os.environ.get("FAULT_LOG_COPY"):
+            shutil.copy(stack.log_path, os.environ["FAULT_LOG_COPY"] + ".disk")
 
 
 def _counts(stack: ServeStack) -> tuple[int, int]:
@@ -364,21 +369,23 @@ def _submit_raw(
     tail = f"\r\n--{boundary}--\r\n".encode()
     body = head + payload + tail
     conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=60)
-    conn.putrequest("POST", "/videos")
-    conn.putheader("Authorization", f"Token {token}")
-    conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
-    conn.putheader("Content-Length", str(len(body)))
-    conn.endheaders()
-    mib = 1024**2
-    conn.send(body[:mib])
-    if after_first_mib is not None:
-        after_first_mib()
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        for i in range(mib, len(body), mib):
-            conn.send(body[i : i + mib])
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
+    try:
+        conn.putrequest("POST", "/videos")
+        conn.putheader("Authorization", f"Token {token}")
+        conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        mib = 1024**2
+        conn.send(body[:mib])
+        if after_first_mib is not None:
+            after_first_mib()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for i in range(mib, len(body), mib):
+                conn.send(body[i : i + mib])
+        resp = conn.getresponse()
+        data = resp.read()
+    finally:
+        conn.close()  # never leave the (one, synchronous) web worker waiting for a body
     try:
         return resp.status, json.loads(data)
     except ValueError:
