@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.apps import AppConfig
 
 
@@ -24,6 +26,12 @@ class FalaClipConfig(AppConfig):
 
         procs.configure(ffmpeg=settings.FFMPEG_BIN)
         _configure_scrub()
+        # Django spools large uploads into FILE_UPLOAD_TEMP_DIR (the work filesystem) and refuses
+        # to start (files.E001) when it does not exist: a fresh WORK_DIR has none yet.
+        try:
+            Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # unwritable here (e.g. a read-only check run): the system check names it
 
         def _reconfigure(*, setting: str, value: object, **_: object) -> None:
             if setting == "FFMPEG_BIN":

@@ -20,11 +20,12 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from fala_clip.diskspace import is_disk_full
 from fala_clip.media.uploads import file_sha256
 from fala_clip.media.workspace import Workspace, workspace_for
 from fala_clip.scrub import scrub_text
 from fala_clip.storage import delete_stored, local_copy, storage_key, store_file
-from jobs.errors import JobError, RetryableJobError
+from jobs.errors import DiskFull, JobError, RetryableJobError
 from jobs.models import JobStatus
 from jobs.runner import JobContext
 from learning.copywriting import clip_models_write_copy
@@ -36,7 +37,7 @@ from music.jobs import (
     music_result_save,
 )
 from music.models import MusicAnalysis
-from rendering.services import render_all_variants
+from rendering.services import render_all_variants, render_variants_abandon
 from suggestions.services import suggestions_compute
 from video.analysis.contracts import PIPELINE_VERSION
 from video.models import VideoAnalysis, VideoIngest
@@ -78,10 +79,22 @@ def run_clip_pipeline(ctx: JobContext) -> None:
         ctx.log("no clip model could be proposed for this source; nothing to render")
         return
     step_previews(ctx, ingest, analysis, clip_models, path, ws)
-    ctx.transition(JobStatus.RENDERING, stage="rendering_variant")
-    render_all_variants(
-        ctx=ctx, ingest=ingest, analysis=analysis, clip_models=clip_models, source_path=path, workspace=ws
-    )
+    if ctx.job.status != JobStatus.RENDERING:  # resumed in place after a lost database: already there
+        ctx.transition(JobStatus.RENDERING, stage="rendering_variant")
+    try:
+        render_all_variants(
+            ctx=ctx, ingest=ingest, analysis=analysis, clip_models=clip_models, source_path=path, workspace=ws
+        )
+    except Exception as exc:
+        from fala_clip.dbretry import connection_lost
+
+        if not connection_lost(exc):  # a lost database resumes in place: the variants go on
+            code = exc.code if isinstance(exc, JobError) else type(exc).__name__
+            try:
+                render_variants_abandon(job=ctx.job, code=code)
+            except Exception:  # the job's failure matters more than the bookkeeping
+                log.exception("could not mark the unrendered variants of job %s", ctx.job.pk)
+        raise
     ctx.result(renders_url=f"/videos/{ingest.pk}/renders")
 
 
@@ -100,6 +113,8 @@ def step_previews(
                 ctx=ctx, ingest=ingest, analysis=analysis, clip_models=clip_models, source_path=path, workspace=ws
             )
         except Exception as exc:  # never fails the job: the renders are what the artist waits for
+            if is_disk_full(exc):
+                raise DiskFull() from exc  # the renders would meet the same full disk: stop now
             log.warning("previews failed for video %s", ingest.pk, exc_info=True)
             ctx.log(f"previews failed: {type(exc).__name__}: {scrub_text(str(exc))[:300]}")
             return

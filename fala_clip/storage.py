@@ -47,9 +47,19 @@ def store_file(local_path: Path, key: str, *, move: bool = False) -> str:
     and stays where it is.
     """
     storage = get_storage()
-    with open(local_path, "rb") as fh:
-        content = _MovableFile(fh, Path(key).name, Path(local_path)) if move else File(fh, name=Path(key).name)
-        return str(storage.save(key, content))
+    remote = is_remote_storage()
+    existed = not remote and storage.exists(key)
+    try:
+        with open(local_path, "rb") as fh:
+            content = _MovableFile(fh, Path(key).name, Path(local_path)) if move else File(fh, name=Path(key).name)
+            return str(storage.save(key, content))
+    except OSError:
+        # The filesystem backend leaves what it had copied when the disk fills (ENOSPC):
+        # remove that partial file (our keys are new names, so it is not someone else's).
+        if not remote and not existed:
+            with contextlib.suppress(OSError):
+                storage.delete(key)
+        raise
 
 
 def open_stored(name: str) -> Any:

@@ -5,7 +5,10 @@
   debugging, then removed;
 * ``queued`` / ``analyzing`` / ``rendering`` jobs are never touched;
 * a workspace folder with no job row at all (e.g. a crashed test) is removed
-  once it is older than the retention.
+  once it is older than the retention;
+* files in ``WORK_DIR/incoming`` (upload copies, Django's upload spool) untouched
+  for ``INCOMING_GRACE_S`` are removed: a request that finished removed its own,
+  so what is older was left by a killed request or a full disk.
 """
 
 from __future__ import annotations
@@ -31,13 +34,15 @@ class CleanupReport:
     kept_running: list[str] = field(default_factory=list)
     kept_retention: list[str] = field(default_factory=list)
     orphans_removed: list[str] = field(default_factory=list)
+    incoming_removed: list[str] = field(default_factory=list)
     bytes_freed: int = 0
     dry_run: bool = False
 
     def summary(self) -> str:
         verb = "would remove" if self.dry_run else "removed"
         return (
-            f"{verb} {len(self.removed)} job workspaces and {len(self.orphans_removed)} orphan folders "
+            f"{verb} {len(self.removed)} job workspaces, {len(self.orphans_removed)} orphan folders "
+            f"and {len(self.incoming_removed)} stale incoming files "
             f"({self.bytes_freed / 1e6:.1f} MB); kept {len(self.kept_running)} running, "
             f"{len(self.kept_retention)} within retention"
         )
@@ -50,8 +55,10 @@ def cleanup_workspaces(*, older_than_s: int | None = None, dry_run: bool = False
     retention = settings.WORKSPACE_RETENTION_S if older_than_s is None else older_than_s
     cutoff = timezone.now() - timedelta(seconds=retention)
     report = CleanupReport(dry_run=dry_run)
+    sweep_incoming(report=report, grace_s=settings.INCOMING_GRACE_S)
     jobs_root = Path(settings.WORK_DIR) / "jobs"
     if not jobs_root.exists():
+        log.info("cleanup: %s", report.summary())
         return report
     folder_ids = {p.name for p in jobs_root.iterdir() if p.is_dir()}
     known = {str(j.pk): j for j in Job.objects.filter(pk__in=[i for i in folder_ids if _is_uuid(i)])}
@@ -83,6 +90,29 @@ def cleanup_workspaces(*, older_than_s: int | None = None, dry_run: bool = False
             job_log(job=job, message="workspace removed by the cleaner")
     log.info("cleanup: %s", report.summary())
     return report
+
+
+def sweep_incoming(*, report: CleanupReport, grace_s: int) -> None:
+    """Remove upload leftovers in ``WORK_DIR/incoming`` (and the upload spool) older than ``grace_s``.
+
+    A request still receiving writes to its file, so its mtime stays recent.
+    """
+    folders = {Path(settings.WORK_DIR) / "incoming", Path(settings.FILE_UPLOAD_TEMP_DIR)}
+    cutoff = time.time() - grace_s
+    for folder in sorted(folders):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            try:
+                st = path.lstat()
+                if not path.is_file() or st.st_mtime >= cutoff:
+                    continue
+                if not report.dry_run:
+                    path.unlink()
+            except FileNotFoundError:
+                continue  # its request removed it meanwhile
+            report.bytes_freed += st.st_size
+            report.incoming_removed.append(path.name)
 
 
 def remove_job_workspace(*, job: Job) -> bool:

@@ -30,3 +30,17 @@ class JobError(Exception):
 
 class RetryableJobError(JobError):
     retryable = True
+
+
+class DiskFull(JobError):
+    """The work or media filesystem filled up: the job fails with ``disk_full``.
+
+    Not retried: a full disk does not empty itself within a retry's delay, and
+    the failed job's workspace is removed at once to give the space back.  The
+    message names no server path (the logs keep the detail).
+    """
+
+    def __init__(self, message: str | None = None):
+        from fala_clip.diskspace import DISK_FULL_MESSAGE
+
+        super().__init__("disk_full", message or DISK_FULL_MESSAGE, retryable=False)

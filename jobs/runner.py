@@ -17,14 +17,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection
 from django.utils.module_loading import import_string
 
 from fala_clip import telemetry
+from fala_clip.dbretry import close_if_lost, connection_lost, reset_connection, wait_for_database
+from fala_clip.diskspace import is_disk_full
 from fala_clip.logging import bind
 from jobs import services
 from jobs.cleaner import remove_job_workspace
-from jobs.errors import ConcurrentTransition, IllegalTransition, JobError
+from jobs.errors import ConcurrentTransition, DiskFull, IllegalTransition, JobError
 from jobs.models import ACTIVE_STATUSES, Job, JobEvent, JobStatus
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,9 @@ class _Heartbeat(threading.Thread):
         try:
             while not self.stop_event.wait(self.interval):
                 try:
-                    services.job_heartbeat(job_id=self.job_id)
-                except Exception:  # a missed beat is not fatal; the next one may work
+                    services.job_heartbeat(job_id=self.job_id)  # reconnects after a restart
+                except Exception as exc:  # a missed beat is not fatal; the next one may work
+                    close_if_lost(exc)  # never keep a dead connection for the next beat
                     log.exception("heartbeat failed for job %s", self.job_id)
         finally:
             connection.close()
@@ -123,8 +126,8 @@ def _run_claimed(job: Job) -> None:
     in_process.inc()
     try:
         handler = import_string(settings.JOB_HANDLERS[job.kind])
-        handler(ctx)
-        ctx.job.refresh_from_db()
+        _run_handler(ctx, handler)
+        services.job_refresh(job=ctx.job)
         if ctx.job.status in ACTIVE_STATUSES:
             ctx.transition(JobStatus.DONE, message="finished")
             # Delivered: every result is in the database or storage.
@@ -137,11 +140,67 @@ def _run_claimed(job: Job) -> None:
         beat.join(timeout=5)
 
 
+def _lost_database(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or what it was raised from) is a lost database connection."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (OperationalError, InterfaceError)) and connection_lost(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _run_handler(ctx: JobContext, handler: Any) -> None:
+    """Run the handler; after a lost database connection, reconnect and resume it in place.
+
+    A PostgreSQL restart kills the work-horse's connection; the job's own writes
+    (``jobs.services``) reconnect by themselves, but any other query of a step
+    raises.  That is an infrastructure blip, not a failure of the job: wait for the
+    database, then run the handler again in the same attempt — its steps resume from
+    what they stored (analyses, suggestions, rendered variants) — at most
+    ``JOB_DB_RESUME_LIMIT`` times.
+    """
+    resumes = 0
+    while True:
+        try:
+            handler(ctx)
+            return
+        except Exception as exc:
+            if resumes >= settings.JOB_DB_RESUME_LIMIT or not _lost_database(exc):
+                raise
+            resumes += 1
+            log.warning("job %s: database connection lost (%s); resuming (%d)", ctx.job.pk, exc, resumes)
+            reset_connection()
+            if not wait_for_database():
+                raise
+            services.job_refresh(job=ctx.job)
+            if ctx.job.status not in ACTIVE_STATUSES:
+                log.warning("job %s left the active states while the database was away", ctx.job.pk)
+                return
+            services.job_log(
+                job=ctx.job,
+                message="database connection lost; resumed where the job stopped",
+                data={"code": "database_unavailable", "resume": resumes},
+            )
+
+
 def _handle_failure(job: Job, exc: BaseException) -> None:
-    job.refresh_from_db()
+    lost_database = _lost_database(exc)  # asked before the refresh below reconnects
+    try:
+        services.job_refresh(job=job)  # reconnects: the failure may be the database's
+    except DatabaseError:
+        # Nothing can be recorded; the stale-heartbeat check takes the job over once the
+        # database is back (the heartbeat stops with this attempt).
+        log.exception("job %s failed and the database is unreachable: %r", job.pk, exc)
+        return
     if job.status not in ACTIVE_STATUSES:
         log.warning("job %s failed after leaving the active states: %r", job.pk, exc)
         return
+    if is_disk_full(exc) and not (isinstance(exc, JobError) and exc.code == "disk_full"):
+        # The detail (which file, which command) stays in the logs; the artist's message names no path.
+        log.error("job %s: disk full: %s", job.pk, "".join(traceback.format_exception(exc)))
+        exc = DiskFull()
     if isinstance(exc, JobError):
         code, message, retryable = exc.code, exc.message, exc.retryable
         # The full detail for operators; the API shows the message without server paths.
@@ -149,12 +208,22 @@ def _handle_failure(job: Job, exc: BaseException) -> None:
     else:
         code, message, retryable = "internal_error", f"{type(exc).__name__}: {exc}", False
         log.error("job %s crashed:\n%s", job.pk, "".join(traceback.format_exception(exc)))
+    if lost_database:
+        # Still lost after the in-place resumes: an infrastructure fault, retried (never worker_lost).
+        code, retryable = "database_unavailable", True
+        message = "The database connection was lost while the job ran."
     services.job_log(job=job, message=message, type=JobEvent.Type.ERROR, data={"code": code})
     if retryable and job.attempts < job.max_attempts:
         job_retry(job=job, reason=f"{code}: {message}", code=code)
     else:
         with contextlib.suppress(ConcurrentTransition):
-            services.job_fail(job=job, code=code, message=message)
+            job = services.job_fail(job=job, code=code, message=message)
+        if code == "disk_full" and job.status == JobStatus.FAILED:
+            # Give the space back now (a failed job's workspace is otherwise kept for debugging).
+            try:
+                remove_job_workspace(job=job)
+            except OSError:
+                log.exception("job %s: could not remove the workspace", job.pk)
 
 
 def job_retry(*, job: Job, reason: str, code: str = "") -> Job:

@@ -9,14 +9,16 @@ one job cannot both win.
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from fala_clip import telemetry
+from fala_clip.dbretry import close_if_lost, db_retry
 from fala_clip.logging import current_request_id
 from jobs.errors import ConcurrentTransition, IllegalTransition
 from jobs.models import Job, JobEvent, JobKind, JobStatus, WebhookEvent
@@ -124,26 +126,39 @@ def job_transition(
         fields["heartbeat_at"] = now
     if count_attempt:
         fields["attempts"] = F("attempts") + 1
-    with transaction.atomic():
-        updated = Job.objects.filter(pk=job.pk, status=current).update(**fields)
-        if updated != 1:
-            raise ConcurrentTransition(f"job {job.id}: status is no longer {current}; {to} not applied")
-        JobEvent.objects.create(
-            job_id=job.pk,
-            type=JobEvent.Type.TRANSITION,
-            from_status=current,
-            to_status=to,
-            stage=stage or "",
-            message=message or error_message,
-            data={**(data or {}), **({"error_code": fields["error_code"]} if to == S.FAILED else {})},
-        )
-        if to in (S.DONE, S.FAILED):
-            # In the transition's transaction: the webhook deliveries exist exactly when it does.
-            job.refresh_from_db()
-            webhook_notify(job=job, event=WebhookEvent.DONE if to == S.DONE else WebhookEvent.FAILED)
+    # The event carries a token of this call: when the connection dies while the
+    # transaction commits, the outcome is unknown, and a retry first looks for it.
+    op = uuid.uuid4().hex
+    event_data = {
+        **(data or {}),
+        **({"error_code": fields["error_code"]} if to == S.FAILED else {}),
+        "op": op,
+    }
+
+    def apply(attempt: int) -> None:
+        if attempt and JobEvent.objects.filter(job_id=job.pk, type=JobEvent.Type.TRANSITION, data__op=op).exists():
+            return  # the earlier try committed before its connection died
+        with transaction.atomic():
+            updated = Job.objects.filter(pk=job.pk, status=current).update(**fields)
+            if updated != 1:
+                raise ConcurrentTransition(f"job {job.id}: status is no longer {current}; {to} not applied")
+            JobEvent.objects.create(
+                job_id=job.pk,
+                type=JobEvent.Type.TRANSITION,
+                from_status=current,
+                to_status=to,
+                stage=stage or "",
+                message=message or error_message,
+                data=event_data,
+            )
+            if to in (S.DONE, S.FAILED):
+                # In the transition's transaction: the webhook deliveries exist exactly when it does.
+                job.refresh_from_db()
+                webhook_notify(job=job, event=WebhookEvent.DONE if to == S.DONE else WebhookEvent.FAILED)
+
+    db_retry(apply, what=f"transition {current} → {to}")
     log.info("job %s %s → %s %s", job.id, current, to, error_code)
-    if to not in (S.DONE, S.FAILED):  # (a terminal job was refreshed above)
-        job.refresh_from_db()
+    job_refresh(job=job)
     _count_transition(job, current, to, data or {})
     _notify(job, "transition", {"from": current, "to": to})
     return job
@@ -165,22 +180,45 @@ def _count_transition(job: Job, current: str, to: str, data: dict[str, Any]) -> 
 
 def job_set_stage(*, job: Job, stage: str, message: str = "", data: dict[str, Any] | None = None) -> None:
     """Record the fine-grained stage (``transcribing``, ``rendering_variant`` …)."""
-    Job.objects.filter(pk=job.pk).update(stage=stage, updated_at=timezone.now())
-    job.stage = stage
+
+    def apply(_attempt: int) -> None:
+        # One transaction: a retry after a lost connection writes the event at most once
+        # (only a commit whose answer was lost could leave a duplicate STAGE event).
+        with transaction.atomic():
+            Job.objects.filter(pk=job.pk).update(stage=stage, updated_at=timezone.now())
+            JobEvent.objects.create(
+                job_id=job.pk, type=JobEvent.Type.STAGE, stage=stage, message=message, data=data or {}
+            )
+            webhook_notify(job=job, event=WebhookEvent.STAGE)
+
+    job.stage = stage  # (the stage webhook's payload reads it)
+    db_retry(apply, what=f"stage {stage}")
     log.info("job %s stage %s", job.pk, stage)
-    JobEvent.objects.create(job_id=job.pk, type=JobEvent.Type.STAGE, stage=stage, message=message, data=data or {})
-    webhook_notify(job=job, event=WebhookEvent.STAGE)
     _notify(job, "stage", {"stage": stage})
 
 
 def job_set_progress(*, job: Job, log_event: bool = False, **progress: Any) -> None:
-    """Merge ``progress`` into the job's progress dict (one UPDATE)."""
+    """Merge ``progress`` into the job's progress dict (one UPDATE).
+
+    Best effort: progress is written many times a second while ffmpeg runs, and
+    the next write carries the same information, so a write that finds the
+    database gone is dropped (its connection closed, the next one reconnects)
+    instead of holding ffmpeg's progress pipe while the database restarts.
+    """
     merged = {**(job.progress or {}), **progress}
-    Job.objects.filter(pk=job.pk).update(progress=merged, updated_at=timezone.now(), heartbeat_at=timezone.now())
     job.progress = merged
+    try:
+        with transaction.atomic():
+            Job.objects.filter(pk=job.pk).update(
+                progress=merged, updated_at=timezone.now(), heartbeat_at=timezone.now()
+            )
+            if log_event:
+                JobEvent.objects.create(job_id=job.pk, type=JobEvent.Type.PROGRESS, stage=job.stage, data=progress)
+    except DatabaseError as exc:
+        if not close_if_lost(exc):
+            raise
+        log.warning("job %s: progress not recorded, database connection lost: %s", job.pk, exc)
     _notify(job, "progress", merged)
-    if log_event:
-        JobEvent.objects.create(job_id=job.pk, type=JobEvent.Type.PROGRESS, stage=job.stage, data=progress)
 
 
 def job_record_stage_timing(*, job: Job, stage: str, seconds: float) -> None:
@@ -191,23 +229,40 @@ def job_record_stage_timing(*, job: Job, stage: str, seconds: float) -> None:
     histogram every observation.
     """
     timings = {**(job.stage_timings or {}), stage: round(seconds, 3)}
-    Job.objects.filter(pk=job.pk).update(stage_timings=timings)
+    db_retry(lambda _a: Job.objects.filter(pk=job.pk).update(stage_timings=timings), what="stage timing")
     job.stage_timings = timings
     telemetry.JOB_STAGE_DURATION.labels(job.kind, stage[:60]).observe(max(float(seconds), 0.0))
 
 
 def job_set_result(*, job: Job, **result: Any) -> None:
     merged = {**(job.result or {}), **result}
-    Job.objects.filter(pk=job.pk).update(result=merged, updated_at=timezone.now())
+    db_retry(
+        lambda _a: Job.objects.filter(pk=job.pk).update(result=merged, updated_at=timezone.now()), what="job result"
+    )
     job.result = merged
 
 
 def job_heartbeat(*, job_id: Any) -> None:
-    Job.objects.filter(pk=job_id, status__in=[S.ANALYZING, S.RENDERING]).update(heartbeat_at=timezone.now())
+    """One beat (idempotent): retried on a fresh connection when the database restarted."""
+    db_retry(
+        lambda _a: Job.objects.filter(pk=job_id, status__in=[S.ANALYZING, S.RENDERING]).update(
+            heartbeat_at=timezone.now()
+        ),
+        what="heartbeat",
+    )
+
+
+def job_refresh(*, job: Job) -> Job:
+    """``job.refresh_from_db()`` that reconnects when the database restarted."""
+    db_retry(lambda _a: job.refresh_from_db(), what="reading the job")
+    return job
 
 
 def job_log(*, job: Job, message: str, type: str = JobEvent.Type.INFO, data: dict[str, Any] | None = None) -> None:
-    JobEvent.objects.create(job_id=job.pk, type=type, stage=job.stage, message=message, data=data or {})
+    db_retry(
+        lambda _a: JobEvent.objects.create(job_id=job.pk, type=type, stage=job.stage, message=message, data=data or {}),
+        what="job event",
+    )
 
 
 def job_fail(*, job: Job, code: str, message: str) -> Job:

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fala_clip.api.diskguard import upload_space_guard
 from fala_clip.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
 from fala_clip.api.ratelimit import music_upload_ratelimit
@@ -50,6 +51,7 @@ class MusicListCreateApi(APIView):
     )
     @idempotent
     @music_upload_ratelimit
+    @upload_space_guard
     def post(self, request: Request) -> Response:
         """Upload a track; the same file again returns the cached asset (200, reused)."""
         data = MusicUploadSerializer(data=request.data)

@@ -594,7 +594,11 @@ def clip_previews_build_all(
                 # as the full render: the track only under the clip models cut to it
                 music_path=music_path if cm.music_offset is not None else None,
             )
-        except Exception as exc:  # a preview never fails the job
+        except Exception as exc:  # a preview never fails the job ...
+            from fala_clip.diskspace import is_disk_full
+
+            if is_disk_full(exc):
+                raise  # ... but a full disk stops it (the pipeline fails it with disk_full)
             summary["failed"] += 1
             code = getattr(exc, "code", type(exc).__name__)
             log.warning("preview of clip model %s failed: %s", cm.pk, exc, exc_info=True)

@@ -17,9 +17,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from fala_clip import telemetry
+from fala_clip.diskspace import DISK_FULL_MESSAGE, is_disk_full
 from fala_clip.media.workspace import Workspace
 from fala_clip.storage import local_copy, storage_key, store_file
-from jobs.errors import JobError
+from jobs.errors import DiskFull, JobError
 from jobs.services import job_record_stage_timing
 from rendering.engine.reframe import Reframe, reframe_for_clip
 from rendering.models import RenderedVariant
@@ -256,31 +257,28 @@ def render_all_variants(
                 on_progress=on_progress,
                 captions={"ass": cap_paths["ass"], "fontsdir": cap_paths["fontsdir"]} if cap_paths else None,
             )
-        except RenderError as exc:
-            RenderedVariant.objects.filter(pk=row.pk).update(
-                status=RenderedVariant.Status.FAILED,
-                error_code=exc.code,
-                error_message=str(exc)[:4000],
-                finished_at=timezone.now(),
-            )
-            telemetry.RENDERS.labels(row.clip_model.template, "failed").inc()
+        except (RenderError, OSError) as exc:
+            _variant_failed(row, exc)
+            if is_disk_full(exc):
+                log.error("variant %s: disk full: %s", row.index, exc)  # paths stay in the logs
+                raise DiskFull() from exc
+            if isinstance(exc, OSError):
+                raise
             raise JobError(f"render_{exc.code}", f"variant {row.index} ({row.clip_model.template}): {exc}") from exc
         elapsed = time.perf_counter() - t0
         job_record_stage_timing(job=ctx.job, stage=f"render.variant_{row.index}", seconds=elapsed)
         t_store = time.perf_counter()
-        name = store_file(
-            out,
-            storage_key("renders", ingest.owner_id, ctx.job.pk, f"variant-{row.index}-{row.clip_model.template}.mp4"),
-        )
-        if cap_paths:
-            for kind in ("srt", "vtt"):
-                cap_record[kind] = store_file(
-                    Path(cap_paths[kind]),
-                    storage_key(
-                        "renders", ingest.owner_id, ctx.job.pk, f"variant-{row.index}-{row.clip_model.template}.{kind}"
-                    ),
-                )
-                Path(cap_paths[kind]).unlink(missing_ok=True)
+        try:
+            name, cap_record = _store_variant(
+                ingest=ingest, job=ctx.job, row=row, out=out, cap_paths=cap_paths, cap_record=cap_record
+            )
+        except OSError as exc:
+            _variant_failed(row, exc)
+            out.unlink(missing_ok=True)
+            if is_disk_full(exc):
+                log.error("variant %s: disk full while storing: %s", row.index, exc)
+                raise DiskFull() from exc
+            raise
         job_record_stage_timing(job=ctx.job, stage="delivery", seconds=time.perf_counter() - t_store)
         telemetry.RENDERS.labels(row.clip_model.template, "done").inc()
         verify = result.verify or {}
@@ -312,3 +310,59 @@ def render_all_variants(
             log_event=True,
         )
     ctx.progress(rendering_variant=None, completed_variants=completed, total_variants=total, percent=100.0)
+
+
+def _store_variant(
+    *, ingest: Any, job: Any, row: Any, out: Path, cap_paths: dict[str, str] | None, cap_record: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """Store a rendered variant and its caption sidecars; on failure nothing of it stays stored."""
+    from fala_clip.storage import delete_stored
+
+    stem = f"variant-{row.index}-{row.clip_model.template}"
+    stored: list[str] = []
+    try:
+        name = store_file(out, storage_key("renders", ingest.owner_id, job.pk, f"{stem}.mp4"))
+        stored.append(name)
+        if cap_paths:
+            for kind in ("srt", "vtt"):
+                cap_record[kind] = store_file(
+                    Path(cap_paths[kind]), storage_key("renders", ingest.owner_id, job.pk, f"{stem}.{kind}")
+                )
+                stored.append(cap_record[kind])
+                Path(cap_paths[kind]).unlink(missing_ok=True)
+    except BaseException:
+        for done in stored:
+            try:
+                delete_stored(done)
+            except OSError:
+                log.exception("could not remove %s after a failed store", done)
+        raise
+    return name, cap_record
+
+
+def _variant_failed(row: Any, exc: BaseException) -> None:
+    """Record a variant's failure; a full disk gets a fixed, path-free message (the logs keep the rest)."""
+    telemetry.RENDERS.labels(row.clip_model.template, "failed").inc()
+    if is_disk_full(exc):
+        code, message = "disk_full", DISK_FULL_MESSAGE
+    else:
+        code, message = str(getattr(exc, "code", "") or "io_error"), str(exc)[:4000]
+    RenderedVariant.objects.filter(pk=row.pk).update(
+        status=RenderedVariant.Status.FAILED, error_code=code, error_message=message, finished_at=timezone.now()
+    )
+
+
+def render_variants_abandon(*, job: Any, code: str) -> int:
+    """The job stops rendering: its variants not rendered yet end ``failed`` (never ``pending`` forever).
+
+    ``code``: why the job stopped (e.g. ``disk_full``).  A retried job renders them
+    again (it renders every variant that is not ``done``).  Returns how many were marked.
+    """
+    return RenderedVariant.objects.filter(
+        job=job, status__in=[RenderedVariant.Status.PENDING, RenderedVariant.Status.RENDERING]
+    ).update(
+        status=RenderedVariant.Status.FAILED,
+        error_code="not_rendered",
+        error_message=f"Not rendered: the job stopped ({code}).",
+        finished_at=timezone.now(),
+    )

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fala_clip.api.diskguard import upload_space_guard
 from fala_clip.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from fala_clip.api.pagination import PageQuerySerializer, Pagination, paginated
 from fala_clip.api.ratelimit import video_upload_ratelimit
@@ -58,6 +59,7 @@ class VideoListCreateApi(APIView):
     )
     @idempotent
     @video_upload_ratelimit
+    @upload_space_guard
     def post(self, request: Request) -> Response:
         """Submit a video (file or source_url) with an optional own music_id; starts the clip pipeline."""
         data = VideoSubmitSerializer(data=request.data)

@@ -43,17 +43,20 @@ def receive_upload(uploaded: Any, *, max_bytes: int) -> ReceivedFile:
     dest = incoming_dir() / uuid.uuid4().hex
     digest = hashlib.sha256()
     size = 0
-    with dest.open("wb") as fh:
-        for chunk in uploaded.chunks(1024 * 1024):
-            size += len(chunk)
-            if size > max_bytes:
-                fh.close()
-                dest.unlink(missing_ok=True)
-                raise ServiceError(
-                    "too_large", f"The file exceeds {max_bytes} bytes.", {"max_bytes": max_bytes}, status_code=413
-                )
-            digest.update(chunk)
-            fh.write(chunk)
+    try:
+        with dest.open("wb") as fh:
+            for chunk in uploaded.chunks(1024 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise ServiceError(
+                        "too_large", f"The file exceeds {max_bytes} bytes.", {"max_bytes": max_bytes}, status_code=413
+                    )
+                digest.update(chunk)
+                fh.write(chunk)
+    except BaseException:
+        # Never leave a partial copy behind: a full disk (ENOSPC), an oversize body, a client gone.
+        dest.unlink(missing_ok=True)
+        raise
     return ReceivedFile(path=dest, sha256=digest.hexdigest(), size=size)
 
 

@@ -617,3 +617,25 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [_CSP_NONE],
     }
 }
+# --- Faults: PostgreSQL restarts and full disks (issue 14) -----------------------------------
+# A lost database connection (restart, failover) is reconnected and the job write retried with
+# a backoff for at most this long before the error counts (fala_clip/dbretry.py).
+DB_RETRY_DEADLINE_S = env.float("DB_RETRY_DEADLINE_S", default=30.0)
+# Times one job attempt resumes its handler in place after losing the database (its steps
+# resume from what they stored) before the attempt ends as a retryable ``database_unavailable``.
+JOB_DB_RESUME_LIMIT = env.int("JOB_DB_RESUME_LIMIT", default=3)
+# Uploads are refused with 507 when a filesystem they are written to (the spool below, WORK_DIR,
+# MEDIA_ROOT on the filesystem backend) would keep less than this many bytes free after the
+# declared body (Content-Length).  Bytes, not a percentage: what a job needs (workspace, renders)
+# does not grow with the disk's size.
+UPLOAD_MIN_FREE_BYTES = env.int("UPLOAD_MIN_FREE_BYTES", default=1024**3)
+# Django spools uploads larger than FILE_UPLOAD_MAX_MEMORY_SIZE here (its default is the
+# system's /tmp, often another, smaller filesystem): the work filesystem, where the cleaner
+# sweeps what a killed request left (older than INCOMING_GRACE_S).
+FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default=str(WORK_DIR / "incoming"))
+INCOMING_GRACE_S = env.int("INCOMING_GRACE_S", default=3600)
+# The spool handler deletes its file and answers 507 when that filesystem fills mid-upload.
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "fala_clip.api.diskguard.SpoolUploadHandler",
+]

@@ -18,6 +18,7 @@ JOB_HANDLERS = {
     "test_flaky": "tests.jobs.handlers.flaky",
     "test_preloaded": "tests.jobs.handlers.report_preloaded",
     "test_render": "tests.jobs.handlers.render_stub",
+    "test_gate": "tests.jobs.handlers.wait_for_gate",
 }
 JOB_HEARTBEAT_INTERVAL_S = env.int("JOB_HEARTBEAT_INTERVAL_S", default=2)
 # Test workers start often and run tiny jobs: preload nothing unless a test asks (through the env).
@@ -37,3 +38,7 @@ WHITENOISE_USE_FINDERS = True
 # the environment (tests/e2e/test_demo.py and tests/test_pipeline_overlap.py do).
 MUSIC_ANALYSIS_CONCURRENT = env.bool("MUSIC_ANALYSIS_CONCURRENT", default=False)
 PIPELINE_WARM_MODULES = env.list("PIPELINE_WARM_MODULES", default=[])
+# The upload spool follows the test WORK_DIR; no free-space floor unless a test sets one
+# (tests/faults/test_pg_disk_faults.py does, on its own tmpfs).
+FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default=str(WORK_DIR / "incoming"))
+UPLOAD_MIN_FREE_BYTES = env.int("UPLOAD_MIN_FREE_BYTES", default=0)

@@ -111,3 +111,24 @@ def render_stub(ctx: JobContext) -> None:
         },
     )
     record("end", file=name, sha256=hashlib.sha256(data).hexdigest())
+
+
+def wait_for_gate(ctx: JobContext) -> None:
+    """Write ``ready`` (pid), wait for the ``gate`` file, then optionally run a plain query.
+
+    The fault tests act while the job waits (stop or restart PostgreSQL), then open the
+    gate: what the job does next meets the fault.  ``query``: the next database use is a
+    query outside the job services (a pipeline step's read), else the runner's own
+    refresh and ``done`` transition.
+    """
+    from jobs.models import Job
+
+    Path(ctx.job.params["ready"]).write_text(str(os.getpid()))
+    gate = Path(ctx.job.params["gate"])
+    deadline = time.monotonic() + float(ctx.job.params.get("seconds", 120))
+    while not gate.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the gate never opened")
+        time.sleep(0.05)
+    if ctx.job.params.get("query"):
+        Job.objects.filter(pk=ctx.job.pk).count()

@@ -95,11 +95,11 @@ def _job(owner):
 def test_stream_follows_a_job_to_done_and_resumes_after_last_event_id(
     live_server, make_artist, sse_settings, streams
 ):
-    from jobs.models import JobEvent
-    from jobs.services import job_set_progress, job_set_result, job_set_stage, job_transition
-
     # Given alice's queued job and a client streaming its events
     from prometheus_client import REGISTRY
+
+    from jobs.models import JobEvent
+    from jobs.services import job_set_progress, job_set_result, job_set_stage, job_transition
 
     streamed_before = REGISTRY.get_sample_value("django_http_responses_streaming_total") or 0
     alice, token = make_artist("alice")
