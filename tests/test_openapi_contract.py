@@ -44,6 +44,10 @@ def seeded(make_artist, isolated_media, redis_conn, settings, tmp_path):
     settings.RECOMPUTE_RATE_LIMIT = "100000/h"
     settings.FEEDBACK_RATE_LIMIT = "100000/h"
     settings.DEBUG = False
+    # The seeded job never ends: each GET /jobs/{id}/events would hold a server thread for the
+    # stream's full 55 s; a 0.3-s stream still sends its retry hint, the event and the close comment.
+    settings.SSE_MAX_STREAM_S = 0.3
+    settings.SSE_POLL_INTERVAL_S = 0.1
     user, token = make_artist("alice")
     music = MusicAsset.objects.create(
         owner=user, artist=user.artist, title="t", sha256="a" * 64, file="x", size_bytes=1, format="wav", duration=10
@@ -88,7 +92,11 @@ def seeded(make_artist, isolated_media, redis_conn, settings, tmp_path):
     center = center_create(scope="track", music=music, actor=user, weights={"motion": 1.5})
     center_set_snapshot(center=center, weights={"motion": 2.0}, params={"reframe": "center"}, actor=user, source="api")
     feedback, _ = music_feedback_submit(owner=user, music=music, text="more motion", rating=4, video=video)
+    from jobs.models import WebhookEndpoint
+
+    webhook = WebhookEndpoint.objects.create(owner=user, url="https://hooks.example.com/fala", secret="whsec_seeded")
     ids = {
+        "webhook_id": webhook.pk,
         "music_id": music.pk,
         "video_id": video.pk,
         "job_id": job.pk,

@@ -92,15 +92,13 @@ def _job(owner):
     return job_create(owner=owner, kind="clip_pipeline", params={})
 
 
-def test_stream_follows_a_job_to_done_and_resumes_after_last_event_id(
-    live_server, make_artist, sse_settings, streams
-):
-    # Given alice's queued job and a client streaming its events
+def test_stream_follows_a_job_to_done_and_resumes_after_last_event_id(live_server, make_artist, sse_settings, streams):
     from prometheus_client import REGISTRY
 
     from jobs.models import JobEvent
     from jobs.services import job_set_progress, job_set_result, job_set_stage, job_transition
 
+    # Given alice's queued job and a client streaming its events
     streamed_before = REGISTRY.get_sample_value("django_http_responses_streaming_total") or 0
     alice, token = make_artist("alice")
     job = _job(alice)
@@ -128,7 +126,14 @@ def test_stream_follows_a_job_to_done_and_resumes_after_last_event_id(
     assert stream.names() == ["status", "status", "stage", "progress", "status", "done"]
     data = [json.loads(e["data"]) for e in stream.events]
     assert [d["status"] for d in data] == ["queued", "analyzing", "analyzing", "analyzing", "rendering", "done"]
-    assert [d["stage"] for d in data] == ["", "probing", "transcribing", "transcribing", "rendering_variant", "delivery"]
+    assert [d["stage"] for d in data] == [
+        "",
+        "probing",
+        "transcribing",
+        "transcribing",
+        "rendering_variant",
+        "delivery",
+    ]
     assert data[3]["progress"] == {"completed_variants": 1, "total_variants": 3, "percent": 33}
     assert data[-1]["links"] == {"self": f"/jobs/{job.pk}", "renders": f"/videos/{job.pk}/renders"}
     assert data[-1]["progress"] == {"completed_variants": 1, "total_variants": 3, "percent": 33}
@@ -193,7 +198,9 @@ def test_another_artists_job_is_404_and_anonymous_is_401_in_json(live_server, ma
         assert json.loads(resp.read())["error"]["code"] == code
 
 
-@pytest.mark.parametrize("value,expected", [("42", 42), (" 7 ", 7), ("", 0), (None, 0), ("-3", 0), ("x", 0), ("1" * 30, 0)])
+@pytest.mark.parametrize(
+    "value,expected", [("42", 42), (" 7 ", 7), ("", 0), (None, 0), ("-3", 0), ("x", 0), ("1" * 30, 0)]
+)
 def test_last_event_id_parsing(value, expected):
     from jobs.events import parse_last_event_id
 

@@ -139,9 +139,7 @@ def test_done_job_is_posted_once_signed_and_only_to_its_owners_endpoint(
 
     # Then each endpoint gets exactly its owner's job, once, signed with its own secret
     assert wait_until(lambda: len(rcv.requests) == 2, timeout=60), rcv.requests
-    assert wait_until(
-        lambda: WebhookDelivery.objects.filter(outcome="success").count() == 2, timeout=30
-    ), _attempts()
+    assert wait_until(lambda: WebhookDelivery.objects.filter(outcome="success").count() == 2, timeout=30), _attempts()
     (req,) = [r for r in rcv.requests if r["path"] == "/alice"]
     assert verify(secret=secret, body=req["body"], header=req["headers"]["X-Fala-Signature"])
     assert not verify(secret=secret, body=req["body"] + b" ", header=req["headers"]["X-Fala-Signature"])
@@ -174,9 +172,9 @@ def test_failed_attempts_are_retried_with_growing_delays_until_one_succeeds(make
     job = _finished_job(alice)
 
     # Then three attempts are made and logged: retrying, retrying, success
-    assert wait_until(lambda: [a.outcome for a in _attempts(job=job)] == ["retrying", "retrying", "success"], timeout=60), [
-        (a.attempt, a.outcome, a.error) for a in _attempts(job=job)
-    ]
+    assert wait_until(
+        lambda: [a.outcome for a in _attempts(job=job)] == ["retrying", "retrying", "success"], timeout=60
+    ), [(a.attempt, a.outcome, a.error) for a in _attempts(job=job)]
     logs = _attempts(job=job)
     assert [(a.attempt, a.status_code) for a in logs] == [(1, 500), (2, 500), (3, 200)]
     assert logs[0].response_excerpt == "try again later" and logs[0].error == "http_500"
@@ -205,9 +203,9 @@ def test_receiver_down_ends_in_a_logged_failure_and_the_job_is_unaffected(make_a
     events_before = JobEvent.objects.filter(job=job).count()
 
     # Then every attempt fails, the last one for good, and the job stays done as it was
-    assert wait_until(lambda: [a.outcome for a in _attempts(job=job)] == ["retrying", "retrying", "failed"], timeout=60), [
-        (a.attempt, a.outcome, a.error) for a in _attempts(job=job)
-    ]
+    assert wait_until(
+        lambda: [a.outcome for a in _attempts(job=job)] == ["retrying", "retrying", "failed"], timeout=60
+    ), [(a.attempt, a.outcome, a.error) for a in _attempts(job=job)]
     logs = _attempts(job=job)
     assert all(a.error.startswith("connection_error") and a.status_code is None for a in logs)
     assert logs[-1].next_retry_at is None
