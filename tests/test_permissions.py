@@ -23,6 +23,27 @@ from jobs.services import job_create
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def operator_group(db):
+    """The data migration's group, as the migration left it.
+
+    A transactional test earlier in the run flushes every table (the group with them; Django's
+    flush re-creates content types and permissions, not groups): put back exactly what the
+    migration makes, from the migration's own permission list.
+    """
+    from importlib import import_module
+
+    from django.contrib.auth.models import Permission
+
+    migration = import_module("metrics.migrations.0002_operator_group")
+    if not Group.objects.filter(name=migration.GROUP).exists():
+        group = Group.objects.create(name=migration.GROUP)
+        group.permissions.add(
+            *[Permission.objects.get(content_type__app_label=a, codename=c) for a, c in migration.PERMISSIONS]
+        )
+
+
 OPERATOR_PERMISSIONS = {
     "django_rq.admin",
     "metrics.view_operations",

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.stack import PrivateServices, ServeStack, elapsed_since, wait_for
+from tests.procwatch import child_pids
 
 pytestmark = [pytest.mark.slow]
 
@@ -308,12 +309,6 @@ def test_redis_restarted_between_enqueue_and_pickup_the_job_is_enqueued_again(st
     assert picked_up_s < 30
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent JSON 500 (1 run in 3 here): the web process's Redis use (the upload rate limiter on the "
-    "shared cache) raises on a pooled connection that a Redis restart (this one or an earlier one) broke; "
-    "the limiter's safe degradation is issue 14 deliverable 5 (another branch)",
-)
 def test_redis_restarted_during_an_upload(stack, token, source):
     """Given an upload streaming slowly, when Redis restarts in the middle, then it is accepted and done."""
     wait_stack_idle(stack)
@@ -376,19 +371,26 @@ def test_redis_down_for_a_minute_the_stack_keeps_running_and_resumes(stack, toke
     """Given a running job, when Redis is down for 60 s, then the job ends done, no process of the
     stack exits (none restarted), and after Redis is back a new job runs."""
     wait_stack_idle(stack)
-    before = sorted(set(stack.processes()) - set(heavy_processes(stack)) | {heavy_worker_pid(stack)})
+    # RQ's scheduler runs in a child of the default worker (delayed webhook retries); RQ ends it
+    # when it loses Redis and the worker starts it again at its next maintenance: not one of the
+    # stack's supervised processes.
+    rq_scheduler = {c for w in stack.processes() if _cmdline(w)[-2:] == ["worker", "default"] for c in child_pids(w)}
+    before = sorted(set(stack.processes()) - set(heavy_processes(stack)) - rq_scheduler | {heavy_worker_pid(stack)})
     job_id = submit(stack, token, source)
     wait_status(stack, job_id, {"analyzing", "rendering", "done", "failed"})
     stack.services.redis_stop()
-    down = time.monotonic()
-    wait_status(stack, job_id, {"done", "failed"}, timeout=REDIS_OUTAGE_S + JOB_DEADLINE_S)
-    while elapsed_since(down) < REDIS_OUTAGE_S:
-        assert orphan_horses(stack) == []
-        time.sleep(0.5)
-    alive = set(stack.processes())
-    assert [p for p in before if p not in alive] == [], f"a process exited during the outage:\n{stack.log()}"
-    assert "exited with status" not in stack.log()
-    stack.services.redis_start()
+    try:
+        down = time.monotonic()
+        wait_status(stack, job_id, {"done", "failed"}, timeout=REDIS_OUTAGE_S + JOB_DEADLINE_S)
+        while elapsed_since(down) < REDIS_OUTAGE_S:
+            assert orphan_horses(stack) == []
+            time.sleep(0.5)
+        alive = set(stack.processes())
+        assert [p for p in before if p not in alive] == [], f"a process exited during the outage:\n{stack.log()}"
+        assert "exited with status" not in stack.log()
+    finally:
+        if not stack.services.redis_ping():
+            stack.services.redis_start()  # the next scenarios share this stack
     assert_clean_done(stack, job_id)
     after = submit(stack, token, source)
     wait_status(stack, after, {"done", "failed"})
