@@ -35,7 +35,9 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from fala_clip.scrub import scrub_text
 from jobs.models import TERMINAL_STATUSES, Job, JobEvent, JobStatus
+from jobs.serializers import job_error_body
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,7 @@ def job_event_stream(
                     "at": row.created_at.isoformat().replace("+00:00", "Z"),
                 }
                 if row.message:
-                    data["message"] = row.message
+                    data["message"] = scrub_text(row.message)  # no server path reaches the artist
                 if row.type == JobEvent.Type.PROGRESS:
                     data["progress"] = row.data
                 if name in ("done", "failed"):
@@ -120,7 +122,7 @@ def job_event_stream(
                     data["progress"] = job.progress
                     data["links"] = links(job)
                     if name == "failed":
-                        data["error"] = {"code": job.error_code, "message": job.error_message}
+                        data["error"] = job_error_body(job)
                 yield _frame(row.id, name, data)
                 last_sent = clock()
                 if name in ("done", "failed"):

@@ -27,6 +27,9 @@ class JobEventSerializer(serializers.ModelSerializer):
         data = super().to_representation(instance)
         data["message"] = scrub_text(data["message"])
         data["data"] = scrub_data(data["data"])
+        if isinstance(data["data"], dict):
+            # The transition's retry token (jobs.services.job_transition) is bookkeeping, not news.
+            data["data"].pop("op", None)
         return data
 
 
