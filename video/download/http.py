@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from fala_clip.netguard import PinnedHTTPConnection, PinnedHTTPSConnection
 from video.download.policy import DownloadRefused, _is_platform, check_url
 
 __all__ = ["MAX_REDIRECTS", "USER_AGENT"]
@@ -61,28 +62,6 @@ EXT_BY_TYPE = {
 SAFE_EXTS = {".mp4", ".mov", ".mkv", ".webm", ".mp3", ".m4a", ".wav", ".flac", ".ogg"}
 
 # --------------------------------------------------------------------------- pinned HTTP
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, ip: str, timeout: float):
-        super().__init__(host, port, timeout=timeout)
-        self._ip = ip
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._ip, self.port), self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, ip: str, timeout: float, context: ssl.SSLContext):
-        super().__init__(host, port, timeout=timeout, context=context)
-        self._ip = ip
-        self._ssl = context
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self._ip, self.port), self.timeout)
-        # SNI and certificate check against the URL's host name, not the IP
-        self.sock = self._ssl.wrap_socket(sock, server_hostname=self.host)
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -167,9 +146,9 @@ def _fetch(
             return None, current
         conn: http.client.HTTPConnection
         if target.scheme == "https":
-            conn = _PinnedHTTPSConnection(target.host, target.port, target.ip, deadline.left(), _ssl_context())
+            conn = PinnedHTTPSConnection(target.host, target.port, target.ip, deadline.left(), _ssl_context())
         else:
-            conn = _PinnedHTTPConnection(target.host, target.port, target.ip, deadline.left())
+            conn = PinnedHTTPConnection(target.host, target.port, target.ip, deadline.left())
         timer = _watchdog(conn, deadline)
         try:
             req_headers = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}

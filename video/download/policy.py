@@ -10,16 +10,14 @@ HTTP fetcher connects to.
 
 from __future__ import annotations
 
-import concurrent.futures
 import ipaddress
 import re
-import socket
 import unicodedata
 from collections.abc import Iterable
 from urllib.parse import quote, urlsplit, urlunsplit
 
 # The address check is shared with the job webhooks, so it lives in the infrastructure layer.
-from fala_clip.netguard import METADATA_ADDRESSES, NAT64, is_public_address
+from fala_clip.netguard import METADATA_ADDRESSES, NAT64, AddressRefused, is_public_address, resolve_host
 
 __all__ = [
     "DownloadRefused",
@@ -190,31 +188,11 @@ class _Target:
 
 
 def _resolve(host: str, port: int, timeout: float) -> list[str]:
-    """getaddrinfo with a timeout (the resolver call itself has none)."""
+    """getaddrinfo with a timeout (the shared resolver of ``fala_clip.netguard``), in our error codes."""
     try:
-        literal = ipaddress.ip_address(host)
-        return [str(literal)]
-    except ValueError:
-        pass
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    try:
-        fut = pool.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
-        infos = fut.result(timeout=max(0.1, timeout))
-    except concurrent.futures.TimeoutError:
-        raise DownloadRefused("timeout", f"resolving {host} timed out") from None
-    except socket.gaierror as exc:
-        raise DownloadRefused("download_failed", f"cannot resolve {host}: {exc.strerror or exc}") from None
-    finally:
-        pool.shutdown(wait=False)
-    addrs: list[str] = []
-    for family, _, _, _, sockaddr in infos:
-        if family in (socket.AF_INET, socket.AF_INET6):
-            a = str(sockaddr[0]).split("%", 1)[0]
-            if a not in addrs:
-                addrs.append(a)
-    if not addrs:
-        raise DownloadRefused("download_failed", f"no address for {host}")
-    return addrs
+        return resolve_host(host, port, timeout)
+    except AddressRefused as exc:
+        raise DownloadRefused("timeout" if exc.code == "timeout" else "download_failed", exc.message) from None
 
 
 def check_url(url: str, *, allow_hosts: Iterable[str] = (), timeout: float = 10.0) -> _Target:
