@@ -26,9 +26,9 @@ def sample_video(path: Path, *, duration: float = 60.0, width: int = 960, height
         f"testsrc2=size={size}:rate={fps}:duration={seg}",
         f"gradients=size={size}:rate={fps}:speed=0.03:duration={seg}",
         f"smptehdbars=size={size}:rate={fps}:duration={seg},hue=H=2*PI*t/{seg}",
-        f"life=size={width // 4}x{height // 4}:rate={fps}:mold=10:ratio=0.3:death_color=#203040,"
+        f"life=size={width // 4}x{height // 4}:rate={fps}:mold=10:ratio=0.3:seed=5:death_color=#203040,"
         f"scale={size}:flags=neighbor,trim=duration={seg}",
-        f"cellauto=size={width // 4}x{height // 4}:rate={fps}:rule=110,scale={size}:flags=neighbor,trim=duration={seg}",
+        f"cellauto=size={width // 4}x{height // 4}:rate={fps}:rule=110:seed=5,scale={size}:flags=neighbor,trim=duration={seg}",
     ]
     flash = "+".join(f"between(t,{t},{t + 1 / fps - 1e-3})" for t in FLASH_TIMES)
     beep = "+".join(f"between(t,{t},{t + 0.1})" for t in FLASH_TIMES)
@@ -43,7 +43,7 @@ def sample_video(path: Path, *, duration: float = 60.0, width: int = 960, height
             f"color=white:size={size}:rate={fps}:duration={duration}[white]",
             f"[cat][white]overlay=enable='{flash}'[vout]",
             f"sine=frequency=1000:sample_rate=48000:duration={duration},volume=enable='not({beep})':volume=0[beep]",
-            f"anoisesrc=color=pink:sample_rate=48000:amplitude=0.05:duration={duration}[bed]",
+            f"anoisesrc=color=pink:sample_rate=48000:amplitude=0.05:seed=5:duration={duration}[bed]",
             "[beep][bed]amix=inputs=2:normalize=0[aout]",
         ]
     )
@@ -113,6 +113,9 @@ def sample_track(path: Path, *, duration: float = 45.0, bpm: float = 120.0, sr: 
 DEMO_LINE = "Hello! This is fala clip. Cuts on the beat, captions and framing, all automatic."
 DEMO_VOICE = "en"
 DEMO_TITLE = "FALA CLIP  DEMO"
+#: Seed of the demo's random sources (the noise bed, the texture): the same file every run, so the
+#: line's transcript does not depend on which noise happened to be drawn.
+DEMO_SEED = 2
 DEJAVU_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 
 
@@ -168,7 +171,7 @@ def demo_video(path: Path, *, duration: float = 60.0, width: int = 960, height: 
     # (2) a subject (an orange disc-like box) moving left to right and back over a texture
     box = max(8, height // 5)
     graph.append(
-        f"cellauto=size={width // 8}x{height // 8}:rate={fps}:rule=30,scale={size}:flags=neighbor,"
+        f"cellauto=size={width // 8}x{height // 8}:rate={fps}:rule=30:seed={DEMO_SEED},scale={size}:flags=neighbor,"
         f"trim=duration={seg},colorlevels=romax=0.35:gomax=0.35:bomax=0.45[bg1]"
     )
     graph.append(f"color=c=0xff8c1a:size={box}x{box}:rate={fps}:duration={seg}[sub1]")
@@ -201,7 +204,7 @@ def demo_video(path: Path, *, duration: float = 60.0, width: int = 960, height: 
         f"color=white:size={size}:rate={fps}:duration={duration}[white]",
         f"[cat][white]overlay=enable='{flash}'[vout]",
         f"sine=frequency=1000:sample_rate=48000:duration={duration},volume=enable='not({beep})':volume=0[beep]",
-        f"anoisesrc=color=pink:sample_rate=48000:amplitude=0.03:duration={duration}[bed]",
+        f"anoisesrc=color=pink:sample_rate=48000:amplitude=0.03:seed={DEMO_SEED}:duration={duration}[bed]",
     ]
     if speech is not None:
         idx = 1 if face is not None else 0
