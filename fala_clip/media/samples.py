@@ -28,7 +28,8 @@ def sample_video(path: Path, *, duration: float = 60.0, width: int = 960, height
         f"smptehdbars=size={size}:rate={fps}:duration={seg},hue=H=2*PI*t/{seg}",
         f"life=size={width // 4}x{height // 4}:rate={fps}:mold=10:ratio=0.3:seed=5:death_color=#203040,"
         f"scale={size}:flags=neighbor,trim=duration={seg}",
-        f"cellauto=size={width // 4}x{height // 4}:rate={fps}:rule=110:seed=5,scale={size}:flags=neighbor,trim=duration={seg}",
+        f"cellauto=size={width // 4}x{height // 4}:rate={fps}:rule=110:seed=5,"
+        f"scale={size}:flags=neighbor,trim=duration={seg}",
     ]
     flash = "+".join(f"between(t,{t},{t + 1 / fps - 1e-3})" for t in FLASH_TIMES)
     beep = "+".join(f"between(t,{t},{t + 0.1})" for t in FLASH_TIMES)
