@@ -86,6 +86,33 @@ def anon_api():
     return APIClient()
 
 
+@pytest.fixture(autouse=True)
+def _ratelimit_window_starts_with_the_test(monkeypatch):
+    """django-ratelimit counts in fixed windows whose end depends on the key (crc32 of
+    ``user:<pk>``); a budget test whose first request fell on the window's last second saw its
+    second request counted in a fresh window (CI, stop 24: ``user:262`` at hh:34:11 -> 202
+    where 429 was due).  Within one test each (key, period) keeps the window that its first
+    request opened, ending one full period later, so budget tests do not depend on the clock.
+    Production keeps the library's windows (documented in docs/operations.md).
+    """
+    import time
+
+    from django_ratelimit import core
+
+    pinned: dict[tuple[str, int], int] = {}
+    real = core._get_window
+
+    def window(value, period):
+        if period <= 1:
+            return real(value, period)
+        key = (value.decode() if isinstance(value, bytes) else str(value), int(period))
+        if key not in pinned:
+            pinned[key] = int(time.time()) + int(period)
+        return pinned[key]
+
+    monkeypatch.setattr(core, "_get_window", window)
+
+
 @pytest.fixture
 def redis_conn():
     """The real Redis of the test run, flushed before each test that uses it."""
