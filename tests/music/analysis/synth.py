@@ -162,3 +162,27 @@ def write_wav(path, y: np.ndarray, sr: int = SR) -> None:
     import soundfile as sf
 
     sf.write(str(path), y, sr, subtype="PCM_16")
+
+
+def boom_chick(bpm: float = 164.0, duration: float = 24.0, sr: int = SR, seed: int = 3):
+    """Country two-beat at ``bpm``: a bass note on every other pulse, a strummed chord + snare on the rest.
+
+    The chord and snare are broadband (what an onset tracker locks on), the
+    bass is below 150 Hz: tracked at half the pulse the grid sits on the
+    "chick" and the bass falls between its beats. Returns (y, pulse_times).
+    """
+    rng = np.random.default_rng(seed)
+    y = np.zeros(int(duration * sr))
+    times = np.arange(0.5, duration - 0.3, 60.0 / bpm)
+    n = int(0.3 * sr)
+    t = np.arange(n) / sr
+    roots = (82.41, 110.0, 98.0, 73.42)  # E2 A2 G2 D2, one per bar of 4 pulses
+    for i, tb in enumerate(times):
+        root = roots[(i // 4) % len(roots)]
+        if i % 2 == 0:
+            _add(y, 0.8 * np.sin(2 * np.pi * root * t) * _env(n, sr, 0.12), tb, sr)
+        else:
+            strum = chord_pad((root * 4, root * 5, root * 6, root * 8), 0.25, sr) * _env(int(0.25 * sr), sr, 0.06)
+            _add(y, 0.5 * strum, tb, sr)
+            _add(y, snare(rng, sr), tb, sr, 0.5)
+    return (y / np.abs(y).max() * 0.8).astype(np.float32), times

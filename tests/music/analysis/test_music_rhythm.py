@@ -37,6 +37,40 @@ def f_measure(estimated, reference, tol: float = TOL_S) -> float:
     return 2 * p * r / (p + r)
 
 
+@pytest.mark.parametrize("forced_estimate", [None, 82.0])
+def test_half_tempo_grid_with_the_bass_between_its_beats_is_retracked_at_the_pulse(
+    monkeypatch, forced_estimate
+) -> None:
+    """A boom-chick two-beat at 164 BPM comes out at 164 with a beat on every pulse, also when the
+    tempogram says 82 (the grid then sits on the "chick", the bass between its beats)."""
+    from music.analysis import rhythm
+
+    y, pulses = synth.boom_chick(164.0)
+    if forced_estimate is not None:
+        monkeypatch.setattr(rhythm, "estimate_tempo", lambda env, sr: forced_estimate)
+        sp = rhythm.Spectra(y, synth.SR)
+        half = rhythm._track(np.ones(sp.n_frames) * 0.1 + rhythm._scaled(sp.env_median), 82.0, sp.fps)
+        assert rhythm.offbeat_low_ratio(sp.env_low, half) > rhythm.HALF_PULSE_LOW_RATIO
+    r = analyze_rhythm(y, synth.SR)
+    assert r["tempo"] == pytest.approx(164.0, rel=0.03)
+    assert f_measure(r["beats"], pulses) >= 0.95
+
+
+def test_rock_tracked_on_the_snare_at_half_tempo_is_doubled_and_kick_on_the_beat_is_kept() -> None:
+    """Kick on 1/3, snare on 2/4, a chord on every beat: seed 4 (118.9 BPM) came out at 59.5 BPM on the
+    snare before the half-pulse check; the others, tracked at the beat, keep their level."""
+    from music.analysis import rhythm
+
+    for seed in range(6):
+        bpm = float(np.random.default_rng(seed).uniform(100, 120))  # as synth.rock draws it
+        y = synth.rock(seed=seed)
+        r = analyze_rhythm(y, synth.SR)
+        assert r["tempo"] == pytest.approx(bpm, rel=0.02), (seed, bpm, r["tempo"])
+        sp = rhythm.Spectra(y, synth.SR)
+        frames = np.round((np.asarray(r["beats"]) - rhythm.ONSET_LATENCY_S) * sp.fps).astype(int)
+        assert rhythm.offbeat_low_ratio(sp.env_low, frames) < 0.5  # the kick is on the final grid's beats
+
+
 def test_f_measure_helper_is_one_to_one() -> None:
     assert f_measure([1.0, 2.0], [1.0, 2.0]) == 1.0
     assert f_measure([1.0, 1.01], [1.0]) == pytest.approx(2 * 0.5 * 1 / 1.5)
@@ -196,21 +230,23 @@ def test_real_songs_beats_tempo_and_meter(gtzan_dir: Path) -> None:
     from bench.bench_gtzan import clips, tempo_acc
     from bench.bench_gtzan import f_measure as mir_f
 
-    beat_f, down_f, acc2, meter_ok, threes = [], [], [], [], []
+    beat_f, down_f, acc1, acc2, meter_ok, threes = [], [], [], [], [], []
     for c in clips(gtzan_dir)[::2]:
         y, _ = librosa.load(c["audio"], sr=22050, mono=True)
         r = analyze_rhythm(y, 22050)
         beat_f.append(mir_f(c["beats"], np.asarray(r["beats"])))
         down_f.append(mir_f(c["downbeats"], np.asarray(r["downbeats"])))
+        acc1.append(tempo_acc(c["tempo"], r["tempo"])[0])
         acc2.append(tempo_acc(c["tempo"], r["tempo"])[1])
         meter_ok.append(r["meter"] == c["meter"])
         if c["meter"] == 3:
             threes.append(r["time_signature"])
     # the real pieces in 3/4 (classical.00005, jazz.00004) are found in 3/4
     assert threes and all(sig == "3/4" for sig in threes), threes
-    # measured on these 25: beat F 0.853, downbeat F 0.604 (in-sample: the downbeat model saw them), Acc2 0.96,
-    # meter 0.96
-    assert np.mean(beat_f) >= 0.825, np.mean(beat_f)
-    assert np.mean(acc2) >= 0.88
-    assert np.mean(meter_ok) >= 0.85
-    assert np.mean(down_f) >= 0.55
+    # measured on these 25: beat F 0.880 (0.853 before the half-pulse check), downbeat F 0.644 (in-sample: the
+    # downbeat model saw them), Acc1 0.88, Acc2 0.96, meter 0.96
+    assert np.mean(beat_f) >= 0.86, np.mean(beat_f)
+    assert np.mean(acc1) >= 0.84, np.mean(acc1)
+    assert np.mean(acc2) >= 0.92
+    assert np.mean(meter_ok) >= 0.9
+    assert np.mean(down_f) >= 0.6, np.mean(down_f)
