@@ -21,6 +21,10 @@ not only on click tracks. How it works:
    through breaks and syncopation. Beats in leading/trailing near-silence are
    dropped; frame times are corrected for the analysis window's latency
    (:data:`ONSET_LATENCY_S`). The tempo is refined from the beat intervals.
+   **Half-pulse check**: when the kick/bass flux half-way between the beats
+   outweighs the flux on them (:data:`HALF_PULSE_LOW_RATIO`), the grid sits
+   on every other pulse (the snare, the "chick") and the track is re-tracked
+   at twice the tempo.
 5. **Confidence** (0..1, per track): how much more onset evidence sits on the
    beats than half-way between them (1 = every beat on a clear onset and
    nothing between; ~0 = no pulse). Stored with the analysis.
