@@ -10,7 +10,9 @@ not only on click tracks. How it works:
    when it is broadband — a drum hit or a chord — so a busy hi-hat or one
    loud partial cannot pull the pulse to the off-beat or to a triplet grid)
    and the *mean*; the tracker's activation is their sum, each scaled to its
-   99th percentile.
+   99th percentile, with the flux below 150 Hz (kick, bass) at 3/4 weight —
+   unless the low band does not pulse with the beats it gives (it stands out
+   on them less than the broadband flux does: no kick), then without it.
 3. **Tempo with an explicit metrical level**: librosa's tempogram estimator
    (autocorrelation with a log-normal prior around 120 BPM) on the median
    flux. That decides the octave; the beat tracker may then only move within
@@ -455,6 +457,22 @@ def _track(activation: np.ndarray, tempo: float, fps: float) -> np.ndarray:
     return beatdbn.track(activation, taus)
 
 
+def _activation(sp: Spectra, low_weight: float) -> np.ndarray:
+    """The tracker's observation: mean + median flux (+ the low band's at ``low_weight``), 0..1."""
+    mix = _scaled(sp.env_mean) + _scaled(sp.env_median) + low_weight * _scaled(sp.env_low)
+    return np.clip(2.0 * mix / (2.0 + low_weight), 0.0, 1.0)
+
+
+def _track_pulse(sp: Spectra, activation: np.ndarray, tempo: float) -> tuple[np.ndarray, float]:
+    """(beat frames, tempo they were tracked around): :func:`_track`, then the half-pulse check —
+    when the kick falls between the beats (:data:`HALF_PULSE_LOW_RATIO`) they are every other
+    pulse and the track is re-tracked at twice the tempo."""
+    frames = _track(activation, tempo, sp.fps)
+    if 2.0 * tempo <= MAX_BPM and offbeat_low_ratio(sp.env_low, frames) > HALF_PULSE_LOW_RATIO:
+        return _track(activation, 2.0 * tempo, sp.fps), 2.0 * tempo
+    return frames, tempo
+
+
 def analyze_rhythm(y: np.ndarray, sr: int) -> dict[str, Any]:
     """Tempo, beats, downbeats, bar positions, meter, confidence and a ~10 Hz onset curve.
 
@@ -470,8 +488,6 @@ def analyze_rhythm(y: np.ndarray, sr: int) -> dict[str, Any]:
 
     sp = Spectra(y, sr)
     env_median, env_mean = sp.env_median, sp.env_mean
-    mix = _scaled(env_mean) + _scaled(env_median) + LOW_BAND_WEIGHT * _scaled(sp.env_low)
-    activation = np.clip(2.0 * mix / (2.0 + LOW_BAND_WEIGHT), 0.0, 1.0)
     peak = float(env_mean.max())
     shifted = np.concatenate([np.zeros(int(round(ONSET_LATENCY_S * sp.fps))), env_mean])  # latency, as the beats
     curve = _pool_curve(shifted / peak if peak > 0 else shifted, sp.fps, ONSET_CURVE_HOP_S, duration)
@@ -481,10 +497,14 @@ def analyze_rhythm(y: np.ndarray, sr: int) -> dict[str, Any]:
         out = _empty(duration)
         out["onset_curve"]["values"] = curve
         return out
-    beat_frames = _track(activation, tempo0, sp.fps)
-    if 2.0 * tempo0 <= MAX_BPM and offbeat_low_ratio(sp.env_low, beat_frames) > HALF_PULSE_LOW_RATIO:
-        tempo0 *= 2.0  # the kick falls between the beats: they are every other pulse
-        beat_frames = _track(activation, tempo0, sp.fps)
+    activation = _activation(sp, LOW_BAND_WEIGHT)
+    beat_frames, tempo1 = _track_pulse(sp, activation, tempo0)
+    if beat_confidence(_scaled(sp.env_low), beat_frames) < beat_confidence(_scaled(env_mean), beat_frames):
+        # The low band does not pulse with these beats (no kick: classical, solo piano, some jazz):
+        # its flux is bass notes and rumble, so the beats are tracked on the broadband flux alone.
+        activation = _activation(sp, 0.0)
+        beat_frames, tempo1 = _track_pulse(sp, activation, tempo0)
+    tempo0 = tempo1
     beat_frames = _drop_silent_edges(y, beat_frames)
     if beat_frames.size < 2:
         out = _empty(duration)

@@ -186,3 +186,24 @@ def boom_chick(bpm: float = 164.0, duration: float = 24.0, sr: int = SR, seed: i
             _add(y, 0.5 * strum, tb, sr)
             _add(y, snare(rng, sr), tb, sr, 0.5)
     return (y / np.abs(y).max() * 0.8).astype(np.float32), times
+
+
+def kickless_chords(bpm: float = 96.0, duration: float = 24.0, sr: int = SR, seed: int = 1):
+    """Piano-like chords on every beat, no drums, and a loud bass note a quarter of a beat after each chord.
+
+    The low band pulses with the bass figure, not with the beat (as in classical or solo-piano
+    music): a tracker that counts the low band's flux is pulled off the chords. Returns (y, beat_times).
+    """
+    rng = np.random.default_rng(seed)
+    y = np.zeros(int(duration * sr))
+    beats = np.arange(0.5, duration - 0.5, 60.0 / bpm)
+    period = 60.0 / bpm
+    t = np.arange(int(0.6 * sr)) / sr
+    tb = np.arange(int(0.4 * sr)) / sr
+    for b in beats:
+        f0 = 261.6 * 2 ** (rng.integers(0, 7) / 12)
+        chord = sum(np.sin(2 * np.pi * f0 * k * t) * np.exp(-t / 0.25) / k for k in (1, 1.26, 1.5, 2, 3, 4))
+        _add(y, 0.3 * chord, b, sr)
+        fb = 55.0 * 2 ** (rng.integers(0, 5) / 12)
+        _add(y, 8.0 * np.sin(2 * np.pi * fb * tb) * np.exp(-tb / 0.15), b + 0.25 * period, sr)
+    return (y / np.abs(y).max() * 0.8).astype(np.float32), beats

@@ -71,6 +71,25 @@ def test_rock_tracked_on_the_snare_at_half_tempo_is_doubled_and_kick_on_the_beat
         assert rhythm.offbeat_low_ratio(sp.env_low, frames) < 0.5  # the kick is on the final grid's beats
 
 
+@pytest.mark.parametrize("seed", [1, 3])
+def test_kickless_music_is_tracked_on_the_broadband_onsets_not_the_bass(seed) -> None:
+    """Chords on the beats and a loud bass a quarter-beat later, no kick: the low band does not pulse
+    with the beats, so they are tracked without it and sit on the chords (with it: F 0.93 here)."""
+    from music.analysis import rhythm
+
+    y, beats = synth.kickless_chords(seed=seed)
+    sp = rhythm.Spectra(y, synth.SR)
+    with_low, _ = rhythm._track_pulse(sp, rhythm._activation(sp, rhythm.LOW_BAND_WEIGHT), 96.0)
+    with_low_s = with_low * rhythm.HOP / synth.SR + rhythm.ONSET_LATENCY_S
+    assert f_measure(with_low_s, beats) < 0.95  # the case the check is for
+    assert rhythm.beat_confidence(rhythm._scaled(sp.env_low), with_low) < rhythm.beat_confidence(
+        rhythm._scaled(sp.env_mean), with_low
+    )
+    r = analyze_rhythm(y, synth.SR)
+    assert f_measure(r["beats"], beats) >= 0.98
+    assert r["tempo"] == pytest.approx(96.0, rel=0.02)
+
+
 def test_f_measure_helper_is_one_to_one() -> None:
     assert f_measure([1.0, 2.0], [1.0, 2.0]) == 1.0
     assert f_measure([1.0, 1.01], [1.0]) == pytest.approx(2 * 0.5 * 1 / 1.5)
@@ -243,10 +262,10 @@ def test_real_songs_beats_tempo_and_meter(gtzan_dir: Path) -> None:
             threes.append(r["time_signature"])
     # the real pieces in 3/4 (classical.00005, jazz.00004) are found in 3/4
     assert threes and all(sig == "3/4" for sig in threes), threes
-    # measured on these 25: beat F 0.880 (0.853 before the half-pulse check), downbeat F 0.644 (in-sample: the
-    # downbeat model saw them), Acc1 0.88, Acc2 0.96, meter 0.96
-    assert np.mean(beat_f) >= 0.86, np.mean(beat_f)
+    # measured on these 25: beat F 0.884 (0.853 before the half-pulse and low-band checks), downbeat F 0.682
+    # (in-sample: the downbeat model saw them), Acc1 0.88, Acc2 0.96, meter 0.96
+    assert np.mean(beat_f) >= 0.865, np.mean(beat_f)
     assert np.mean(acc1) >= 0.84, np.mean(acc1)
     assert np.mean(acc2) >= 0.92
     assert np.mean(meter_ok) >= 0.9
-    assert np.mean(down_f) >= 0.6, np.mean(down_f)
+    assert np.mean(down_f) >= 0.62, np.mean(down_f)
