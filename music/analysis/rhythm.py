@@ -13,9 +13,13 @@ not only on click tracks. How it works:
    99th percentile, with the flux below 150 Hz (kick, bass) at 3/4 weight —
    unless the low band does not pulse with the beats it gives (it stands out
    on them less than the broadband flux does: no kick), then without it.
-3. **Tempo with an explicit metrical level**: librosa's tempogram estimator
-   (autocorrelation with a log-normal prior around 120 BPM) on the median
-   flux. That decides the octave; the beat tracker may then only move within
+3. **Tempo with an explicit metrical level**: on the autocorrelation
+   tempogram of the median flux, the *family* (a tempo and its octaves) is
+   the tempogram peak best supported by the strength at half and twice its
+   tempo (:func:`metrical_family`: a 3/2 or 5/4 cross-rhythm peak has no such
+   support); the *octave* within it is librosa's estimator's (log-normal
+   prior around 120 BPM) when that lies in the family, else the family's
+   octave the prior favours. The beat tracker may then only move within
    ±15 % of it, so it cannot silently double or halve the tempo on its own.
 4. **Beats**: Viterbi decoding of a beat-period state space
    (:mod:`music.analysis.beatdbn`, the bar-pointer model of madmom's DBN
@@ -67,6 +71,9 @@ FLUX_LAG = 2
 LOW_BAND_WEIGHT = 0.75  # the kick/bass flux's share in the tracker's activation (mean and median count 1)
 TEMPO_WINDOW = 1.15  # the tracker stays within tempo / 1.15 .. tempo * 1.15
 MIN_BPM, MAX_BPM = 30.0, 300.0
+TEMPO_AC_SECONDS = 8.0  # the tempogram's autocorrelation window (librosa's estimator's default)
+FAMILY_OCTAVE_WEIGHT = 0.5  # metrical_family: the weight of the strength at half and twice a peak's tempo
+FAMILY_TOLERANCE_OCTAVES = 0.06  # librosa's estimate is "in the family" within ~4 % of an octave ratio
 PHASE_SWITCH_COST = 4.0
 #: The kick/bass flux between the tracked beats over the flux on them above which the beats are
 #: taken to be every other pulse and the track is re-tracked at twice the tempo (the kick does
@@ -219,13 +226,69 @@ def _scaled(x: np.ndarray) -> np.ndarray:
     return np.clip(x / p, 0.0, 1.0) if p > 0 else np.zeros_like(x)
 
 
+def _strength_at(g: np.ndarray, bpm: np.ndarray) -> Any:
+    """t (BPM) -> the time-mean tempogram ``g`` interpolated on a log-tempo axis (0 outside it)."""
+    ok = np.isfinite(bpm) & (bpm > 0)
+    x, y = np.log2(bpm[ok])[::-1], g[ok][::-1]  # increasing tempo
+
+    def at(t: float) -> float:
+        return float(np.interp(np.log2(t), x, y, left=0.0, right=0.0))
+
+    return at
+
+
+def metrical_family(g: np.ndarray, bpm: np.ndarray, lo: float = 40.0, hi: float = 240.0) -> float:
+    """The tempo-tempogram peak (BPM) best supported by its octave neighbours, 0 without a peak.
+
+    ``g`` is the time-mean autocorrelation tempogram at ``bpm``. Each local peak in ``lo..hi`` scores
+    its own strength plus :data:`FAMILY_OCTAVE_WEIGHT` times the strength at half and twice its
+    tempo: the pulse of the metre has the beat level's divisions and groupings above and below it,
+    while a peak at 3/2 or 5/4 of the beat (a cross-rhythm, an accent pattern) has neither.
+    """
+    ok = np.isfinite(bpm) & (bpm > 0)
+    if np.count_nonzero(ok) < 3:
+        return 0.0
+    at = _strength_at(g, bpm)
+    peaks = [
+        float(bpm[i])
+        for i in range(1, g.size - 1)
+        if ok[i] and lo <= bpm[i] <= hi and g[i] > g[i - 1] and g[i] >= g[i + 1]
+    ]
+    if not peaks:
+        return 0.0
+    return max(peaks, key=lambda t: at(t) + FAMILY_OCTAVE_WEIGHT * (at(t / 2.0) + at(2.0 * t)))
+
+
 def estimate_tempo(env: np.ndarray, sr: int) -> float:
-    """Global tempo (BPM) from the onset envelope: librosa's tempogram estimator."""
+    """Global tempo (BPM) from the onset envelope, with an explicit metrical-level decision.
+
+    The family (a tempo and its octaves) comes from :func:`metrical_family`; the octave within it
+    from librosa's estimator (the tempogram's mean under a log-normal prior around 120 BPM). When
+    librosa's choice lies outside the family (a 3/2 or 5/4 cross-rhythm peak outweighed the beat's
+    own under the prior), the family's octave the prior favours is taken instead.
+    """
     import librosa
 
     if env.size < 8 or not np.any(env > 0):
         return 0.0
-    return float(librosa.feature.tempo(onset_envelope=env, sr=sr, hop_length=HOP)[0])
+    win = int(round(TEMPO_AC_SECONDS * sr / HOP))
+    tg = librosa.feature.tempogram(onset_envelope=env, sr=sr, hop_length=HOP, win_length=win)
+    base = float(librosa.feature.tempo(tg=tg, sr=sr, hop_length=HOP, ac_size=TEMPO_AC_SECONDS)[0])
+    g = tg.mean(axis=1)
+    bpm = librosa.tempo_frequencies(tg.shape[0], sr=sr, hop_length=HOP)
+    family = metrical_family(g, bpm)
+    if family <= 0 or base <= 0:
+        return base
+    octaves = np.log2(base / family)
+    if abs(octaves - round(octaves)) <= FAMILY_TOLERANCE_OCTAVES:
+        return base
+    at = _strength_at(g, bpm)
+
+    def weighted(t: float) -> float:
+        return at(t) * float(np.exp(-0.5 * np.log2(t / 120.0) ** 2))  # librosa's default prior: 120 BPM, one octave
+
+    options = [t for t in (family / 2.0, family, 2.0 * family) if MIN_BPM <= t <= MAX_BPM]
+    return max(options, key=weighted)
 
 
 def _drop_silent_edges(y: np.ndarray, beat_frames: np.ndarray) -> np.ndarray:
