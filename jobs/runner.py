@@ -113,17 +113,22 @@ def _run_claimed(job: Job) -> None:
         # Duplicate delivery, or a job already handled elsewhere: do nothing.
         log.info("job %s is %s, not queued; skipping", job.pk, job.status)
         return
+    # Up before the claim commits: /metrics reads the database before the processes' gauges
+    # (metrics.apis.build_registry), so a scrape that reads the job as running finds it.
+    in_process = telemetry.JOBS_IN_PROCESS.labels(job.kind)
+    in_process.inc()
     try:
         job = services.job_transition(job=job, to=JobStatus.ANALYZING, count_attempt=True, message="started")
     except IllegalTransition:
+        in_process.dec()
         log.info("job %s was claimed by someone else", job_id)
         return
-
+    except BaseException:
+        in_process.dec()
+        raise
     ctx = JobContext(job)
     beat = _Heartbeat(job.pk, settings.JOB_HEARTBEAT_INTERVAL_S)
     beat.start()
-    in_process = telemetry.JOBS_IN_PROCESS.labels(job.kind)
-    in_process.inc()
     try:
         handler = import_string(settings.JOB_HANDLERS[job.kind])
         _run_handler(ctx, handler)

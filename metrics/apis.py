@@ -58,12 +58,15 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
 
 def build_registry(timer: ScrapeTimer) -> CollectorRegistry:
     registry = CollectorRegistry()
+    # The database first, the processes' own gauges after it (a registry collects in this
+    # order): a worker raises `fala_jobs_in_process` before its claim commits, so a scrape
+    # that reads a job as running always finds that worker's gauge up too.
+    registry.register(JobsCollector())
     path = promdir.multiproc_dir()
     if path is not None and path.is_dir():
         MultiProcessCollector(registry, path=str(path))
     else:
         registry.register(REGISTRY)  # type: ignore[arg-type]
-    registry.register(JobsCollector())
     registry.register(ProcessCollector())
     registry.register(HostCollector())
     registry.register(_TimerCollector(timer))  # type: ignore[arg-type]
