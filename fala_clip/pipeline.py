@@ -37,7 +37,7 @@ from music.jobs import (
     music_result_save,
 )
 from music.models import MusicAnalysis
-from rendering.services import render_all_variants, render_variants_abandon
+from rendering.services import LoudnessAhead, loudness_ahead_start, render_all_variants, render_variants_abandon
 from suggestions.services import suggestions_compute
 from video.analysis.contracts import PIPELINE_VERSION
 from video.models import VideoAnalysis, VideoIngest
@@ -78,12 +78,39 @@ def run_clip_pipeline(ctx: JobContext) -> None:
     if not clip_models:
         ctx.log("no clip model could be proposed for this source; nothing to render")
         return
-    step_previews(ctx, ingest, analysis, clip_models, path, ws)
-    if ctx.job.status != JobStatus.RENDERING:  # resumed in place after a lost database: already there
-        ctx.transition(JobStatus.RENDERING, stage="rendering_variant")
+    # The renders' loudness measurements start now, in a low-priority thread, and run while the
+    # previews are made and each earlier variant encodes (rendering.services.LoudnessAhead).
+    ahead = loudness_ahead_start(
+        job=ctx.job, ingest=ingest, analysis=analysis, clip_models=clip_models, source_path=path, workspace=ws
+    )
+    try:
+        step_previews(ctx, ingest, analysis, clip_models, path, ws)
+        if ctx.job.status != JobStatus.RENDERING:  # resumed in place after a lost database: already there
+            ctx.transition(JobStatus.RENDERING, stage="rendering_variant")
+        _render(ctx, ingest, analysis, clip_models, path, ws, ahead)
+    finally:
+        ahead.close()
+    ctx.result(renders_url=f"/videos/{ingest.pk}/renders")
+
+
+def _render(
+    ctx: JobContext,
+    ingest: VideoIngest,
+    analysis: Any,
+    clip_models: list[Any],
+    path: Path,
+    ws: Workspace,
+    ahead: LoudnessAhead,
+) -> None:
     try:
         render_all_variants(
-            ctx=ctx, ingest=ingest, analysis=analysis, clip_models=clip_models, source_path=path, workspace=ws
+            ctx=ctx,
+            ingest=ingest,
+            analysis=analysis,
+            clip_models=clip_models,
+            source_path=path,
+            workspace=ws,
+            ahead=ahead,
         )
     except Exception as exc:
         from fala_clip.dbretry import connection_lost
@@ -95,7 +122,6 @@ def run_clip_pipeline(ctx: JobContext) -> None:
             except Exception:  # the job's failure matters more than the bookkeeping
                 log.exception("could not mark the unrendered variants of job %s", ctx.job.pk)
         raise
-    ctx.result(renders_url=f"/videos/{ingest.pk}/renders")
 
 
 def step_previews(

@@ -8,8 +8,11 @@ it is done.  A retried job skips the variants already stored.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -180,11 +183,20 @@ class _VariantProgress:
 
 
 def render_all_variants(
-    *, ctx: Any, ingest: Any, analysis: Any, clip_models: list[Any], source_path: Path, workspace: Workspace
+    *,
+    ctx: Any,
+    ingest: Any,
+    analysis: Any,
+    clip_models: list[Any],
+    source_path: Path,
+    workspace: Workspace,
+    ahead: LoudnessAhead | None = None,
 ) -> None:
-    """Render every clip model in rank order; the job is done when all are stored."""
-    from rendering.engine import RenderError, render_variant
+    """Render every clip model in rank order; the job is done when all are stored.
 
+    ``ahead``: :func:`loudness_ahead_start`'s measurements, started earlier by the caller (which
+    then closes it); without it the renders start their own.
+    """
     total = len(clip_models)
     rows = []
     for i, cm in enumerate(clip_models, start=1):
@@ -196,13 +208,159 @@ def render_all_variants(
     ctx.progress(
         rendering_variant=None, completed_variants=completed, total_variants=total, percent=0.0, log_event=True
     )
+    own = ahead is None
+    if ahead is None:
+        ahead = loudness_ahead_start(
+            job=ctx.job, ingest=ingest, analysis=analysis, clip_models=clip_models, source_path=source_path,
+            workspace=workspace,
+        )  # fmt: skip
+    try:
+        completed = _render_rows(
+            ctx=ctx, ingest=ingest, analysis=analysis, rows=rows, source_path=source_path, workspace=workspace,
+            music_path=ahead.music_path, ahead=ahead, completed=completed,
+        )  # fmt: skip
+    finally:
+        if own:
+            ahead.close()
+    ctx.progress(rendering_variant=None, completed_variants=completed, total_variants=total, percent=100.0)
 
-    music_path = None
-    if ingest.music_id:
-        music_path = str(local_copy(ingest.music.file, workspace.videos, "music" + Path(ingest.music.file).suffix))
+
+def _music_path(ingest: Any, workspace: Workspace) -> str | None:
+    if not ingest.music_id:
+        return None
+    return str(local_copy(ingest.music.file, workspace.videos, "music" + Path(ingest.music.file).suffix))
+
+
+def loudness_ahead_start(
+    *, job: Any, ingest: Any, analysis: Any, clip_models: list[Any], source_path: Path, workspace: Workspace
+) -> LoudnessAhead:
+    """Start measuring the loudness of every clip model's render not done yet, in rank order.
+
+    Call :meth:`LoudnessAhead.close` when the renders are over (or failed).  With
+    ``RENDER_LOUDNESS_AHEAD`` off nothing is measured ahead and each render measures its own.
+    """
+    music_path = _music_path(ingest, workspace)
+    done = set(
+        RenderedVariant.objects.filter(job=job, status=RenderedVariant.Status.DONE).values_list(
+            "clip_model_id", flat=True
+        )
+    )
+    options = ingest.options or {}
+    jobs = (
+        [
+            (cm.pk, _loudness_inputs(cm, i, options, analysis, source_path, music_path, workspace))
+            for i, cm in enumerate(clip_models, start=1)
+            if cm.pk not in done
+        ]
+        if settings.RENDER_LOUDNESS_AHEAD
+        else []
+    )
+    return LoudnessAhead.start(jobs, music_path=music_path)
+
+
+def _loudness_inputs(
+    cm: Any,
+    index: int,
+    options: dict[str, Any],
+    analysis: Any,
+    source_path: Path,
+    music_path: str | None,
+    workspace: Workspace,
+) -> dict[str, Any]:
+    """:func:`rendering.engine.measure_variant_loudness`'s arguments for a clip model: what its render gets."""
+    reframe = reframe_for_clip(options.get("reframe"), cm.params)
+    return {
+        "source": str(source_path),
+        "clip": cm.as_engine_clip(),
+        "out_path": str(workspace.processed / f"variant-{index}.ahead.mp4"),
+        "meta": analysis.meta,
+        "music": clip_music_path(cm, music_path),
+        "faces": reframe.faces(analysis.faces),
+        "saliency": reframe.saliency(analysis.saliency),
+        "settings": render_settings(options, reframe),
+    }
+
+
+class LoudnessAhead:
+    """Each variant's loudness measurement (pass one), made in render order by one background thread.
+
+    Started by the pipeline right after the suggestions, so it also runs while the previews are
+    made (mostly single-threaded).  The pass is single-threaded and an encode leaves part of a
+    core idle (W5: the renders ran at ~86 % of the two cores), so while variant *n* encodes the
+    next variants' audio is measured and their renders skip that step.  The thread runs at
+    niceness +:data:`AHEAD_NICE` (its ffmpeg children inherit it): it takes idle CPU, not the
+    encode's.  A failed measurement is
+    not an error here: that render measures for itself (and reports what failed).
+    """
+
+    AHEAD_NICE = 10
+
+    def __init__(self, jobs: list[tuple[Any, dict[str, Any]]], music_path: str | None = None) -> None:
+        self.music_path = music_path  # the local track the measurements read (the renders use it too)
+        self._jobs = jobs
+        self._results: dict[Any, Future[dict[str, Any] | None]] = {pk: Future() for pk, _ in jobs}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def start(cls, jobs: list[tuple[Any, dict[str, Any]]], music_path: str | None = None) -> LoudnessAhead:
+        ahead = cls(jobs, music_path)
+        if jobs:
+            ahead._thread = threading.Thread(target=ahead._run, name="loudness-ahead", daemon=True)
+            ahead._thread.start()
+        return ahead
+
+    def _run(self) -> None:
+        from rendering.engine import measure_variant_loudness
+
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.AHEAD_NICE)
+        except OSError:
+            pass
+        for pk, kwargs in self._jobs:
+            fut = self._results[pk]
+            if self._stop.is_set():
+                fut.cancel()
+                continue
+            try:
+                fut.set_result(measure_variant_loudness(**kwargs))
+            except Exception as exc:  # noqa: BLE001 - the render measures again and reports it
+                fut.set_exception(exc)
+
+    def get(self, pk: Any) -> dict[str, Any] | None:
+        """The measurement made ahead for this clip model (waits for it), or None: the render measures."""
+        fut = self._results.get(pk)
+        if fut is None:
+            return None
+        try:
+            return fut.result()
+        except Exception as exc:  # noqa: BLE001
+            log.info("loudness measured ahead failed (%s); the render measures for itself", type(exc).__name__)
+            return None
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=120)
+
+
+def _render_rows(
+    *,
+    ctx: Any,
+    ingest: Any,
+    analysis: Any,
+    rows: list[Any],
+    source_path: Path,
+    workspace: Workspace,
+    music_path: str | None,
+    ahead: LoudnessAhead,
+    completed: int,
+) -> int:
+    from rendering.engine import RenderError, render_variant
+
+    total = len(rows)
     meta = analysis.meta
     options = ingest.options or {}
-
     for row in rows:
         if row.status == RenderedVariant.Status.DONE:
             ctx.log(f"variant {row.index} already rendered; skipped")
@@ -256,6 +414,7 @@ def render_all_variants(
                 settings=st,
                 on_progress=on_progress,
                 captions={"ass": cap_paths["ass"], "fontsdir": cap_paths["fontsdir"]} if cap_paths else None,
+                loudness=ahead.get(row.clip_model_id),
             )
         except (RenderError, OSError) as exc:
             _variant_failed(row, exc)
@@ -309,7 +468,7 @@ def render_all_variants(
             percent=100.0,
             log_event=True,
         )
-    ctx.progress(rendering_variant=None, completed_variants=completed, total_variants=total, percent=100.0)
+    return completed
 
 
 def _store_variant(

@@ -464,6 +464,8 @@ RENDER_CRF = env.int("RENDER_CRF", default=20)
 # editor; a 2-s GOP cost 4-8 % more encode time per render (W5: 15.3/15.9 s against 14.7/14.7 s
 # at 4 s for the same 30-s variant) and no platform's upload spec asks for it.
 RENDER_GOP_SECONDS = env.float("RENDER_GOP_SECONDS", default=4.0)
+# Measure the next variants' loudness (pass one) in a low-priority thread while one encodes.
+RENDER_LOUDNESS_AHEAD = env.bool("RENDER_LOUDNESS_AHEAD", default=True)
 # Word-synced captions burned into the renders (+ .srt/.vtt sidecars); the upload option
 # ``captions`` turns them off per video.
 RENDER_CAPTIONS = env.bool("RENDER_CAPTIONS", default=True)

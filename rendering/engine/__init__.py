@@ -6,7 +6,7 @@ Plain Python, no Django imports, so it can be driven by the job runner, the
 
 from .errors import RenderError
 from .graph import DEFAULT_SETTINGS, RenderPlan, Segment, build_command, build_loudness_command, plan_render
-from .run import RenderResult, render_variant
+from .run import RenderResult, measure_variant_loudness, render_variant
 from .verify import loudness_stats, measure_loudness, moov_before_mdat, top_level_atoms, verify_output
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "build_command",
     "build_loudness_command",
     "loudness_stats",
+    "measure_variant_loudness",
     "measure_loudness",
     "moov_before_mdat",
     "plan_render",

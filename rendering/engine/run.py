@@ -102,6 +102,7 @@ def render_variant(
     on_progress: ProgressFn | None = None,
     timeout: float | None = None,
     captions: dict | None = None,
+    loudness: Mapping[str, Any] | None = None,
 ) -> RenderResult:
     """Render one clip variant to ``out_path`` (MP4) and verify it.
 
@@ -115,7 +116,9 @@ def render_variant(
     0..100, ending with exactly 100.0 once the file is written and verified;
     an exception raised from it kills ffmpeg, removes the partial file and
     propagates (a way to cancel).  ``music_meta`` (``{"duration": s}``) is
-    probed when not given.
+    probed when not given.  ``loudness``: :func:`measure_variant_loudness`'s result for the
+    same inputs (made ahead, while another variant encoded); the first pass is then skipped —
+    unless its ``key`` shows it was made for another audio chain.
     Raises :class:`RenderError` (``invalid_edl``, ``missing_input``,
     ``ffmpeg_failed``, ``timeout``, ``loudness_failed``, ``sync_failed``,
     ``verify_failed``).
@@ -153,40 +156,17 @@ def render_variant(
     encode_base = 0.0
     want_two_pass = st["loudnorm"] and st["loudnorm_passes"] == 2 and plan.audio != "silent"
     if want_two_pass:
-        t = time.monotonic()
-        how = "loudnorm pass"
-        # The chain decoded to float and measured in numpy (cheap); enough when pass two will
-        # be linear.  Otherwise loudnorm's own first pass (its dynamic mode also wants the
-        # offset that pass finds).
-        measured = (
-            _measure_chain(source, clip, music, meta, st, music_meta, plan, out_path, remaining, log)
-            if st["loudness_numpy"]
-            else None
-        )
-        if measured is not None and linear_possible(
-            measured,
-            target_i=float(st["loudness_target"]),
-            target_tp=float(st["true_peak"]),
-            target_lra=float(st["lra"]),
-        ):
-            how = "measured in numpy, linear gain"
+        key = _loudness_key(source, clip, music, meta, st, music_meta, plan)
+        if loudness is not None and loudness.get("key") == key:
+            measured, how = loudness["measured"], f"{loudness['how']}, measured ahead"
+            timings["loudness"] = 0.0
+            timings["loudness_ahead"] = float(loudness.get("seconds", 0.0))
         else:
-            cmd = graph.build_loudness_command(
-                source, clip, music=music, meta=meta, settings=st, music_meta=music_meta, plan=plan
-            )
-            assert cmd is not None
-            # The command line (paths included) goes to the server log only; the render log is
-            # shown to the artist (fala_clip.scrub).
-            _log_command("loudness measure pass", cmd)
-            log("loudness", "measure pass: " + _filter_graph(cmd))
-            try:
-                proc = run_ffmpeg(cmd, timeout=remaining(), code="loudness_failed", what="loudness pass")
-            except RenderError as exc:
-                if exc.code == "timeout":
-                    raise RenderError("timeout", f"loudness pass ran past {budget:.0f}s", exc.stderr_tail) from exc
-                raise
-            measured = parse_loudnorm_json(proc.stderr_text)
-        timings["loudness"] = round(time.monotonic() - t, 3)
+            if loudness is not None:
+                log("loudness", "the measurement made ahead was for another audio chain: measuring again")
+            t = time.monotonic()
+            measured, how = _measure(source, clip, music, meta, st, music_meta, plan, out_path, remaining, log, budget)
+            timings["loudness"] = round(time.monotonic() - t, 3)
         log(
             "loudness",
             f"I={measured.get('input_i')} LUFS TP={measured.get('input_tp')} "
@@ -288,6 +268,120 @@ def render_variant(
         loudness=measured,
         verify=report,
     )
+
+
+def _loudness_key(
+    source: str,
+    clip: ClipModelSpec,
+    music: str | None,
+    meta: dict,
+    st: dict[str, Any],
+    music_meta: dict | None,
+    plan: Any,
+) -> list[str]:
+    """What a loudness measurement is valid for: the measuring command of the render's audio chain."""
+    cmd = graph.build_loudness_command(
+        source, clip, music=music, meta=meta, settings=st, music_meta=music_meta, plan=plan
+    )
+    return [str(a) for a in cmd or []]
+
+
+def _measure(
+    source: str,
+    clip: ClipModelSpec,
+    music: str | None,
+    meta: dict,
+    st: dict[str, Any],
+    music_meta: dict | None,
+    plan: Any,
+    out_path: str,
+    remaining: Callable[[], float],
+    log: Callable[[str, str], None],
+    budget: float,
+) -> tuple[dict[str, Any], str]:
+    """(pass one's figures, how they were measured) for the render's exact audio chain.
+
+    The chain decoded to float and measured in numpy (cheap); enough when pass two will be
+    linear.  Otherwise loudnorm's own first pass (its dynamic mode also wants the offset that
+    pass finds)."""
+    how = "loudnorm pass"
+    measured = (
+        _measure_chain(source, clip, music, meta, st, music_meta, plan, out_path, remaining, log)
+        if st["loudness_numpy"]
+        else None
+    )
+    if measured is not None and linear_possible(
+        measured,
+        target_i=float(st["loudness_target"]),
+        target_tp=float(st["true_peak"]),
+        target_lra=float(st["lra"]),
+    ):
+        return measured, "measured in numpy, linear gain"
+    cmd = graph.build_loudness_command(
+        source, clip, music=music, meta=meta, settings=st, music_meta=music_meta, plan=plan
+    )
+    assert cmd is not None
+    # The command line (paths included) goes to the server log only; the render log is
+    # shown to the artist (fala_clip.scrub).
+    _log_command("loudness measure pass", cmd)
+    log("loudness", "measure pass: " + _filter_graph(cmd))
+    try:
+        proc = run_ffmpeg(cmd, timeout=remaining(), code="loudness_failed", what="loudness pass")
+    except RenderError as exc:
+        if exc.code == "timeout":
+            raise RenderError("timeout", f"loudness pass ran past {budget:.0f}s", exc.stderr_tail) from exc
+        raise
+    return parse_loudnorm_json(proc.stderr_text), how
+
+
+def measure_variant_loudness(
+    source: str,
+    clip: ClipModelSpec,
+    out_path: str,
+    *,
+    meta: dict,
+    music: str | None = None,
+    music_meta: dict | None = None,
+    faces: list[FaceSample] | None = None,
+    saliency: Mapping[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any] | None:
+    """The loudness measurement :func:`render_variant` would make first, made ahead of it.
+
+    Same arguments as :func:`render_variant` (``out_path`` names the scratch file next to the
+    output).  Returns ``{"measured", "how", "seconds", "key"}`` to pass as its ``loudness=`` —
+    it is used only when ``key`` (the measuring command of the render's audio chain) is the
+    render's own — or None when the render makes no two-pass measurement (silent output,
+    loudnorm off or one pass).  Raises :class:`RenderError` like the render's own pass.
+    A renderer measures the next variants' audio while the current one encodes: the pass is
+    single-threaded and the encode leaves part of a core idle (``rendering.services``).
+    """
+    st = graph.resolve_settings(settings)
+    if music and music_meta is None:
+        music_meta = _probe_duration(music)
+    plan = graph.plan_render(clip, meta, st, faces=faces, saliency=saliency, music=bool(music), music_meta=music_meta)
+    if not (st["loudnorm"] and st["loudnorm_passes"] == 2 and plan.audio != "silent"):
+        return None
+    budget = float(timeout if timeout is not None else st["timeout_s"])
+    t0 = time.monotonic()
+
+    def remaining() -> float:
+        left = budget - (time.monotonic() - t0)
+        if left <= 0:
+            raise RenderError("timeout", f"loudness measurement ran past {budget:.0f}s")
+        return left
+
+    def log(step: str, message: str) -> None:
+        _logger.debug("%s: %s", step, message)
+
+    measured, how = _measure(source, clip, music, meta, st, music_meta, plan, out_path, remaining, log, budget)
+    return {
+        "measured": measured,
+        "how": how,
+        "seconds": round(time.monotonic() - t0, 3),
+        "key": _loudness_key(source, clip, music, meta, st, music_meta, plan),
+    }
 
 
 def _filter_graph(cmd: list[str]) -> str:

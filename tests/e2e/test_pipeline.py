@@ -145,6 +145,11 @@ def test_pipeline_with_music_three_models_on_the_beat(api, e2e, small_media):
     for r in renders:
         cm = by_model[r["clip_model_id"]]
         assert r["plan"]["audio"] == ("source" if cm["music_offset"] is None else "music"), (cm["template"], r["plan"])
+    # every variant's loudness was measured ahead (during the previews and the earlier encodes)
+    # and its render skipped that pass
+    for v in RenderedVariant.objects.filter(job_id=body["job"]["id"]):
+        assert v.timings["loudness"] == 0.0 and v.timings["loudness_ahead"] > 0, v.timings
+        assert any("measured ahead" in line for line in v.log), v.log
     _check_progress(_progress_events(body["job"]["id"]), total=3)
 
 

@@ -153,3 +153,40 @@ def test_render_falls_back_to_loudnorms_pass_for_a_peaky_track(flash_source, tmp
     assert any("measure pass" in line for line in lines), lines
     assert any("loudnorm pass" in line for line in lines), lines
     assert result.verify and result.verify["ok"], result.verify
+
+
+def test_loudness_measured_ahead_is_used_and_renders_the_same(flash_source, tmp_path: Path) -> None:
+    """`measure_variant_loudness` (made while another variant encodes) replaces the render's own
+    first pass: same figures, same output loudness, no pass in the render; made for another
+    audio chain, it is not used."""
+    from rendering.engine import measure_variant_loudness
+
+    track = _write_wav(_signal("peaky", 12.0), tmp_path / "peaky.wav")
+    clip = make_clip([(1.0, 4.0), (6.0, 8.0)], music_offset=0.5, music_duration=5.0)
+    kw = {"meta": SOURCE_META, "music": str(track), "settings": {"preset": "ultrafast"}}
+    ahead = measure_variant_loudness(str(flash_source), clip, str(tmp_path / "ahead.mp4"), **kw)
+    assert ahead is not None and ahead["how"] == "loudnorm pass" and ahead["seconds"] > 0
+    inline = render_variant(str(flash_source), clip, str(tmp_path / "inline.mp4"), **kw)
+    used = render_variant(str(flash_source), clip, str(tmp_path / "used.mp4"), loudness=ahead, **kw)
+    assert used.loudness == ahead["measured"]
+    assert used.loudness["input_i"] == inline.loudness["input_i"]
+    assert used.timings["loudness"] == 0.0 and used.timings["loudness_ahead"] == ahead["seconds"]
+    lines = [line for line in used.log if "] loudness:" in line]
+    assert any("loudnorm pass, measured ahead" in line for line in lines), lines
+    assert not any("measure pass" in line for line in lines), lines
+    assert used.verify and used.verify["ok"], used.verify
+    assert abs(measure_loudness(used.path) - measure_loudness(inline.path)) <= 0.1
+    # measured for another stretch of the track: the render measures its own chain
+    other = make_clip([(1.0, 4.0), (6.0, 8.0)], music_offset=2.0, music_duration=5.0)
+    moved = render_variant(str(flash_source), other, str(tmp_path / "moved.mp4"), loudness=ahead, **kw)
+    lines = [line for line in moved.log if "] loudness:" in line]
+    assert any("made ahead was for another audio chain" in line for line in lines), lines
+    assert "loudness_ahead" not in moved.timings and moved.timings["loudness"] > 0
+    assert not list(tmp_path.glob("*.f32"))
+    # loudnorm off: nothing to measure ahead
+    assert (
+        measure_variant_loudness(
+            str(flash_source), clip, str(tmp_path / "x.mp4"), meta=SOURCE_META, settings={"loudnorm": False}
+        )
+        is None
+    )
