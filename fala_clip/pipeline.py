@@ -61,7 +61,9 @@ def run_clip_pipeline(ctx: JobContext) -> None:
 
         warm_in_background(settings.PIPELINE_WARM_MODULES)
     try:
-        analysis = step_analyze_video(ctx, ingest, path, on_decoded=background[1].start if background else None)
+        analysis = step_analyze_video(
+            ctx, ingest, path, on_decoded=background[1].start if background else None, work_dir=ws.root
+        )
     except BaseException:
         if background is not None:
             background[1].cancel()
@@ -205,12 +207,18 @@ def step_ingest(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Path:
 
 
 def step_analyze_video(
-    ctx: JobContext, ingest: VideoIngest, path: Path, on_decoded: Callable[[], None] | None = None
+    ctx: JobContext,
+    ingest: VideoIngest,
+    path: Path,
+    on_decoded: Callable[[], None] | None = None,
+    work_dir: Path | None = None,
 ) -> VideoAnalysis:
     """Analyse once per (owner, sha256): a resubmitted file reuses the cached analysis.
 
     ``on_decoded``: called once the decode has ended (the first step after it
     starts), e.g. to let a deferred background music analysis begin.
+    ``work_dir``: the job's workspace, where the decode keeps its samples and
+    soundtrack on disk while the analysers read them.
     """
     cached = VideoAnalysis.objects.filter(
         owner=ingest.owner, sha256=ingest.sha256, pipeline_version=PIPELINE_VERSION
@@ -246,6 +254,7 @@ def step_analyze_video(
             decode_threads=settings.VIDEO_DECODE_THREADS,
             on_step=on_step,
             meta=ingest.probe or None,  # gated at submission: no second ffprobe
+            work_dir=work_dir,
         )
     except Exception as exc:
         from fala_clip.media.ffmpeg import FFmpegError

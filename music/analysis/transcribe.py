@@ -516,7 +516,9 @@ def transcribe(
     track_lang: str | None = language
     track_prob = 1.0 if language else 0.0
     raw: list[dict[str, Any]] = []
-    audio = np.ascontiguousarray(y16k, dtype=np.float32)
+    # A soundtrack kept on disk (video.analysis.spill.SpillArray) is read span by span on the
+    # spans path; only the whole-file path needs it all in memory.
+    audio = y16k if spans is not None and not isinstance(y16k, np.ndarray) else np.ascontiguousarray(y16k, np.float32)
     name = Path(model).name if model and Path(model).is_dir() else (model or DEFAULT_MODEL)
     if windows == [] or audio.size < SR // 10:
         pass  # nothing sung or spoken: no model load, no guess at a language

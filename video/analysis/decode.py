@@ -43,13 +43,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from fala_clip.media.audio import decode_audio as _decode_audio
 from fala_clip.media.procs import ffmpeg_bin, local_input, spawn
 from video.analysis.shots import analysis_rate
+from video.analysis.spill import SpillWriter
 
 __all__ = [
     "VideoInfo",
@@ -136,10 +137,12 @@ class DecodeResult:
     fps: float
     small_size: tuple[int, int]  # (w, h)
     n_frames: int
-    samples: np.ndarray  # (M, H, W, 3) uint8 RGB
+    # (M, H, W, 3) uint8 RGB; with spill_dir a SpillArray, which the analysers use like an
+    # ndarray (len, shape, slicing, integer-array indexing, iteration)
+    samples: np.ndarray
     sample_times: np.ndarray  # (M,) seconds
     sample_fps: float
-    audio: np.ndarray | None  # float32 mono at audio_rate
+    audio: np.ndarray | None  # float32 mono at audio_rate (a SpillArray with spill_dir)
     audio_rate: int
     seconds: float
     params: dict[str, Any] = field(default_factory=dict)
@@ -148,12 +151,14 @@ class DecodeResult:
 class _PipeReader(threading.Thread):
     """Drain one pipe into memory (so ffmpeg never blocks on an unread output)."""
 
-    def __init__(self, fd: int, name: str):
+    def __init__(self, fd: int, name: str, spill: SpillWriter | None = None):
         super().__init__(name=f"ffmpeg-{name}", daemon=True)
         self._file = os.fdopen(fd, "rb", buffering=0)
         # one growing buffer, handed to numpy without a copy (a list of parts
-        # joined at the end would need twice the memory)
+        # joined at the end would need twice the memory) -- or, with ``spill``,
+        # a file the output is appended to as it comes
         self.buf = bytearray()
+        self.spill = spill
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -162,11 +167,20 @@ class _PipeReader(threading.Thread):
                 b = self._file.read(1 << 20)
                 if not b:
                     break
-                self.buf += b
+                if self.spill is not None:
+                    if self.error is None:
+                        try:
+                            self.spill.write_bytes(b)
+                        except OSError as exc:  # e.g. the disk is full: keep draining, raise after
+                            self.error = exc
+                else:
+                    self.buf += b
         except BaseException as exc:  # pragma: no cover - surfaced by the caller
             self.error = exc
         finally:
             self._file.close()
+            if self.spill is not None:
+                self.spill.close()
 
     def data(self) -> bytearray:
         return self.buf
@@ -198,6 +212,7 @@ def decode_video(
     timeout_s: float | None = None,
     chunk_frames: int = CHUNK_FRAMES,
     max_samples: int | None = 2400,
+    spill_dir: str | os.PathLike[str] | None = None,
 ) -> DecodeResult:
     """Decode ``path`` once; stream small frames to ``consumer(y, u, v)``.
 
@@ -208,7 +223,11 @@ def decode_video(
     85 kB a sample) by sampling less often. ``skip_loop_filter`` saved ~8 % on
     the H.264 bench source; it is off by default because the reference frames
     are then decoded without deblocking and the error drifts until the next
-    keyframe. Raises :class:`FFmpegError` / :class:`FFmpegTimeout` with
+    keyframe. ``spill_dir``: the samples and the audio are written to files
+    there (``samples.rgb``, ``audio.f32``) as they are decoded and returned as
+    :class:`video.analysis.spill.SpillArray` (read a piece at a time), so the
+    process's memory does not grow with the source's length; the caller owns
+    the files. Raises :class:`FFmpegError` / :class:`FFmpegTimeout` with
     ffmpeg's stderr tail.
     """
     path = Path(path)
@@ -282,8 +301,14 @@ def decode_video(
     finally:
         for fd in extra_fds:
             os.close(fd)
+    spills: dict[str, SpillWriter] = {}
+    if spill_dir is not None:
+        if want_samples:
+            spills["samples"] = SpillWriter(Path(spill_dir) / "samples.rgb", np.uint8, (ph, pw, 3))
+        if want_audio:
+            spills["audio"] = SpillWriter(Path(spill_dir) / "audio.f32", "<f4")
     for name, fd in parent_ends.items():
-        readers[name] = _PipeReader(fd, name)
+        readers[name] = _PipeReader(fd, name, spills.get(name))
         readers[name].start()
 
     ysz, csz = sw * sh, (sw // 2) * (sh // 2)
@@ -341,13 +366,20 @@ def decode_video(
         for reader in readers.values():
             reader.join(timeout=30)
 
+    for reader in readers.values():
+        if reader.error is not None:
+            raise reader.error
     samples = np.zeros((0, ph, pw, 3), np.uint8)
-    if want_samples:
+    audio: np.ndarray | None = None
+    if "samples" in spills:
+        samples = cast(np.ndarray, spills["samples"].array())
+    elif want_samples:
         raw = readers["samples"].data()
         m = len(raw) // (pw * ph * 3)
         samples = np.frombuffer(raw, dtype=np.uint8, count=m * pw * ph * 3).reshape(m, ph, pw, 3)
-    audio = None
-    if want_audio:
+    if "audio" in spills:
+        audio = cast(np.ndarray, spills["audio"].array())
+    elif want_audio:
         raw = readers["audio"].data()
         audio = np.frombuffer(raw, dtype="<f4", count=len(raw) // 4)
 

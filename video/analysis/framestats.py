@@ -19,11 +19,15 @@ motion, brightness) works on these arrays:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
+
+from video.analysis.spill import SpillWriter
 
 __all__ = ["FrameStats", "FrameStatsAccumulator", "frame_stats_from_arrays", "HIST_BINS"]
 
@@ -40,7 +44,7 @@ class FrameStats:
     diff_v: np.ndarray
     luma: np.ndarray  # (N,) float32
     hist: np.ndarray  # (N, HIST_BINS) float32, each plane's part sums to 1
-    thumb: np.ndarray  # (N, T) uint8
+    thumb: np.ndarray  # (N, T) uint8 (a SpillArray, read a piece at a time, when the accumulator spills)
 
     @property
     def n(self) -> int:
@@ -85,10 +89,16 @@ def _pairwise(fn: Callable[[Any, Any], np.ndarray], a: np.ndarray | int, b: np.n
 class FrameStatsAccumulator:
     """Consumer for :func:`video.analysis.decode.decode_video`."""
 
-    def __init__(self, fps: float):
+    def __init__(self, fps: float, *, spill_dir: str | os.PathLike[str] | None = None):
+        """``spill_dir``: the thumbnails (~660 bytes a frame, most of the statistics) are
+        appended to ``thumbs.u8`` there as they are computed and read back a piece at a time
+        (:class:`video.analysis.spill.SpillArray`), so a long source's statistics stay small in
+        memory; the caller owns the file."""
         self.fps = fps
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._parts: dict[str, list[np.ndarray]] = {k: [] for k in ("dy", "du", "dv", "luma", "hist", "thumb")}
+        self._spill_dir = None if spill_dir is None else Path(spill_dir)
+        self._thumbs: SpillWriter | None = None
 
     @staticmethod
     def _diffs(frames: np.ndarray, prev: np.ndarray | None) -> np.ndarray:
@@ -139,9 +149,13 @@ class FrameStatsAccumulator:
                 [self._hist(y, 8 - 4, Y_BINS), self._hist(u, 8 - 3, C_BINS), self._hist(v, 8 - 3, C_BINS)], axis=1
             )
         )
-        p["thumb"].append(
-            np.concatenate([self._thumb(y, Y_BLOCK), self._thumb(u, C_BLOCK), self._thumb(v, C_BLOCK)], axis=1)
-        )
+        thumb = np.concatenate([self._thumb(y, Y_BLOCK), self._thumb(u, C_BLOCK), self._thumb(v, C_BLOCK)], axis=1)
+        if self._spill_dir is not None:
+            if self._thumbs is None:
+                self._thumbs = SpillWriter(self._spill_dir / "thumbs.u8", np.uint8, (thumb.shape[1],))
+            self._thumbs.append(thumb)
+        else:
+            p["thumb"].append(thumb)
         self._prev = (y[-1].copy(), u[-1].copy(), v[-1].copy())
 
     def result(self) -> FrameStats:
@@ -164,7 +178,9 @@ class FrameStatsAccumulator:
             diff_v=cat("dv", np.zeros(0, np.float32)),
             luma=cat("luma", np.zeros(0, np.float32)),
             hist=cat("hist", np.zeros((0, HIST_BINS), np.float32)),
-            thumb=cat("thumb", np.zeros((0, 1), np.uint8)),
+            thumb=cast(np.ndarray, self._thumbs.array())
+            if self._thumbs is not None
+            else cat("thumb", np.zeros((0, 1), np.uint8)),
         )
 
 

@@ -50,6 +50,7 @@ from video.analysis.contracts import (
     Shot,
     VideoAnalysisResult,
 )
+from video.analysis.spill import SpillArray
 
 __all__ = ["analyze_video", "STEPS", "PIPELINE_VERSION"]
 
@@ -133,6 +134,7 @@ def analyze_video(
     whisper_cache_dir: str | os.PathLike[str] | None = None,
     whisper_threads: int | None = None,
     languages: Sequence[str] | None = None,
+    work_dir: str | os.PathLike[str] | None = None,
 ) -> VideoAnalysisResult:
     """Analyse a (gated) video file; see the module docstring for the result.
 
@@ -145,7 +147,69 @@ def analyze_video(
     ``languages``: the languages the speech may be identified as (None: any of whisper's).
     ``threads``: torch's threads for the embedder; ``decode_threads``: the H.264/HEVC
     decoder's frame threads (0: ffmpeg's choice, cores + 1).
+    ``work_dir``: where the decode's samples, soundtrack and frame thumbnails
+    are kept on disk while the steps read them (a temporary directory inside
+    it, removed on return; None: the system's temporary directory) -- the
+    process's memory then stays flat whatever the source's length.
     """
+    import shutil
+    import tempfile
+
+    spill_dir = Path(tempfile.mkdtemp(prefix="fala-analysis-", dir=work_dir))
+    try:
+        return _analyze_video(
+            path,
+            shot_detector=shot_detector,
+            clip_model=clip_model,
+            on_step=on_step,
+            meta=meta,
+            sample_fps=sample_fps,
+            embed_interval_s=embed_interval_s,
+            max_embeddings=max_embeddings,
+            small_size=small_size,
+            sample_size=sample_size,
+            threads=threads,
+            decode_threads=decode_threads,
+            with_faces=with_faces,
+            with_embeddings=with_embeddings,
+            with_saliency=with_saliency,
+            face_model=face_model,
+            with_transcript=with_transcript,
+            whisper_model=whisper_model,
+            whisper_cache_dir=whisper_cache_dir,
+            whisper_threads=whisper_threads,
+            languages=languages,
+            spill_dir=spill_dir,
+        )
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+
+
+def _analyze_video(
+    path: str | os.PathLike[str],
+    *,
+    shot_detector: str,
+    clip_model: str | os.PathLike[str] | None,
+    on_step: Callable[[str], None] | None,
+    meta: dict[str, Any] | None,
+    sample_fps: float,
+    embed_interval_s: float,
+    max_embeddings: int,
+    small_size: int,
+    sample_size: int,
+    threads: int,
+    decode_threads: int,
+    with_faces: bool,
+    with_embeddings: bool,
+    with_saliency: bool,
+    face_model: str | os.PathLike[str] | None,
+    with_transcript: bool,
+    whisper_model: str | None,
+    whisper_cache_dir: str | os.PathLike[str] | None,
+    whisper_threads: int | None,
+    languages: Sequence[str] | None,
+    spill_dir: Path,
+) -> VideoAnalysisResult:
     from fala_clip.media.ffmpeg import ffmpeg_version
     from video.analysis import audio as audio_mod
     from video.analysis import motion as motion_mod
@@ -193,7 +257,7 @@ def analyze_video(
 
     # -- decode --------------------------------------------------------------
     step("decode")
-    acc = FrameStatsAccumulator(info.fps)
+    acc = FrameStatsAccumulator(info.fps, spill_dir=spill_dir)
     dec = decode_video(
         path,
         info=info,
@@ -202,6 +266,7 @@ def analyze_video(
         sample_fps=sample_fps,
         sample_size=sample_size,
         threads=decode_threads,
+        spill_dir=spill_dir,
     )
     fs = acc.result()
     fps = dec.fps
@@ -324,7 +389,9 @@ def analyze_video(
         from video.analysis.embeddings import embed_frames
 
         idx = _pick_embedding_samples(dec.sample_times, list(shots), embed_interval_s, max_embeddings)
-        vectors, emb_info = embed_frames(dec.samples[idx], clip_model=clip_model, threads=threads)
+        samples: Any = dec.samples
+        picked: Any = samples.take(idx) if isinstance(samples, SpillArray) else samples[idx]
+        vectors, emb_info = embed_frames(picked, clip_model=clip_model, threads=threads)
         emb_times = dec.sample_times[idx]
         emb_block = {
             "model": emb_info["name"],
