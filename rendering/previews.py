@@ -71,6 +71,8 @@ PREVIEW_RENDER_SETTINGS: dict[str, Any] = {
     "verify": False,
     "faststart": True,
     "scale_flags": "fast_bilinear",
+    # no deblocking of the 1080p source for a 270x480 picture: ~10 % of the decode
+    "decode_skip_loop_filter": True,
 }
 
 

@@ -63,6 +63,8 @@ import numpy as np
 
 HOP = 256
 N_FFT = 2048
+#: Frames of the power spectrogram the chroma's tuning is estimated on (every k-th).
+TUNING_STRIDE = 4
 N_MELS = 128
 METER = 4  # when there is no evidence either way
 LOW_BAND_HZ = 150.0
@@ -165,7 +167,10 @@ class Spectra:
         mel_basis = librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=N_MELS)
         self.mel_db = librosa.power_to_db(mel_basis @ power).astype(np.float32)
         self.mel_freqs = librosa.mel_frequencies(n_mels=N_MELS + 2, fmax=sr / 2)[1:-1]
-        self.chroma = librosa.feature.chroma_stft(S=power, sr=sr).astype(np.float32)
+        # the tuning from every TUNING_STRIDE-th frame: librosa's estimate_tuning (a pitch track of
+        # every frame) was ~1/3 of the rhythm step's time on a cold process
+        tuning = librosa.estimate_tuning(S=power[:, ::TUNING_STRIDE], sr=sr, bins_per_octave=12)
+        self.chroma = librosa.feature.chroma_stft(S=power, sr=sr, tuning=tuning).astype(np.float32)
         self.n_frames = power.shape[1]
         self._y = y
 

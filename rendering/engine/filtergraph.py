@@ -43,6 +43,8 @@ def _inputs_and_taps(
             args += ["-t", _f(seg.duration + margin)]
             if not video:
                 args += ["-vn"]
+            elif st.get("decode_skip_loop_filter"):
+                args += ["-skip_loop_filter", "all"]
             args += ["-protocol_whitelist", "file", "-i", source]
             taps.append((f"{seg.index}:v:0" if video else None, f"{seg.index}:a:0" if audio else None))
         return args, lines, taps
@@ -55,6 +57,8 @@ def _inputs_and_taps(
     args += ["-t", _f(last - base)]
     if not video:
         args += ["-vn"]
+    elif st.get("decode_skip_loop_filter"):
+        args += ["-skip_loop_filter", "all"]
     args += ["-protocol_whitelist", "file", "-i", source]
     n = len(plan.segments)
     if video:

@@ -220,10 +220,13 @@ def decode_video(
     the next ``n`` consecutive frames. Returns the RGB samples, the audio and
     frame counts. ``sample_fps=0`` disables samples, ``with_audio=False`` the
     audio; ``max_samples`` caps the samples of long sources (224x126 RGB is
-    85 kB a sample) by sampling less often. ``skip_loop_filter`` saved ~8 % on
-    the H.264 bench source; it is off by default because the reference frames
-    are then decoded without deblocking and the error drifts until the next
-    keyframe. ``spill_dir``: the samples and the audio are written to files
+    85 kB a sample) by sampling less often. ``skip_loop_filter`` saves ~10 % of
+    an H.264 decode (the 60-s W5 piece: 5.24 -> 4.70 s); the reference frames are
+    then decoded without deblocking and the error drifts until the next keyframe:
+    measured, the same cuts on every source tried, and the 224-px samples
+    0.86/255 apart on average with a 5-s keyframe interval (4.6 at worst after
+    25 s without one). Off by default here; the clip pipeline turns it on
+    (``VIDEO_DECODE_SKIP_LOOP_FILTER``). ``spill_dir``: the samples and the audio are written to files
     there (``samples.rgb``, ``audio.f32``) as they are decoded and returned as
     :class:`video.analysis.spill.SpillArray` (read a piece at a time), so the
     process's memory does not grow with the source's length; the caller owns

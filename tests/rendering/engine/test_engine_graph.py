@@ -228,6 +228,24 @@ def test_command_is_one_run_with_an_accurate_seek_input_per_segment():
     assert "-nostats" in cmd and cmd[-1] == "/out.mp4"
 
 
+def test_only_a_preview_decodes_its_source_without_the_loop_filter():
+    clip = make_clip([(12.5, 14.0), (100.0, 101.2)])
+    full = build_command("/src.mp4", clip, "/out.mp4", meta=META_1080, settings={})
+    assert "-skip_loop_filter" not in full  # a deliverable: the decoder's full quality
+    from rendering.previews import PREVIEW_RENDER_SETTINGS
+
+    for seek in ("input", "trim"):
+        cmd = build_command(
+            "/src.mp4", clip, "/out.mp4", meta=META_1080, settings={**PREVIEW_RENDER_SETTINGS, "seek": seek}
+        )
+        # the option sits before each input of the source (it applies to the input that follows)
+        src_inputs = [i for i, a in enumerate(cmd) if a == "-i" and cmd[i + 1] == "/src.mp4"]
+        assert len(src_inputs) == (2 if seek == "input" else 1)
+        for i in src_inputs:
+            head = cmd[max(0, i - 8) : i]
+            assert head[head.index("-skip_loop_filter") + 1] == "all"
+
+
 def test_music_replaces_the_original_audio_with_fades():
     clip = make_clip([(10.0, 20.0), (30.0, 40.0)], music_offset=42.5, music_duration=20.0)
     cmd = build_command("/src.mp4", clip, "/out.mp4", music="/music.mp3", meta=META_1080, settings={})
