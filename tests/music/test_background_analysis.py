@@ -37,15 +37,21 @@ def long_track(tmp_path_factory) -> Path:
     return sample_track(tmp_path_factory.mktemp("bg") / "long.wav", duration=120.0)
 
 
-def test_background_result_is_the_in_process_analysis(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def track_20s(tmp_path_factory) -> tuple[Path, dict]:
+    """A 20-s track and its in-process analysis (made once: two tests compare a child's result to it)."""
     from music.analysis.pipeline import analyze_track
 
-    track = sample_track(tmp_path / "t.wav", duration=20.0)
+    track = sample_track(tmp_path_factory.mktemp("bg20") / "t.wav", duration=20.0)
+    return track, analyze_track(track)
+
+
+def test_background_result_is_the_in_process_analysis(track_20s: tuple[Path, dict]) -> None:
+    track, want = track_20s
     # when the track is analysed in a child process
     bg = BackgroundMusicAnalysis(track, {})
     got = bg.result()
     # then it is exactly what the in-process analysis gives (timings aside)
-    want = analyze_track(track)
     for key in ("tempo", "beats", "downbeats", "meter", "sections", "activity", "transcription"):
         assert got[key] == want[key], key
     assert got["embeddings"]["audio"]["vector"] == want["embeddings"]["audio"]["vector"]
@@ -116,10 +122,8 @@ def _state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
-def test_deferred_analysis_waits_for_start_and_gives_the_same_result(tmp_path: Path) -> None:
-    from music.analysis.pipeline import analyze_track
-
-    track = sample_track(tmp_path / "t.wav", duration=20.0)
+def test_deferred_analysis_waits_for_start_and_gives_the_same_result(track_20s: tuple[Path, dict]) -> None:
+    track, want = track_20s
     # a deferred analysis: the child starts and imports, but does not analyse yet
     bg = BackgroundMusicAnalysis(track, {}, deferred=True)
     kids = wait_until(lambda: analysis_children(os.getpid()), timeout=20)
@@ -138,7 +142,6 @@ def test_deferred_analysis_waits_for_start_and_gives_the_same_result(tmp_path: P
     # when told to start, it analyses: the same result as in process
     bg.start()
     got = bg.result()
-    want = analyze_track(track)
     for key in ("tempo", "beats", "downbeats", "meter", "sections"):
         assert got[key] == want[key], key
     assert wait_until(lambda: not analysis_children(os.getpid()), timeout=10)

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from fala_clip.media.memory import trim_heap
+
 __all__ = ["Embedder", "EfficientNetLite0Embedder", "ClipEmbedder", "get_embedder", "embed_frames"]
 
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -100,6 +102,8 @@ class EfficientNetLite0Embedder(Embedder):
                 x = (x - 127.0) / 128.0
                 f = self.model.extract_features(x)
                 outs.append(f.mean(dim=(2, 3)).numpy())
+                del x, f
+                trim_heap()  # the batch's activations, freed: keeps the peak flat in the batch count
         return _l2(np.concatenate(outs))
 
 
@@ -155,7 +159,9 @@ class ClipEmbedder(Embedder):
             for i in range(0, len(frames), batch):
                 out = self.model.get_image_features(pixel_values=self._prep(frames[i : i + batch]))
                 feats = out if isinstance(out, torch.Tensor) else out.pooler_output
-                outs.append(feats.float().numpy())
+                outs.append(feats.float().numpy().copy())
+                del out, feats
+                trim_heap()
         return _l2(np.concatenate(outs))
 
 

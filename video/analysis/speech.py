@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from fala_clip.media.memory import trim_heap
+
 __all__ = ["speech_analysis", "speech_per_second", "speech_model_info"]
 
 WINDOW = 512  # samples at 16 kHz (Silero's window)
@@ -73,6 +75,7 @@ def _silero_probs(audio: np.ndarray) -> np.ndarray:
         output, h, c = session.run(None, {"input": batch, "h": h, "c": c})
         out[w0:w1] = np.asarray(output, dtype=np.float32).reshape(-1)
         del batch, output  # freed before the next batch is built: one batch alive at a time
+        trim_heap()
     return out
 
 
