@@ -10,9 +10,10 @@ from fala_clip.media.memory import trim_heap
 
 
 def _rss_kib() -> int:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS"):
-            return int(line.split()[1])
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1])
     raise AssertionError("no VmRSS")
 
 
