@@ -42,10 +42,18 @@ def background_child(
         except OSError:
             pass
     die_with_parent(parent_pid)
+    # One BLAS/OpenMP thread: the child analyses beside its parent's own analysers, and a
+    # second spinning BLAS thread per process only takes CPU from them. The variables count
+    # for libraries loaded from now on; threadpoolctl limits those loaded already.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
     if warm:
         from fala_clip.media.warmup import import_modules
 
         import_modules(warm, what="background warm-up import")
+    import threadpoolctl
+
+    threadpoolctl.threadpool_limits(limits=1)
 
 
 def run_when_told(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
