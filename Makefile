@@ -14,8 +14,10 @@ system-deps:
 $(VENV)/.installed: $(REQS)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q $(PIP_FLAGS) -r requirements.txt -r requirements-dev.txt
-	$(PIP) install -q --no-deps -r requirements-nodeps.txt
+	@# --no-compile: byte-compiling the 3 GB of packages at install took 32 of pip's 61 s; Python
+	@# compiles (and caches) only the modules a run imports, on their first import.
+	$(PIP) install -q --no-compile $(PIP_FLAGS) -r requirements.txt -r requirements-dev.txt
+	$(PIP) install -q --no-compile --no-deps -r requirements-nodeps.txt
 	@# Once per install, not in the first job: librosa's numba kernels, the whisper model join.
 	$(VENV)/bin/python scripts/warm.py || echo "scripts/warm.py failed: the first job will do that work instead"
 	touch $@
