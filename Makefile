@@ -2,8 +2,6 @@
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
-PIP := $(VENV)/bin/pip
-PIP_FLAGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 REQS := requirements.txt requirements-nodeps.txt requirements-dev.txt
 
 .PHONY: demo test serve lint bench eval system-deps venv services-stop clean
@@ -11,15 +9,8 @@ REQS := requirements.txt requirements-nodeps.txt requirements-dev.txt
 system-deps:
 	@scripts/system-deps.sh $(if $(filter test,$(MAKECMDGOALS)),--test,)
 
-$(VENV)/.installed: $(REQS)
-	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	@# --no-compile: byte-compiling the 3 GB of packages at install took 32 of pip's 61 s; Python
-	@# compiles (and caches) only the modules a run imports, on their first import.
-	$(PIP) install -q --no-compile $(PIP_FLAGS) -r requirements.txt -r requirements-dev.txt
-	$(PIP) install -q --no-compile --no-deps -r requirements-nodeps.txt
-	@# Once per install, not in the first job: librosa's numba kernels, the whisper model join.
-	$(VENV)/bin/python scripts/warm.py || echo "scripts/warm.py failed: the first job will do that work instead"
+$(VENV)/.installed: $(REQS) scripts/venv.sh
+	PYTHON="$(PYTHON)" VENV="$(VENV)" scripts/venv.sh
 	touch $@
 
 venv: $(VENV)/.installed
