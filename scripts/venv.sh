@@ -27,9 +27,9 @@ trap 'kill "$warm" 2>/dev/null || true' EXIT
 skip=(--skip numba)
 if ! wait "$warm"; then
 	skip=()  # e.g. a new import the early install lacked: compile now, with everything installed
+	echo "warm: the numba warm-up beside the install failed (its log follows); it runs again below"
 fi
 trap - EXIT
 cat "$log"
-[ ${#skip[@]} -gt 0 ] || echo "warm: the numba warm-up beside the install failed (above); running it again"
 # 3. the whisper join and the learning prototypes (they need the full install)
 "$VENV/bin/python" scripts/warm.py "${skip[@]}" || echo "scripts/warm.py failed: the first job will do that work instead"
