@@ -74,6 +74,10 @@ LOW_BAND_WEIGHT = 0.75  # the kick/bass flux's share in the tracker's activation
 TEMPO_WINDOW = 1.15  # the tracker stays within tempo / 1.15 .. tempo * 1.15
 MIN_BPM, MAX_BPM = 30.0, 300.0
 TEMPO_AC_SECONDS = 8.0  # the tempogram's autocorrelation window (librosa's estimator's default)
+# Tempogram columns used for the tempo: one frame in this many (the estimate is their time mean;
+# measured on the 50 GTZAN dev clips: the same tempo, beats, downbeats and meter as every frame,
+# 1.28 -> 0.35 s of a 3-min track's rhythm analysis).
+TEMPOGRAM_STRIDE = 4
 FAMILY_OCTAVE_WEIGHT = 0.5  # metrical_family: the weight of the strength at half and twice a peak's tempo
 FAMILY_TOLERANCE_OCTAVES = 0.06  # librosa's estimate is "in the family" within ~4 % of an octave ratio
 PHASE_SWITCH_COST = 4.0
@@ -264,6 +268,24 @@ def metrical_family(g: np.ndarray, bpm: np.ndarray, lo: float = 40.0, hi: float 
     return max(peaks, key=lambda t: at(t) + FAMILY_OCTAVE_WEIGHT * (at(t / 2.0) + at(2.0 * t)))
 
 
+def tempogram_columns(env: np.ndarray, win: int, stride: int = 1) -> np.ndarray:
+    """Every ``stride``-th column of ``librosa.feature.tempogram(onset_envelope=env, win_length=win)``.
+
+    The same centred, Hann-windowed, max-normalised autocorrelations as librosa's (``stride`` 1
+    gives its tempogram exactly); the tempo estimate only uses their time mean, which a regular
+    subset of the frames estimates at a fraction of the FFTs (the windows are 8 s long, the
+    frames 11.6 ms apart).
+    """
+    import librosa
+
+    n = env.shape[-1]
+    padded = np.pad(env, (win // 2, win // 2), mode="linear_ramp", end_values=[0, 0])
+    frames = librosa.util.frame(padded, frame_length=win, hop_length=1)[:, :n:stride]
+    window = librosa.filters.get_window("hann", win, fftbins=True)
+    ac = librosa.autocorrelate(frames * window[:, None], axis=-2)
+    return np.asarray(librosa.util.normalize(ac, norm=np.inf, axis=-2))
+
+
 def estimate_tempo(env: np.ndarray, sr: int) -> float:
     """Global tempo (BPM) from the onset envelope, with an explicit metrical-level decision.
 
@@ -277,7 +299,7 @@ def estimate_tempo(env: np.ndarray, sr: int) -> float:
     if env.size < 8 or not np.any(env > 0):
         return 0.0
     win = int(round(TEMPO_AC_SECONDS * sr / HOP))
-    tg = librosa.feature.tempogram(onset_envelope=env, sr=sr, hop_length=HOP, win_length=win)
+    tg = tempogram_columns(env, win, TEMPOGRAM_STRIDE)
     base = float(librosa.feature.tempo(tg=tg, sr=sr, hop_length=HOP, ac_size=TEMPO_AC_SECONDS)[0])
     g = tg.mean(axis=1)
     bpm = librosa.tempo_frequencies(tg.shape[0], sr=sr, hop_length=HOP)

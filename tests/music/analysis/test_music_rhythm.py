@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from music.analysis.decode import load_audio
-from music.analysis.rhythm import analyze_rhythm, bar_positions, metrical_family, refine_tempo, time_signature
+from music.analysis.rhythm import (
+    analyze_rhythm,
+    bar_positions,
+    metrical_family,
+    refine_tempo,
+    tempogram_columns,
+    time_signature,
+)
 
 from . import synth, synth_meter
 
@@ -172,6 +179,24 @@ def test_metrical_family_prefers_the_peak_its_octaves_support() -> None:
     assert abs(metrical_family(g, bpm) - 101.0) < 2.0
     # a flat profile has no peak
     assert metrical_family(np.full(bpm.shape, 0.1), bpm) == 0.0
+
+
+def test_tempogram_columns_are_librosas_tempogram_columns() -> None:
+    """The tempo's tempogram is librosa's, on every ``stride``-th frame (stride 1: all of it)."""
+    import librosa
+
+    rng = np.random.default_rng(3)
+    env = np.abs(rng.normal(size=2000)).astype(np.float32)
+    env[::43] += 4.0  # a pulse, so the autocorrelations have peaks
+    win = 344
+    full = librosa.feature.tempogram(onset_envelope=env, sr=22050, hop_length=256, win_length=win)
+    np.testing.assert_array_equal(tempogram_columns(env, win, 1), full)
+    strided = tempogram_columns(env, win, 4)
+    assert strided.shape == (win, 500)
+    np.testing.assert_array_equal(strided, full[:, ::4])
+    # the time means the tempo uses agree closely, and so do their peaks
+    assert np.abs(strided.mean(axis=1) - full.mean(axis=1)).max() < 0.01
+    assert np.argmax(strided.mean(axis=1)[5:]) == np.argmax(full.mean(axis=1)[5:])
 
 
 def test_silence_has_no_beats() -> None:
