@@ -16,6 +16,7 @@ from video.analysis.contracts import FaceSample
 
 from ._proc import ffmpeg_bin
 from .edl import RenderPlan, plan_render
+from .keyframes import keyframe_seeks
 from .reframe import _even, crop_path_expr
 from .settings import _f, _rate_str, resolve_settings
 
@@ -35,11 +36,15 @@ def _inputs_and_taps(
     taps: list[tuple[str | None, str | None]] = []
     margin = _input_margin(plan)
     if st["seek"] == "input":
-        for seg in plan.segments:
+        # 1 us early: a frame that starts exactly at src_in must survive
+        # ffmpeg's accurate-seek trim whatever the rounding ...
+        early = [round(max(seg.src_in - 1e-6, 0.0), 6) for seg in plan.segments]
+        # ... but where that frame is a keyframe, at its own time: the seek lands on it
+        # instead of the keyframe before (a whole GOP decoded for nothing), same frames.
+        on_key = keyframe_seeks(source, early) if st.get("keyframe_seek") else {}
+        for seg, ss in zip(plan.segments, early, strict=True):
             if seg.src_in > 0:
-                # 1 us early: a frame that starts exactly at src_in must
-                # survive ffmpeg's accurate-seek trim whatever the rounding.
-                args += ["-ss", _f(max(seg.src_in - 1e-6, 0.0))]
+                args += ["-ss", _f(on_key.get(ss, ss))]
             args += ["-t", _f(seg.duration + margin)]
             if not video:
                 args += ["-vn"]

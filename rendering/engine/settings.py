@@ -64,6 +64,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "loudness_numpy": True,
     # process
     "seek": "input",  # "input" (one -ss input per segment) | "trim" (one input, trim filters)
+    # a segment that starts on a keyframe is seeked to that keyframe's own time (the same frames,
+    # without decoding the GOP before it: rendering.engine.keyframes)
+    "keyframe_seek": True,
     # decode the source without the H.264/HEVC loop filter (faster, slightly blockier, drifting
     # until the next keyframe): the low-resolution previews only, never a deliverable
     "decode_skip_loop_filter": False,
