@@ -16,7 +16,6 @@ slower (every activation freshly mapped and faulted in).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 
 __all__ = ["trim_heap"]
@@ -24,11 +23,9 @@ __all__ = ["trim_heap"]
 
 @functools.cache
 def _malloc_trim() -> object | None:
-    name = ctypes.util.find_library("c")
-    if not name:
-        return None
     try:
-        fn = ctypes.CDLL(name).malloc_trim
+        # dlopen(NULL): the process's own symbols, libc's among them (no ``ldconfig -p`` subprocess)
+        fn = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
         return None
     fn.argtypes = [ctypes.c_size_t]

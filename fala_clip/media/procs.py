@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import collections
 import ctypes
-import ctypes.util
 import logging
 import os
 import shutil
@@ -108,7 +107,9 @@ def stderr_tail(data: bytes | str | None, limit: int = STDERR_TAIL_CHARS) -> str
 # --------------------------------------------------------------------------- parent-death signal
 
 _PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True) if sys.platform == "linux" else None
+# dlopen(NULL): the process's own symbols, libc's among them (ctypes.util.find_library runs
+# ``ldconfig -p`` in a subprocess, ~40 ms at every start of a worker, a command, the music child).
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 _prctl = _libc.prctl if _libc is not None else None
 
 
