@@ -69,19 +69,15 @@ def _cached(
     found: list[tuple[float, float]] = []
     try:
         with av.open(source) as container:
-            if not container.streams.video:
+            stream = container.streams.video[0] if container.streams.video else None
+            if stream is None or not stream.time_base:
                 return ()
-            stream = container.streams.video[0]
-            tb = stream.time_base
-            if not tb:
-                return ()
-            tb = Fraction(tb.numerator, tb.denominator)
+            tb = Fraction(stream.time_base)
             start = Fraction(container.start_time or 0, 1_000_000)  # what -ss is relative to
             win = Fraction(window).limit_denominator(1_000_000)
             for t in times:
-                want = Fraction(str(f"{t:.6f}"))
-                target = math.floor((want + win + start) / tb)
-                container.seek(target, stream=stream, backward=True, any_frame=False)
+                want = Fraction(f"{t:.6f}")
+                container.seek(math.floor((want + win + start) / tb), stream=stream, backward=True, any_frame=False)
                 packet = next((p for p in container.demux(stream) if p.pts is not None), None)
                 if packet is None or packet.pts is None or not packet.is_keyframe:
                     continue
@@ -90,5 +86,4 @@ def _cached(
                     found.append((t, float(max(_us(at), want))))
     except Exception as exc:  # noqa: BLE001 - a hint only: the engine keeps its own seek
         log.info("keyframe lookup failed for %s: %s", source, exc)
-        return tuple(found)
     return tuple(found)

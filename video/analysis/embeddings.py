@@ -12,7 +12,7 @@ The network is folded for inference once, at load (:func:`fold_for_inference`):
 each BatchNorm into the convolution before it, each symmetric "same" zero
 padding into its convolution's own padding, the ReLU6 activations in place.
 The same arithmetic in fewer passes over the activations: features equal to
-the unfolded network's within float rounding (1e-6), 20-27 % less time.
+the unfolded network's within float rounding (1e-6), 20-40 % less time.
 
 CLIP (``clip_model`` = a local transformers checkpoint directory, e.g. the
 production ``CLIP_MODEL`` setting): image features from
