@@ -24,6 +24,9 @@ COPY requirements.txt requirements-nodeps.txt ./
 RUN pip install --no-cache-dir -r requirements.txt \
  && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt
 COPY . .
+# Our code's bytecode (pip compiled the packages'): with PYTHONDONTWRITEBYTECODE Python would
+# otherwise compile every module it imports from source at each process start.
+RUN python -m compileall -q fala_clip music video rendering suggestions learning jobs metrics manage.py
 # Hashed, compressed static files (admin CSS, Swagger UI / ReDoc from
 # drf-spectacular-sidecar) baked into the image; WhiteNoise serves them from
 # gunicorn.  The production settings need their variables to load: build-only
