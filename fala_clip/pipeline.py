@@ -253,6 +253,7 @@ def step_analyze_video(
             languages=list(settings.TRANSCRIBE_LANGUAGES),
             decode_threads=settings.VIDEO_DECODE_THREADS,
             skip_loop_filter=settings.VIDEO_DECODE_SKIP_LOOP_FILTER,
+            early=settings.VIDEO_EARLY_ANALYSIS,
             on_step=on_step,
             meta=ingest.probe or None,  # gated at submission: no second ffprobe
             work_dir=work_dir,

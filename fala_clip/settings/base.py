@@ -360,6 +360,10 @@ VIDEO_DECODE_THREADS = env.int("VIDEO_DECODE_THREADS", default=(os.cpu_count() o
 # testvideo.mp4, BBB re-encoded with 5-s and 30-s keyframe intervals and the W5 source, sample
 # pixels 0.86/255 apart on average (5-s GOP; drift resets at each keyframe). Renders never skip it.
 VIDEO_DECODE_SKIP_LOOP_FILTER = env.bool("VIDEO_DECODE_SKIP_LOOP_FILTER", default=True)
+# Faces' first pass and the saliency maps on the samples the decode has written, during the decode,
+# in a SCHED_IDLE child (video.analysis.early): the decoder leaves part of the second core idle.
+# Same results either way; off on one core.
+VIDEO_EARLY_ANALYSIS = env.bool("VIDEO_EARLY_ANALYSIS", default=(os.cpu_count() or 1) >= 2)
 MUSIC_ANALYSIS_CONCURRENT = env.bool("MUSIC_ANALYSIS_CONCURRENT", default=(os.cpu_count() or 1) >= 2)
 # When that child analyses: "after_decode" (it imports during the decode and analyses beside the
 # video analysers that follow it, which leave a core partly idle) or "with_decode" (at once; pays

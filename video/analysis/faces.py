@@ -13,12 +13,14 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from video.analysis.cvthreads import opencv_threads
+from video.analysis.spill import SpillArray
 
 __all__ = [
     "yunet_model_path",
@@ -160,6 +162,7 @@ def detect_faces_tracked(
     shots: list[dict[str, Any]] | None = None,
     model: str | os.PathLike[str] | None = None,
     params: dict[str, Any] | None = None,
+    early: Sequence[list[list[float]]] = (),
 ) -> list[dict[str, Any]]:
     """Faces on the pipeline's samples with better recall than one thresholded pass.
 
@@ -174,7 +177,10 @@ def detect_faces_tracked(
        samples does not drop out of its shot.
 
     Same output as :func:`detect_faces`.  Cost: pass one as before; pass two about 4x a
-    sample, on a quarter of the faceless samples plus the tracks it finds.
+    sample, on a quarter of the faceless samples plus the tracks it finds.  ``early``: pass
+    one's boxes of the first ``len(early)`` samples (:func:`detect_faces` at ``low_threshold``,
+    which :mod:`video.analysis.early` runs while the decode does); pass one then runs on the
+    rest only, with the same result.
     """
     p = {**TRACK_PARAMS, **(params or {})}
     times = np.asarray(times, dtype=np.float64)
@@ -187,9 +193,15 @@ def detect_faces_tracked(
         if starts
         else np.zeros(n, np.int64)
     )
-    with opencv_threads(1):  # one thread: as fast on 224-px samples, half the CPU (video.analysis.cvthreads)
-        raw = detect_faces(frames, times, score_threshold=float(p["low_threshold"]), model=model)
-    boxes: list[list[list[float]]] = [r["boxes"] for r in raw]
+    k = min(len(early), n)
+    boxes: list[list[list[float]]] = [list(b) for b in early[:k]]
+    if k < n:
+        with opencv_threads(1):  # one thread: as fast on 224-px samples, half the CPU (video.analysis.cvthreads)
+            rest: Any = (
+                frames if k == 0 else frames.take(np.arange(k, n)) if isinstance(frames, SpillArray) else frames[k:]
+            )
+            raw = detect_faces(rest, times[k:], score_threshold=float(p["low_threshold"]), model=model)
+        boxes += [r["boxes"] for r in raw]
     dist = float(p["link_distance"])
 
     def confirmed(i: int, box: list[float], pool: list[list[list[float]]]) -> bool:

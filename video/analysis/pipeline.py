@@ -136,6 +136,7 @@ def analyze_video(
     whisper_threads: int | None = None,
     languages: Sequence[str] | None = None,
     work_dir: str | os.PathLike[str] | None = None,
+    early: bool | None = None,
 ) -> VideoAnalysisResult:
     """Analyse a (gated) video file; see the module docstring for the result.
 
@@ -153,11 +154,15 @@ def analyze_video(
     are kept on disk while the steps read them (a temporary directory inside
     it, removed on return; None: the system's temporary directory) -- the
     process's memory then stays flat whatever the source's length.
+    ``early``: run faces' pass one and the saliency maps on the samples during the decode,
+    in a ``SCHED_IDLE`` child (:mod:`video.analysis.early`; same results); None: where
+    there are two cores or more.
     """
     import shutil
     import tempfile
 
     spill_dir = Path(tempfile.mkdtemp(prefix="fala-analysis-", dir=work_dir))
+    children: list[Any] = []
     try:
         return _analyze_video(
             path,
@@ -183,8 +188,12 @@ def analyze_video(
             whisper_threads=whisper_threads,
             languages=languages,
             spill_dir=spill_dir,
+            early=early if early is not None else (os.cpu_count() or 1) >= 2,
+            children=children,
         )
     finally:
+        for child in children:
+            child.kill()  # a no-op once stopped; ends one the analysis left behind when it failed
         shutil.rmtree(spill_dir, ignore_errors=True)
 
 
@@ -213,6 +222,8 @@ def _analyze_video(
     whisper_threads: int | None,
     languages: Sequence[str] | None,
     spill_dir: Path,
+    early: bool,
+    children: list[Any],
 ) -> VideoAnalysisResult:
     from fala_clip.media.ffmpeg import ffmpeg_version
     from video.analysis import audio as audio_mod
@@ -261,6 +272,22 @@ def _analyze_video(
 
     # -- decode --------------------------------------------------------------
     step("decode")
+    early_run = None
+    if early and sample_fps > 0 and (with_faces or with_saliency):
+        from video.analysis.decode import small_dims
+        from video.analysis.early import EarlySampleAnalysis
+        from video.analysis.faces import TRACK_PARAMS
+
+        pw, ph = small_dims(info.width, info.height, sample_size)
+        early_run = EarlySampleAnalysis(
+            spill_dir / "samples.rgb",
+            (ph, pw, 3),
+            faces=with_faces,
+            saliency=with_saliency,
+            face_model=face_model,
+            face_threshold=float(TRACK_PARAMS["low_threshold"]),
+        )
+        children.append(early_run)
     acc = FrameStatsAccumulator(info.fps, spill_dir=spill_dir)
     dec = decode_video(
         path,
@@ -362,11 +389,16 @@ def _analyze_video(
 
     # -- faces ---------------------------------------------------------------
     step("faces")
+    from video.analysis.early import EarlyResult
+
+    early_result = early_run.stop() if early_run is not None else EarlyResult([], [])
     faces: list[dict[str, Any]] = []
     if with_faces and len(dec.samples):
         from video.analysis.faces import detect_faces_tracked, face_model_info
 
-        faces = detect_faces_tracked(dec.samples, dec.sample_times, shots=list(shots), model=face_model)
+        faces = detect_faces_tracked(
+            dec.samples, dec.sample_times, shots=list(shots), model=face_model, early=early_result.faces
+        )
         versions["faces"] = {
             **face_model_info(),
             "params": {**face_model_info()["params"], "sample_fps": sample_fps, "frame": list(dec.samples.shape[1:3])},
@@ -382,7 +414,7 @@ def _analyze_video(
     if with_saliency and len(dec.samples):
         from video.analysis.saliency import compute_saliency, saliency_info
 
-        saliency = compute_saliency(dec.samples, dec.sample_times, list(shots))
+        saliency = compute_saliency(dec.samples, dec.sample_times, list(shots), early=early_result.saliency)
         versions["saliency"] = saliency_info()
 
     # -- embeddings ----------------------------------------------------------

@@ -40,7 +40,15 @@ import numpy as np
 
 from video.analysis.cvthreads import opencv_threads
 
-__all__ = ["SALIENCY_PARAMS", "saliency_info", "compute_saliency", "sample_saliency", "text_boxes"]
+__all__ = [
+    "SALIENCY_PARAMS",
+    "saliency_info",
+    "compute_saliency",
+    "sample_saliency",
+    "sample_parts",
+    "assemble_sample",
+    "text_boxes",
+]
 
 SALIENCY_VERSION = "1"
 
@@ -177,13 +185,33 @@ def _blobs(sal: np.ndarray, threshold: float) -> list[tuple[float, list[float], 
     return out
 
 
-def sample_saliency(
-    rgb: np.ndarray, prev_gray: np.ndarray | None, last_subject: Sequence[float] | None
-) -> tuple[dict[str, Any], np.ndarray]:
-    """Saliency of one RGB sample (``prev_gray``: the previous sample of the same shot, or None).
+def _measure(sal: np.ndarray) -> tuple[float, float, list[tuple[float, list[float], tuple[float, float]]]]:
+    """``(area, conf, blobs)`` of a combined map (blurred first)."""
+    import cv2
 
-    Returns the JSON-able sample (without ``t``/``shot``) and this sample's gray picture
-    (the next call's ``prev_gray``).
+    p = SALIENCY_PARAMS
+    sal = cv2.GaussianBlur(sal, (0, 0), 1.0)
+    peak = float(sal.max())
+    area = float((sal >= p["blob_threshold"] * peak).mean()) if peak > 1e-6 else 1.0
+    # how concentrated the saliency is: a subject covers a few % of the frame, a
+    # diffuse picture (a landscape, a bare texture) a large part of it
+    conf = float(np.clip(1.0 - area / p["diffuse_area"], 0.0, 1.0))
+    blobs = _blobs(sal, float(p["blob_threshold"])) if conf >= p["min_conf"] else []
+    return area, conf, blobs
+
+
+def sample_parts(
+    rgb: np.ndarray, prev_gray: np.ndarray | None, *, still: bool = False
+) -> tuple[dict[str, Any], np.ndarray]:
+    """What one sample's saliency needs that does not depend on the shot (:func:`assemble_sample` finishes it).
+
+    ``prev_gray``: the previous sample's gray picture (its motion map is then measured
+    against it), or None.  The parts hold the text rows, the motion energy and the
+    ``(area, conf, blobs)`` of the map with motion (``moving``, when the motion counts)
+    and of the static map (``still``: when there is no motion to add, or with
+    ``still=True``, for a caller that learns only later whether ``prev_gray`` was of the
+    same shot -- :mod:`video.analysis.early`).  Returns the parts and the sample's gray
+    picture (the next call's ``prev_gray``).
     """
     import cv2
 
@@ -195,21 +223,33 @@ def sample_saliency(
     fc = _contrast(rgb, (mw, mh))
     wts = p["weights"]
     static = _norm(wts["spectral"] * sr + wts["contrast"] * fc)
-    motion_energy = 0.0
-    sal = static
+    motion_energy: float | None = None
+    moving = None
     if prev_gray is not None and prev_gray.shape == gray.shape:
         mot, motion_energy = _motion(prev_gray, gray, (mw, mh))
         if motion_energy > 0.08:
             # what moves, where the current picture is distinct (not where the subject was)
-            sal = _norm(static + wts["motion"] * motion_energy * _norm(mot) * (0.5 + static))
-    sal = cv2.GaussianBlur(sal, (0, 0), 1.0)
-    peak = float(sal.max())
-    area = float((sal >= p["blob_threshold"] * peak).mean()) if peak > 1e-6 else 1.0
-    # how concentrated the saliency is: a subject covers a few % of the frame, a
-    # diffuse picture (a landscape, a bare texture) a large part of it
-    conf = float(np.clip(1.0 - area / p["diffuse_area"], 0.0, 1.0))
-    blobs = _blobs(sal, float(p["blob_threshold"])) if conf >= p["min_conf"] else []
-    texts = text_boxes(gray)
+            moving = _measure(_norm(static + wts["motion"] * motion_energy * _norm(mot) * (0.5 + static)))
+    parts = {
+        "text": text_boxes(gray),
+        "motion": motion_energy,  # None: no previous sample to measure against
+        "moving": moving,
+        "still": _measure(static) if still or moving is None else None,
+    }
+    return parts, gray
+
+
+def assemble_sample(parts: dict[str, Any], in_shot: bool, last_subject: Sequence[float] | None) -> dict[str, Any]:
+    """The JSON-able sample (without ``t``/``shot``) from :func:`sample_parts`.
+
+    ``in_shot``: the ``prev_gray`` the parts were measured against is of the same shot
+    (the motion then counts); ``last_subject``: the previous sample's subject in the shot.
+    """
+    p = SALIENCY_PARAMS
+    motion_energy = parts["motion"] if in_shot and parts["motion"] is not None else 0.0
+    measured = parts["moving"] if in_shot and parts["moving"] is not None else parts["still"]
+    area, conf, blobs = measured
+    texts = parts["text"]
     subject: list[float] | None = None
     extent: list[float] | None = None
     if blobs:
@@ -243,7 +283,19 @@ def sample_saliency(
         "motion": round(motion_energy, 3),
         "conf": round(conf, 3),
         "area": round(area, 3),
-    }, gray
+    }
+
+
+def sample_saliency(
+    rgb: np.ndarray, prev_gray: np.ndarray | None, last_subject: Sequence[float] | None
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Saliency of one RGB sample (``prev_gray``: the previous sample of the same shot, or None).
+
+    Returns the JSON-able sample (without ``t``/``shot``) and this sample's gray picture
+    (the next call's ``prev_gray``).
+    """
+    parts, gray = sample_parts(rgb, prev_gray)
+    return assemble_sample(parts, True, last_subject), gray
 
 
 def _shot_index(times: np.ndarray, shots: Sequence[dict[str, Any]] | None) -> np.ndarray:
@@ -254,22 +306,39 @@ def _shot_index(times: np.ndarray, shots: Sequence[dict[str, Any]] | None) -> np
 
 
 def compute_saliency(
-    samples: np.ndarray, times: np.ndarray | Sequence[float], shots: Sequence[dict[str, Any]] | None = None
+    samples: np.ndarray,
+    times: np.ndarray | Sequence[float],
+    shots: Sequence[dict[str, Any]] | None = None,
+    *,
+    early: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The ``saliency`` block for RGB ``samples`` at ``times``; ``shots`` resets tracking at cuts."""
+    """The ``saliency`` block for RGB ``samples`` at ``times``; ``shots`` resets tracking at cuts.
+
+    ``early``: :func:`sample_parts` of the first ``len(early)`` samples, each measured
+    against the sample before it with ``still=True`` (:mod:`video.analysis.early` computes
+    them while the decode runs); those samples are not read again.  The result is the same.
+    """
     times = np.asarray(times, dtype=np.float64)
     out: list[dict[str, Any]] = []
     shot_of = _shot_index(times, shots)
     prev_gray: np.ndarray | None = None
     last_subject: list[float] | None = None
     prev_shot = -1
+    n_early = min(len(early), len(times))
     with opencv_threads(1):  # 64-px maps: one thread is as fast and spends less CPU (video.analysis.cvthreads)
         for i in range(len(times)):
             shot = int(shot_of[i])
-            if shot != prev_shot:
-                prev_gray, last_subject = None, None
-            rec, gray = sample_saliency(samples[i], prev_gray, last_subject)
-            prev_gray, last_subject, prev_shot = gray, rec["subject"], shot
+            in_shot = shot == prev_shot
+            if i < n_early:
+                parts = early[i]
+            else:
+                if in_shot and prev_gray is None:  # the sample before was an early one
+                    import cv2
+
+                    prev_gray = cv2.cvtColor(samples[i - 1], cv2.COLOR_RGB2GRAY)
+                parts, prev_gray = sample_parts(samples[i], prev_gray if in_shot else None)
+            rec = assemble_sample(parts, in_shot, last_subject if in_shot else None)
+            last_subject, prev_shot = rec["subject"], shot
             out.append({"t": round(float(times[i]), 3), "shot": shot, **rec})
     hop = float(np.median(np.diff(times))) if len(times) > 1 else 0.5
     h, w = (samples.shape[1], samples.shape[2]) if len(samples) else (0, 0)
