@@ -24,9 +24,6 @@ COPY requirements.txt requirements-nodeps.txt ./
 RUN pip install --no-cache-dir -r requirements.txt \
  && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt
 COPY . .
-# Our code's bytecode (pip compiled the packages'): with PYTHONDONTWRITEBYTECODE Python would
-# otherwise compile every module it imports from source at each process start.
-RUN python -m compileall -q fala_clip music video rendering suggestions learning jobs metrics manage.py
 # Hashed, compressed static files (admin CSS, Swagger UI / ReDoc from
 # drf-spectacular-sidecar) baked into the image; WhiteNoise serves them from
 # gunicorn.  The production settings need their variables to load: build-only
@@ -36,7 +33,8 @@ RUN SECRET_KEY=build-only-collectstatic ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput -v 0
 RUN useradd --system --home /var/lib/fala-clip fala && mkdir -p /var/lib/fala-clip && chown fala /var/lib/fala-clip
 # Warm the caches the first job would fill (librosa's numba kernels, the whisper base join, the
-# learning prototypes); the base settings need no database.  fala owns them and may add entries.
+# learning prototypes, our code's bytecode: PYTHONDONTWRITEBYTECODE stops Python caching it at
+# run time); the base settings need no database.  fala owns them and may add entries.
 RUN DJANGO_SETTINGS_MODULE=fala_clip.settings.base python scripts/warm.py \
  && chown -R fala /opt/fala-clip
 USER fala

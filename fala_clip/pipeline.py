@@ -206,6 +206,14 @@ def step_ingest(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Path:
     return path
 
 
+def early_analysis(*, beside_music: bool) -> bool:
+    """Whether the video analysis runs faces' pass one and the saliency during the decode
+    (``VIDEO_EARLY_ANALYSIS``; ``beside_music``: a track's analysis child runs beside it)."""
+    mode = settings.VIDEO_EARLY_ANALYSIS
+    cores = os.cpu_count() or 1
+    return mode == "on" or (mode == "auto" and cores >= 2 and (cores >= 4 or not beside_music))
+
+
 def step_analyze_video(
     ctx: JobContext,
     ingest: VideoIngest,
@@ -253,7 +261,8 @@ def step_analyze_video(
             languages=list(settings.TRANSCRIBE_LANGUAGES),
             decode_threads=settings.VIDEO_DECODE_THREADS,
             skip_loop_filter=settings.VIDEO_DECODE_SKIP_LOOP_FILTER,
-            early=settings.VIDEO_EARLY_ANALYSIS,
+            early=early_analysis(beside_music=on_decoded is not None),
+            threads=settings.VIDEO_EMBED_THREADS,
             on_step=on_step,
             meta=ingest.probe or None,  # gated at submission: no second ffprobe
             work_dir=work_dir,

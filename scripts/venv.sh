@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 PIP="$VENV/bin/pip"
-# --no-compile: pip byte-compiles one file at a time (32 of its 61 s); step 3 compiles the
-# packages and our code on both cores instead, beside the last warm-up.
+# --no-compile: byte-compiling the 2.6 GB of packages at install took 32 of pip's 61 s; step 3
+# compiles what a run imports (scripts/warm.py's bytecode step).
 flags=(-q --no-compile)
 if [ -d /opt/wheels ]; then flags+=(--find-links /opt/wheels); fi
 
@@ -19,7 +19,7 @@ test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV"
 "$PIP" install "${flags[@]}" -c requirements.txt librosa Django django-environ
 # 2. the kernels compile while the rest installs
 log="$VENV/warm-numba.log"
-"$VENV/bin/python" scripts/warm.py --skip whisper --skip prototypes >"$log" 2>&1 &
+"$VENV/bin/python" scripts/warm.py --skip whisper --skip prototypes --skip bytecode >"$log" 2>&1 &
 warm=$!
 trap 'kill "$warm" 2>/dev/null || true' EXIT
 "$PIP" install "${flags[@]}" -r requirements.txt -r requirements-dev.txt
@@ -31,17 +31,6 @@ if ! wait "$warm"; then
 fi
 trap - EXIT
 cat "$log"
-# 3. the bytecode of every package and of our code, beside the whisper join and the learning
-# prototypes (they need the full install). Not left to the first import: where
-# PYTHONDONTWRITEBYTECODE is set (this project's machines, the Dockerfile) Python never caches it,
-# and every process compiled what it imported from source -- Django, torch, cv2, librosa and
-# our apps: 6.5 s instead of 3.1 s of CPU at each start of the clip command, a worker, the
-# track's analysis child or a test's subprocess.  Py2-only files in some packages fail to compile:
-# ignored (nothing imports them).
-"$VENV/bin/python" -m compileall -q -j 0 "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
-	fala_clip music video rendering suggestions learning jobs metrics scripts bench tests manage.py >/dev/null 2>&1 &
-compile=$!
-trap 'kill "$compile" 2>/dev/null || true' EXIT
+# 3. the whisper join, the learning prototypes and the bytecode of what a run imports (they need
+# the full install; scripts/warm.py says why the bytecode is written here and not left to Python)
 "$VENV/bin/python" scripts/warm.py "${skip[@]}" || echo "scripts/warm.py failed: the first job will do that work instead"
-wait "$compile" || true
-trap - EXIT

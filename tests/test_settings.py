@@ -103,6 +103,7 @@ def test_check_fails_on_a_bad_value_naming_the_variable(variables, named):
         ("LOG_LEVEL", "loud", "LOG_LEVEL='LOUD' is not a logging level"),
         ("RENDER_GOP_SECONDS", "inf", "RENDER_GOP_SECONDS='inf' is not a finite number"),
         ("MUSIC_ANALYSIS_START", "later", "MUSIC_ANALYSIS_START must be after_decode or with_decode"),
+        ("VIDEO_EARLY_ANALYSIS", "yes", "VIDEO_EARLY_ANALYSIS must be auto, on or off"),
     ],
 )
 def test_a_value_of_the_wrong_type_stops_start_up_naming_the_variable(variable, value, message):

@@ -360,10 +360,16 @@ VIDEO_DECODE_THREADS = env.int("VIDEO_DECODE_THREADS", default=(os.cpu_count() o
 # testvideo.mp4, BBB re-encoded with 5-s and 30-s keyframe intervals and the W5 source, sample
 # pixels 0.86/255 apart on average (5-s GOP; drift resets at each keyframe). Renders never skip it.
 VIDEO_DECODE_SKIP_LOOP_FILTER = env.bool("VIDEO_DECODE_SKIP_LOOP_FILTER", default=True)
+VIDEO_EMBED_THREADS = env.int("VIDEO_EMBED_THREADS", default=2)  # torch's threads for the frame embeddings
 # Faces' first pass and the saliency maps on the samples the decode has written, during the decode,
-# in a SCHED_IDLE child (video.analysis.early): the decoder leaves part of the second core idle.
-# Same results either way; off on one core.
-VIDEO_EARLY_ANALYSIS = env.bool("VIDEO_EARLY_ANALYSIS", default=(os.cpu_count() or 1) >= 2)
+# in a SCHED_IDLE child (video.analysis.early); the results are the same either way. "auto": with
+# 4 cores or more, and on 2-3 cores only when no track is analysed beside the video -- on 2 vCPUs
+# the track's child (MUSIC_ANALYSIS_CONCURRENT) already takes the decode's idle share: W5 with it
+# read decode +1.2-1.8 s, the analysers after it -1.9 s, the track waited for +0.8-1.1 s, 1.21x
+# against 1.20x in two pairs (2026-12-06); a video alone gains (docs/operations.md). "on" / "off".
+VIDEO_EARLY_ANALYSIS = env.str("VIDEO_EARLY_ANALYSIS", default="auto")
+if VIDEO_EARLY_ANALYSIS not in ("auto", "on", "off"):
+    raise ImproperlyConfigured(f"VIDEO_EARLY_ANALYSIS must be auto, on or off, not {VIDEO_EARLY_ANALYSIS!r}")
 MUSIC_ANALYSIS_CONCURRENT = env.bool("MUSIC_ANALYSIS_CONCURRENT", default=(os.cpu_count() or 1) >= 2)
 # When that child analyses: "after_decode" (it imports during the decode and analyses beside the
 # video analysers that follow it, which leave a core partly idle) or "with_decode" (at once; pays

@@ -163,3 +163,22 @@ def test_analyze_video_gives_the_same_result_with_and_without_it(tmp_path, reel)
         results.append(r)
     assert results[0] == results[1]
     assert any(f["boxes"] for f in results[0]["faces"]) and any(s["text"] for s in results[0]["saliency"]["samples"])
+
+
+@pytest.mark.parametrize(
+    ("mode", "cores", "beside_music", "expected"),
+    [
+        ("auto", 2, False, True),  # a video alone: the decode's idle share is the child's
+        ("auto", 2, True, False),  # the track's child takes that share on 2 cores
+        ("auto", 4, True, True),
+        ("auto", 1, False, False),
+        ("on", 1, True, True),
+        ("off", 8, False, False),
+    ],
+)
+def test_when_the_pipeline_runs_it(settings, monkeypatch, mode, cores, beside_music, expected):
+    from fala_clip import pipeline
+
+    settings.VIDEO_EARLY_ANALYSIS = mode
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: cores)
+    assert pipeline.early_analysis(beside_music=beside_music) is expected
