@@ -365,8 +365,9 @@ VIDEO_EMBED_THREADS = env.int("VIDEO_EMBED_THREADS", default=2)  # torch's threa
 # in a SCHED_IDLE child (video.analysis.early); the results are the same either way. "auto": with
 # 4 cores or more, and on 2-3 cores only when no track is analysed beside the video -- on 2 vCPUs
 # the track's child (MUSIC_ANALYSIS_CONCURRENT) already takes the decode's idle share: W5 with it
-# read decode +1.2-1.8 s, the analysers after it -1.9 s, the track waited for +0.8-1.1 s, 1.21x
-# against 1.20x in two pairs (2026-12-06); a video alone gains (docs/operations.md). "on" / "off".
+# read the analysers after the decode -1.9/-2.3 s, the track waited for +0.8/+1.1 s, the decode
+# within noise, 1.21x against 1.20x in two pairs (2026-12-06); W5's source alone: 28.3 -> 27.6 s
+# on average (docs/architecture.md). "on" / "off".
 VIDEO_EARLY_ANALYSIS = env.str("VIDEO_EARLY_ANALYSIS", default="auto")
 if VIDEO_EARLY_ANALYSIS not in ("auto", "on", "off"):
     raise ImproperlyConfigured(f"VIDEO_EARLY_ANALYSIS must be auto, on or off, not {VIDEO_EARLY_ANALYSIS!r}")
