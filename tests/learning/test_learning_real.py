@@ -135,10 +135,17 @@ def test_less_shaky_lowers_motion_and_the_top_clip_follows(artist_a):
         b, a = _by_template(before, template), _by_template(after, template)
         share = lambda c: c.breakdown.get("motion", 0.0) / c.score  # noqa: E731
         assert share(a) < share(b), template  # motion counts for less in every clip's score
-    top_b, top_a = before.clip_models.get(rank=1), after.clip_models.get(rank=1)
-    # the clip ranked first is no more "motion-driven" than before, and the ranking was re-made
-    assert top_a.feature_values["motion"] <= top_b.feature_values["motion"] + 1e-9
+        # ... because its normalised weight (breakdown / feature value) is lower in every template
+        weight = lambda c: c.breakdown["motion"] / c.feature_values["motion"]  # noqa: E731
+        assert weight(a) < weight(b) - 1e-3, template
+    # and the set was re-chosen under the new weights, best first. (Not asserted: that the top
+    # clip is calmer. The joint selection keeps starts 5 s apart, so a template that moves to a
+    # calmer window can free another's favourite: on an AVX-512 EPYC the highlight moved 2.04 ->
+    # 12.04 s, calmer, and the hook took 2.04 s, shakier than its 13.0 s before -- motion weighs
+    # less, as the interpreter promises, which is not an aversion to motion.)
     assert _clips(after) != _clips(before)
+    scores = [c.score for c in after.clip_models.order_by("rank")]
+    assert scores == sorted(scores, reverse=True)
 
 
 def test_isolation_matrix_feedback_of_a_never_reaches_b_nor_another_track(artist_a, artist_b):
