@@ -55,22 +55,28 @@ class JobsCollector(Collector):
     def _postgres(self, up: GaugeMetricFamily) -> Iterator[Metric]:
         try:
             now = timezone.now()
-            queued = dict(
-                Job.objects.filter(status=JobStatus.QUEUED)
-                .values("queue")
-                .annotate(oldest=Min("queued_at"))
-                .values_list("queue", "oldest")
+            # One statement, so one snapshot: a job that starts between two queries would
+            # otherwise count as queued in one gauge and running in the next (seen in CI: the
+            # heavy queue's oldest age 9.5 s while the same scrape showed that job running).
+            rows = list(
+                Job.objects.filter(status__in=[JobStatus.QUEUED, *ACTIVE_STATUSES])
+                .values("status", "queue", "kind")
+                .annotate(n=Count("id"), q=Min("queued_at"), a=Min("analyzing_at"), c=Min("created_at"))
+                .order_by()
             )
-            running = dict(
-                Job.objects.filter(status__in=list(ACTIVE_STATUSES))
-                .values("kind")
-                .annotate(n=Count("id"))
-                .values_list("kind", "n")
-            )
-            oldest_running = Job.objects.filter(status__in=list(ACTIVE_STATUSES)).aggregate(t=Min("analyzing_at"))["t"]
-            unfinished = Job.objects.filter(status__in=[JobStatus.QUEUED, *ACTIVE_STATUSES]).aggregate(
-                t=Min("created_at")
-            )["t"]
+            queued: dict[str, Any] = {}
+            running: dict[str, int] = {}
+            started = []
+            for r in rows:
+                if r["status"] == JobStatus.QUEUED:
+                    if r["q"] is not None and (queued.get(r["queue"]) is None or r["q"] < queued[r["queue"]]):
+                        queued[r["queue"]] = r["q"]
+                else:
+                    running[r["kind"]] = running.get(r["kind"], 0) + r["n"]
+                    if r["a"] is not None:
+                        started.append(r["a"])
+            oldest_running = min(started, default=None)
+            unfinished = min((r["c"] for r in rows if r["c"] is not None), default=None)
         except Exception as exc:
             log.warning("metrics: PostgreSQL unreadable at scrape: %r", exc)
             up.add_metric(["postgres"], 0)
