@@ -13,6 +13,7 @@ import pytest
 
 from tests.framing_media import Scene
 from tests.media_factory import astronaut_path
+from tests.procwatch import wait_until
 from video.analysis.early import EarlySampleAnalysis, _records
 from video.analysis.faces import TRACK_PARAMS, detect_faces, detect_faces_tracked
 from video.analysis.saliency import compute_saliency
@@ -46,15 +47,13 @@ def _start(samples: Path, frames: np.ndarray, **kw) -> EarlySampleAnalysis:
     )
 
 
+def _records_count(path: Path) -> int:
+    return sum(1 for _ in _records(path))
+
+
 def _wait_for_records(path: Path, n: int, timeout: float = 60.0) -> int:
-    deadline = time.monotonic() + timeout
-    count = 0
-    while time.monotonic() < deadline:
-        count = sum(1 for _ in _records(path))
-        if count >= n:
-            return count
-        time.sleep(0.05)
-    return count
+    wait_until(lambda: _records_count(path) >= n, timeout=timeout)
+    return _records_count(path)
 
 
 def test_child_follows_the_growing_file_and_the_steps_give_the_same_results(tmp_path, reel):
@@ -64,7 +63,6 @@ def test_child_follows_the_growing_file_and_the_steps_give_the_same_results(tmp_
     # Given a child started before the decode has written anything
     run = _start(samples, frames)
     try:
-        time.sleep(0.2)
         # When the samples arrive in pieces, a row cut in two among them
         raw = frames.reshape(-1).tobytes()
         row = frames[0].nbytes
@@ -72,9 +70,10 @@ def test_child_follows_the_growing_file_and_the_steps_give_the_same_results(tmp_
         with open(samples, "wb", buffering=0) as f:
             for a, b in zip(cuts, cuts[1:], strict=False):
                 f.write(raw[a:b])
-                time.sleep(0.3)
-        # Then it analyses every sample, in order
-        assert _wait_for_records(run.out, n) == n
+                # Then it analyses the whole rows written so far, and not the half row
+                assert _wait_for_records(run.out, b // row) == b // row
+        # and, once the rest has come, every sample, in order
+        assert _records_count(run.out) == n
         result = run.stop()
     finally:
         run.kill()
@@ -122,10 +121,9 @@ def test_a_failing_child_leaves_the_work_to_the_steps(tmp_path, reel, caplog):
     samples = tmp_path / "samples.rgb"
     samples.write_bytes(frames[:4].tobytes())
     run = _start(samples, frames, face_model=tmp_path / "missing.onnx")
-    deadline = time.monotonic() + 30
-    assert run._proc is not None
-    while run._proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    proc = run._proc
+    assert proc is not None
+    assert wait_until(lambda: proc.poll() is not None, timeout=30)
     with caplog.at_level(logging.WARNING, logger="video.analysis.early"):
         result = run.stop()
     assert result.faces == [] and result.saliency == []
@@ -142,10 +140,7 @@ def test_the_child_runs_under_sched_idle(tmp_path, reel):
     try:
         assert run._proc is not None
         pid = run._proc.pid
-        deadline = time.monotonic() + 20
-        while os.sched_getscheduler(pid) != os.SCHED_IDLE and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+        assert wait_until(lambda: os.sched_getscheduler(pid) == os.SCHED_IDLE, timeout=20, interval=0.02)
     finally:
         run.kill()
     assert run._proc is None
