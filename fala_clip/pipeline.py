@@ -93,6 +93,7 @@ def run_clip_pipeline(ctx: JobContext) -> None:
     finally:
         ahead.close()
     ctx.result(renders_url=f"/videos/{ingest.pk}/renders")
+    step_previews_missing(ctx, ingest, analysis, clip_models, path, ws)
 
 
 def _render(
@@ -127,18 +128,36 @@ def _render(
 
 
 def step_previews(
-    ctx: JobContext, ingest: VideoIngest, analysis: VideoAnalysis, clip_models: list[Any], path: Path, ws: Workspace
+    ctx: JobContext,
+    ingest: VideoIngest,
+    analysis: VideoAnalysis,
+    clip_models: list[Any],
+    path: Path,
+    ws: Workspace,
+    *,
+    video: bool | None = None,
+    stage: str = "previews",
 ) -> None:
-    """A contact sheet and a 6-s low-resolution video per clip model, before the full renders.
+    """A contact sheet per clip model before the full renders, and its 6-s low-resolution video
+    with it (``video``; default: ``PREVIEW_VIDEO=ahead``) -- with ``PREVIEW_VIDEO=render`` the
+    video is a second output of the clip's render.
 
     Best effort: a failure is logged on the job and the pipeline goes on to render.
     """
-    from rendering.previews import clip_previews_build_all
+    from rendering.previews import clip_previews_build_all, preview_video_mode
 
-    with ctx.stage("previews"):
+    if video is None:
+        video = preview_video_mode() == "ahead"
+    with ctx.stage(stage):
         try:
             summary = clip_previews_build_all(
-                ctx=ctx, ingest=ingest, analysis=analysis, clip_models=clip_models, source_path=path, workspace=ws
+                ctx=ctx,
+                ingest=ingest,
+                analysis=analysis,
+                clip_models=clip_models,
+                source_path=path,
+                workspace=ws,
+                video=video,
             )
         except Exception as exc:  # never fails the job: the renders are what the artist waits for
             if is_disk_full(exc):
@@ -152,6 +171,20 @@ def step_previews(
     )
     if summary["made"] or summary["skipped"]:
         ctx.result(previews_url=f"/videos/{ingest.pk}/previews")
+
+
+def step_previews_missing(
+    ctx: JobContext, ingest: VideoIngest, analysis: VideoAnalysis, clip_models: list[Any], path: Path, ws: Workspace
+) -> None:
+    """After the renders (``PREVIEW_VIDEO=render``): previews the renders did not make -- a variant
+    rendered before a retry, a preview that could not be stored -- made the separate way."""
+    from rendering.previews import clip_previews_missing_video, preview_video_mode
+
+    if preview_video_mode() != "render":
+        return
+    missing = clip_previews_missing_video(clip_models)
+    if missing:
+        step_previews(ctx, ingest, analysis, missing, path, ws, video=True, stage="previews_missing")
 
 
 def step_ingest(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Path:

@@ -1,7 +1,9 @@
 """Previews of the proposed clips (owner only).
 
 * ``GET /videos/{id}/previews``: per clip model of the current suggestions, the links to its
-  contact sheet and preview video (null until they are made) and the sheet's frames;
+  contact sheet and preview video (each null until made: the sheet right after the suggestions,
+  the video with the clip's render or, with ``PREVIEW_VIDEO=ahead``, with the sheet) and the
+  sheet's frames; ``ready`` once both are there;
 * ``GET /videos/{id}/suggestions/{rank}/contact-sheet``: the JPEG;
 * ``GET /videos/{id}/suggestions/{rank}/preview``: the 6-s low-resolution MP4.
 
@@ -57,15 +59,19 @@ class ClipPreviewsApi(APIView):
     def get(self, request: Request, video_id: str) -> Response:
         rows = []
         for cm, preview in clip_previews_for_video(owner=request.user, video_id=video_id):
-            links: dict[str, Any] = (
-                preview_links(video_id, cm.rank) if preview else {"contact_sheet_url": None, "preview_url": None}
-            )
+            links: dict[str, Any] = {"contact_sheet_url": None, "preview_url": None}
+            if preview is not None:
+                both = preview_links(video_id, cm.rank)
+                if preview.contact_sheet:
+                    links["contact_sheet_url"] = both["contact_sheet_url"]
+                if preview.video:
+                    links["preview_url"] = both["preview_url"]
             rows.append(
                 {
                     "rank": cm.rank,
                     "clip_model_id": cm.pk,
                     "template": cm.template,
-                    "ready": preview is not None,
+                    "ready": bool(preview is not None and preview.contact_sheet and preview.video),
                     **links,
                     "frames": preview.frames if preview else [],
                     "video_duration": (preview.timings or {}).get("video_duration") if preview else None,
@@ -81,7 +87,10 @@ def _preview(request: Request, video_id: str, rank: int) -> ClipPreview:
         return clip_preview_get(owner=request.user, video_id=video_id, rank=rank)
     except ClipPreview.DoesNotExist:
         raise ServiceError(
-            "not_ready", "No preview of this clip yet: it is made right after the suggestions.", status_code=404
+            "not_ready",
+            "No preview of this clip yet: the contact sheet is made right after the suggestions, "
+            "the preview video with the clip's render.",
+            status_code=404,
         ) from None
 
 
@@ -101,5 +110,7 @@ class ClipPreviewVideoApi(APIView):
     def get(self, request: Request, video_id: str, rank: int) -> FileResponse:
         preview = _preview(request, video_id, rank)
         if not preview.video:
-            raise ServiceError("not_ready", "This clip has no preview video.", status_code=404)
+            raise ServiceError(
+                "not_ready", "This clip has no preview video yet: it is made with the clip's render.", status_code=404
+            )
         return FileResponse(open_stored(preview.video), filename=f"clip-{rank}-preview.mp4", content_type="video/mp4")

@@ -19,10 +19,24 @@ auto-rotated).  The grid and the labels are drawn with Pillow.  The sheet is
 made in a thread while ffmpeg makes the preview video (each leaves part of
 the other core idle).
 
-The Django side (:func:`clip_previews_build_all`, :func:`clip_preview_build`)
-stores both files in storage and records them in
-:class:`rendering.models.ClipPreview`; the pipeline calls it right after the
-suggestions are saved, before the full renders.
+The Django side stores both files in storage and records them in
+:class:`rendering.models.ClipPreview`.  Where the preview video comes from is the
+``PREVIEW_VIDEO`` setting:
+
+* ``render`` (default): the contact sheets are made right after the suggestions are saved
+  (:func:`clip_previews_build_all` with ``video=False``, the clips' sheets in parallel threads),
+  and each clip's preview video is a second output of that clip's full render
+  (:func:`preview_output_for`, :class:`rendering.engine.PreviewOutput`, stored by
+  :func:`clip_preview_attach_video`): the source is decoded once for both.  The video then
+  arrives with its clip's render instead of before the first one; the previews no longer cost
+  the job ~1 s a clip (W5);
+* ``ahead``: both are made right after the suggestions, before the full renders
+  (:func:`make_previews`: the preview video is its own low-resolution render of the clip's first
+  seconds, no loudness pass, no captions).
+
+A clip whose render did not make its preview video (a variant rendered before a retry, a
+store that failed) gets one the ``ahead`` way after the renders
+(:func:`clip_previews_missing_video`).
 """
 
 from __future__ import annotations
@@ -419,6 +433,52 @@ def make_preview_video(
     )
 
 
+def _sheet_plan(
+    clip: dict[str, Any],
+    meta: dict[str, Any],
+    *,
+    aspect: str,
+    reframe: Reframe | None,
+    faces: list[Any] | None,
+    saliency: dict[str, Any] | None,
+) -> Any:
+    """The crop windows the full render will use (pure Python, milliseconds), or None."""
+    width, height = PREVIEW_SIZES.get(aspect, PREVIEW_SIZES["9:16"])
+    mode = reframe.render_mode if reframe is not None else DEFAULT_SETTINGS["mode"]
+    try:
+        return plan_render(
+            clip,  # type: ignore[arg-type]
+            meta,
+            {"width": width, "height": height, "mode": mode},
+            faces=faces,
+            saliency=saliency,
+        )
+    except RenderError as exc:
+        log.info("contact sheet without crop windows: %s", exc)
+        return None
+
+
+def make_sheet(
+    source: str,
+    clip: dict[str, Any],
+    out_dir: Path,
+    *,
+    meta: dict[str, Any],
+    stem: str = "preview",
+    aspect: str = "9:16",
+    reframe: Reframe | None = None,
+    faces: list[Any] | None = None,
+    saliency: dict[str, Any] | None = None,
+) -> tuple[Path, list[SheetFrame], tuple[int, int], dict[str, float]]:
+    """The contact sheet alone: ``(path, frames, size, timings)``."""
+    t0 = time.perf_counter()
+    plan = _sheet_plan(clip, meta, aspect=aspect, reframe=reframe, faces=faces, saliency=saliency)
+    path = out_dir / f"{stem}-sheet.jpg"
+    frames, size = make_contact_sheet(source, clip, path, meta=meta, plan=plan)
+    seconds = round(time.perf_counter() - t0, 3)
+    return path, frames, size, {"contact_sheet": seconds, "total": seconds}
+
+
 def make_previews(
     source: str,
     clip: dict[str, Any],
@@ -436,19 +496,7 @@ def make_previews(
     """Contact sheet + preview video of one clip into ``out_dir``."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    width, height = PREVIEW_SIZES.get(aspect, PREVIEW_SIZES["9:16"])
-    mode = reframe.render_mode if reframe is not None else DEFAULT_SETTINGS["mode"]
-    plan = None
-    try:  # the crop windows the full render will use (pure Python, milliseconds)
-        plan = plan_render(
-            clip,  # type: ignore[arg-type]
-            meta,
-            {"width": width, "height": height, "mode": mode},
-            faces=faces,
-            saliency=saliency,
-        )
-    except RenderError as exc:
-        log.info("contact sheet without crop windows: %s", exc)
+    plan = _sheet_plan(clip, meta, aspect=aspect, reframe=reframe, faces=faces, saliency=saliency)
     sheet_path = out_dir / f"{stem}-sheet.jpg"
 
     def sheet() -> tuple[list[SheetFrame], tuple[int, int]]:
@@ -573,6 +621,124 @@ def clip_preview_build(
     return preview
 
 
+def preview_video_mode() -> str:
+    """``render`` (the preview video is a second output of each clip's render) or ``ahead``."""
+    from django.conf import settings
+
+    return str(getattr(settings, "PREVIEW_VIDEO", "render"))
+
+
+def _complete(preview: Any, video: bool) -> bool:
+    return bool(preview.contact_sheet) and (bool(preview.video) or not video)
+
+
+def clip_sheet_build(
+    *, clip_model: Any, analysis: Any, files: tuple[Path, list[SheetFrame], tuple[int, int], dict[str, float]]
+) -> Any:
+    """Store and record a contact sheet made by :func:`make_sheet`; keeps the row's preview video."""
+    from fala_clip.storage import delete_stored, store_file
+    from rendering.models import ClipPreview
+
+    path, frames, size, sheet_timings = files
+    t0 = time.perf_counter()
+    sheet_name = store_file(path, preview_storage_keys(clip_model)[0])
+    timings: dict[str, Any] = {
+        **sheet_timings,
+        "store": round(time.perf_counter() - t0, 3),
+        "sheet_size": list(size),
+    }
+    old = ClipPreview.objects.filter(clip_model=clip_model).first()
+    try:
+        preview, _ = ClipPreview.objects.update_or_create(
+            clip_model=clip_model,
+            defaults={
+                "contact_sheet": sheet_name,
+                "frames": [f.as_dict() for f in frames],
+                "timings": {**((old.timings or {}) if old is not None else {}), **timings},
+            },
+        )
+    except Exception:
+        delete_stored(sheet_name)
+        raise
+    if old is not None and old.contact_sheet and old.contact_sheet != sheet_name:
+        delete_stored(old.contact_sheet)
+    path.unlink(missing_ok=True)
+    return preview
+
+
+def preview_output_for(*, clip_model: Any, options: dict[str, Any] | None, out_dir: Path) -> Any:
+    """The :class:`rendering.engine.PreviewOutput` the clip's render should also write, or None.
+
+    None with ``PREVIEW_VIDEO=ahead`` and when the clip model already has a preview video.
+    """
+    from rendering.engine import PreviewOutput
+    from rendering.models import ClipPreview
+
+    if preview_video_mode() != "render":
+        return None
+    if ClipPreview.objects.filter(clip_model=clip_model).exclude(video="").exists():
+        return None
+    width, height = PREVIEW_SIZES.get((options or {}).get("aspect", "9:16"), PREVIEW_SIZES["9:16"])
+    return PreviewOutput(
+        path=str(out_dir / f"clip-{clip_model.pk}-preview.mp4"),
+        width=width,
+        height=height,
+        seconds=PREVIEW_SECONDS,
+        preset=str(PREVIEW_RENDER_SETTINGS["preset"]),
+        crf=int(PREVIEW_RENDER_SETTINGS["crf"]),
+        audio_bitrate=str(PREVIEW_RENDER_SETTINGS["audio_bitrate"]),
+        min_piece_s=_MIN_PIECE_S,
+    )
+
+
+def clip_preview_attach_video(*, clip_model: Any, info: dict[str, Any]) -> Any:
+    """Store the preview video a render wrote (``RenderResult.preview``) and record it on the clip's row.
+
+    The file is removed from the workspace either way.
+    """
+    from fala_clip.storage import delete_stored, store_file
+    from rendering.models import ClipPreview
+
+    path = Path(info["path"])
+    try:
+        t0 = time.perf_counter()
+        video_name = store_file(path, preview_storage_keys(clip_model)[1])
+        store_s = round(time.perf_counter() - t0, 3)
+        old = ClipPreview.objects.filter(clip_model=clip_model).first()
+        timings = {
+            **((old.timings or {}) if old is not None else {}),
+            "video_from": "render",
+            "video_store": store_s,
+            "video_duration": round(float(info["duration"]), 3),
+        }
+        timings.pop("video", None)  # a separate run's time: none here (the render made it)
+        try:
+            preview, _ = ClipPreview.objects.update_or_create(
+                clip_model=clip_model, defaults={"video": video_name, "timings": timings}
+            )
+        except Exception:
+            delete_stored(video_name)
+            raise
+        if old is not None and old.video and old.video != video_name:
+            delete_stored(old.video)
+        return preview
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def clip_previews_missing_video(clip_models: list[Any]) -> list[Any]:
+    """The clip models whose preview has no video yet (or that have no preview row)."""
+    from rendering.models import ClipPreview
+
+    have = set(
+        ClipPreview.objects.filter(clip_model__in=clip_models)
+        .exclude(video="")
+        .exclude(contact_sheet="")
+        .values_list("clip_model_id", flat=True)
+    )
+    return [cm for cm in clip_models if cm.pk not in have]
+
+
 def clip_previews_build_all(
     *,
     ctx: Any,
@@ -581,26 +747,84 @@ def clip_previews_build_all(
     clip_models: list[Any],
     source_path: Path,
     workspace: Any,
+    video: bool = True,
 ) -> dict[str, Any]:
     """Previews of every clip model of a job, in rank order; never raises for one clip's failure.
 
-    Clip models that already have a preview (a retried job) are skipped.  Each failure is
-    logged on the job (``previews``); the summary says what was made, skipped and failed.
+    ``video``: the contact sheet and the preview video (:func:`make_previews`); without it the
+    contact sheets alone, made in parallel threads (``PREVIEW_VIDEO=render``: the videos come
+    with the renders).  Clip models that already have what is asked for (a retried job) are
+    skipped.  Each failure is logged on the job (``previews``); the summary says what was made,
+    skipped and failed.
     """
     from fala_clip.storage import local_copy
     from jobs.services import job_record_stage_timing
+    from rendering.engine.reframe import reframe_for_clip
     from rendering.models import ClipPreview
 
-    done = set(ClipPreview.objects.filter(clip_model__in=clip_models).values_list("clip_model_id", flat=True))
+    done = {p.clip_model_id for p in ClipPreview.objects.filter(clip_model__in=clip_models) if _complete(p, video)}
     summary: dict[str, Any] = {"made": 0, "skipped": len(done), "failed": 0, "seconds": {}}
     todo = [cm for cm in clip_models if cm.pk not in done]
     if not todo:
         return summary
+    out_dir = workspace.processed / "previews"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    options = ingest.options or {}
+
+    def failed(cm: Any, exc: BaseException) -> None:
+        from fala_clip.diskspace import is_disk_full
+
+        if is_disk_full(exc):
+            raise exc  # a full disk stops the job (the pipeline fails it with disk_full)
+        summary["failed"] += 1
+        code = getattr(exc, "code", type(exc).__name__)
+        log.warning("preview of clip model %s failed: %s", cm.pk, exc, exc_info=True)
+        ctx.log(f"preview of clip model #{cm.rank} failed: {code}", clip_model_id=cm.pk, error=str(exc)[:500])
+
+    def made(n: int, cm: Any, seconds: float) -> None:
+        summary["made"] += 1
+        summary["seconds"][str(cm.rank)] = round(seconds, 3)
+        job_record_stage_timing(job=ctx.job, stage=f"previews.clip_{cm.rank}", seconds=round(seconds, 3))
+        ctx.progress(previews_done=n, previews_total=len(todo))
+
+    if not video:
+        # Sheets only: one PyAV decoder per clip, single-threaded and releasing the GIL, so the
+        # clips' sheets run side by side; storing and recording stay in this thread, in rank order.
+        def sheet(cm: Any) -> tuple[Any, float]:
+            t0 = time.perf_counter()
+            reframe = reframe_for_clip(options.get("reframe"), cm.params)
+            files = make_sheet(
+                str(source_path),
+                cm.as_engine_clip(),
+                out_dir,
+                meta=analysis.meta,
+                stem=f"clip-{cm.pk}",
+                aspect=options.get("aspect", "9:16"),
+                reframe=reframe,
+                faces=reframe.faces(analysis.faces),
+                saliency=reframe.saliency(analysis.saliency),  # type: ignore[arg-type]
+            )
+            return files, time.perf_counter() - t0
+
+        import os
+
+        workers = max(1, min(len(todo), os.cpu_count() or 1, 4))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="contact-sheet") as pool:
+            futures = [(cm, pool.submit(sheet, cm)) for cm in todo]
+            for n, (cm, fut) in enumerate(futures, start=1):
+                t0 = time.perf_counter()
+                try:
+                    files, seconds = fut.result()
+                    clip_sheet_build(clip_model=cm, analysis=analysis, files=files)
+                except Exception as exc:
+                    failed(cm, exc)
+                    continue
+                made(n, cm, seconds + (time.perf_counter() - t0))
+        return summary
+
     music_path = None
     if ingest.music_id:
         music_path = str(local_copy(ingest.music.file, workspace.videos, "music" + Path(ingest.music.file).suffix))
-    out_dir = workspace.processed / "previews"
-    out_dir.mkdir(parents=True, exist_ok=True)
     for n, cm in enumerate(todo, start=1):
         t0 = time.perf_counter()
         try:
@@ -609,25 +833,14 @@ def clip_previews_build_all(
                 analysis=analysis,
                 source_path=source_path,
                 out_dir=out_dir,
-                options=ingest.options or {},
+                options=options,
                 # as the full render: the track only under the clip models cut to it
                 music_path=music_path if cm.music_offset is not None else None,
             )
         except Exception as exc:  # a preview never fails the job ...
-            from fala_clip.diskspace import is_disk_full
-
-            if is_disk_full(exc):
-                raise  # ... but a full disk stops it (the pipeline fails it with disk_full)
-            summary["failed"] += 1
-            code = getattr(exc, "code", type(exc).__name__)
-            log.warning("preview of clip model %s failed: %s", cm.pk, exc, exc_info=True)
-            ctx.log(f"preview of clip model #{cm.rank} failed: {code}", clip_model_id=cm.pk, error=str(exc)[:500])
+            failed(cm, exc)
             continue
-        seconds = round(time.perf_counter() - t0, 3)
-        summary["made"] += 1
-        summary["seconds"][str(cm.rank)] = seconds
-        job_record_stage_timing(job=ctx.job, stage=f"previews.clip_{cm.rank}", seconds=seconds)
-        ctx.progress(previews_done=n, previews_total=len(todo))
+        made(n, cm, time.perf_counter() - t0)
     return summary
 
 

@@ -2,7 +2,8 @@
 
 Each variant: one ffmpeg run from its edit decision list, progress parsed
 into the job, A/V sync verified, the file stored in Django storage as soon as
-it is done.  A retried job skips the variants already stored.
+it is done (with ``PREVIEW_VIDEO=render``, the same run writes the clip's
+preview video, stored beside it).  A retried job skips the variants already stored.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from jobs.errors import DiskFull, JobError
 from jobs.services import job_record_stage_timing
 from rendering.engine.reframe import Reframe, reframe_for_clip
 from rendering.models import RenderedVariant
+from rendering.previews import clip_preview_attach_video, preview_output_for
 
 log = logging.getLogger(__name__)
 
@@ -401,6 +403,8 @@ def _render_rows(
         caption_s = time.perf_counter() - t_cap
         on_progress = _VariantProgress(ctx, index=row.index, completed=completed, total=total)
         out = workspace.processed / f"variant-{row.index}.mp4"
+        # PREVIEW_VIDEO=render: the clip's preview video is a second output of this encode
+        preview = preview_output_for(clip_model=row.clip_model, options=options, out_dir=workspace.processed)
         t0 = time.perf_counter()
         try:
             result = render_variant(
@@ -415,8 +419,11 @@ def _render_rows(
                 on_progress=on_progress,
                 captions={"ass": cap_paths["ass"], "fontsdir": cap_paths["fontsdir"]} if cap_paths else None,
                 loudness=ahead.get(row.clip_model_id),
+                preview=preview,
             )
         except (RenderError, OSError) as exc:
+            if preview is not None:
+                Path(preview.path).unlink(missing_ok=True)
             _variant_failed(row, exc)
             if is_disk_full(exc):
                 log.error("variant %s: disk full: %s", row.index, exc)  # paths stay in the logs
@@ -460,6 +467,8 @@ def _render_rows(
         if cap_paths:
             Path(cap_paths["ass"]).unlink(missing_ok=True)
             shutil.rmtree(cap_paths["fontsdir"], ignore_errors=True)
+        if result.preview:
+            _attach_preview(ctx, row, result.preview)
         completed += 1
         ctx.progress(
             rendering_variant=row.index,
@@ -469,6 +478,19 @@ def _render_rows(
             log_event=True,
         )
     return completed
+
+
+def _attach_preview(ctx: Any, row: Any, info: dict[str, Any]) -> None:
+    """Store the preview video the render wrote; a failure is logged on the job, never fails it
+    (the clip gets a preview the separate way after the renders), except a full disk."""
+    try:
+        clip_preview_attach_video(clip_model=row.clip_model, info=info)
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise DiskFull() from exc
+        log.warning("preview video of clip model %s not stored: %s", row.clip_model_id, exc, exc_info=True)
+        code = getattr(exc, "code", type(exc).__name__)
+        ctx.log(f"preview of clip model #{row.clip_model.rank} failed: {code}", clip_model_id=row.clip_model_id)
 
 
 def _store_variant(

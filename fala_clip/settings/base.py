@@ -368,6 +368,13 @@ VIDEO_EMBED_THREADS = env.int("VIDEO_EMBED_THREADS", default=2)  # torch's threa
 # read the analysers after the decode -1.9/-2.3 s, the track waited for +0.8/+1.1 s, the decode
 # within noise, 1.21x against 1.20x in two pairs (2026-12-06); W5's source alone: 28.3 -> 27.6 s
 # on average (docs/architecture.md). "on" / "off".
+#: Where a clip's 6-s preview video comes from: "render" -- a second output of the clip's full
+#: render (the source decoded once for both; it arrives with that render), or "ahead" -- its own
+#: low-resolution render right after the suggestions, before the full renders (~1 s a clip on
+#: 2 cores, W5).  The contact sheets are made right after the suggestions either way.
+PREVIEW_VIDEO = env.str("PREVIEW_VIDEO", default="render")
+if PREVIEW_VIDEO not in ("render", "ahead"):
+    raise ImproperlyConfigured(f"PREVIEW_VIDEO must be render or ahead, not {PREVIEW_VIDEO!r}")
 VIDEO_EARLY_ANALYSIS = env.str("VIDEO_EARLY_ANALYSIS", default="auto")
 if VIDEO_EARLY_ANALYSIS not in ("auto", "on", "off"):
     raise ImproperlyConfigured(f"VIDEO_EARLY_ANALYSIS must be auto, on or off, not {VIDEO_EARLY_ANALYSIS!r}")

@@ -5,12 +5,22 @@ Plain Python, no Django imports, so it can be driven by the job runner, the
 """
 
 from .errors import RenderError
-from .graph import DEFAULT_SETTINGS, RenderPlan, Segment, build_command, build_loudness_command, plan_render
+from .graph import (
+    DEFAULT_SETTINGS,
+    PreviewOutput,
+    RenderPlan,
+    Segment,
+    build_command,
+    build_loudness_command,
+    plan_render,
+    preview_frames,
+)
 from .run import RenderResult, measure_variant_loudness, render_variant
 from .verify import loudness_stats, measure_loudness, moov_before_mdat, top_level_atoms, verify_output
 
 __all__ = [
     "DEFAULT_SETTINGS",
+    "PreviewOutput",
     "RenderError",
     "RenderPlan",
     "RenderResult",
@@ -22,6 +32,7 @@ __all__ = [
     "measure_loudness",
     "moov_before_mdat",
     "plan_render",
+    "preview_frames",
     "render_variant",
     "top_level_atoms",
     "verify_output",

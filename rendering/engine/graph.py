@@ -37,7 +37,7 @@ Timing model, which is what makes A/V sync exact:
 from __future__ import annotations
 
 from .edl import RenderPlan, Segment, plan_render
-from .filtergraph import build_command, build_loudness_command
+from .filtergraph import PreviewOutput, build_command, build_loudness_command, preview_frames
 from .reframe import (
     Framing,
     Reframe,
@@ -56,6 +56,7 @@ from .settings import DEFAULT_SETTINGS, parse_rate, resolve_settings
 __all__ = [
     "DEFAULT_SETTINGS",
     "Framing",
+    "PreviewOutput",
     "Reframe",
     "RenderPlan",
     "Segment",
@@ -69,6 +70,7 @@ __all__ = [
     "face_centre",
     "framing_offset_at",
     "plan_segment_framing",
+    "preview_frames",
     "parse_rate",
     "plan_render",
     "reframe_for_clip",

@@ -4,6 +4,7 @@ and a log line per step.  Takes the role of the old ``scripts/edit.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -46,6 +47,8 @@ class RenderResult:
     plan: dict[str, Any] = field(default_factory=dict)
     loudness: dict[str, Any] | None = None  # loudnorm measurement of pass one
     verify: dict[str, Any] | None = None
+    # the second output when one was asked for: path, duration (s), frames, width, height, size
+    preview: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +106,7 @@ def render_variant(
     timeout: float | None = None,
     captions: dict | None = None,
     loudness: Mapping[str, Any] | None = None,
+    preview: graph.PreviewOutput | None = None,
 ) -> RenderResult:
     """Render one clip variant to ``out_path`` (MP4) and verify it.
 
@@ -119,6 +123,9 @@ def render_variant(
     probed when not given.  ``loudness``: :func:`measure_variant_loudness`'s result for the
     same inputs (made ahead, while another variant encoded); the first pass is then skipped —
     unless its ``key`` shows it was made for another audio chain.
+    ``preview``: a small second output of the same ffmpeg run (:class:`graph.PreviewOutput`:
+    the first seconds of the finished picture and sound), written to ``<preview.path>.part`` and
+    renamed with the deliverable; described in the result's ``preview``.
     Raises :class:`RenderError` (``invalid_edl``, ``missing_input``,
     ``ffmpeg_failed``, ``timeout``, ``loudness_failed``, ``sync_failed``,
     ``verify_failed``).
@@ -188,6 +195,7 @@ def render_variant(
         music_meta=music_meta,
         plan=plan,
         captions=captions,
+        preview=dataclasses.replace(preview, path=preview.path + ".part") if preview is not None else None,
     )
     _log_command("encode", cmd)
     log("encode", "filter graph: " + _filter_graph(cmd))
@@ -205,15 +213,15 @@ def render_variant(
         # an exception from on_progress kills ffmpeg (how a caller cancels)
         done = run(cmd, timeout=limit, on_progress=on_block, what="encode", check=False, keep_stderr=KEEP_STDERR_BYTES)
     except ProcessTimeout as exc:
-        _remove(out_path + ".part")
+        _remove_parts(out_path, preview)
         raise RenderError("timeout", f"ffmpeg ran past {limit:.0f}s", exc.stderr_tail[-4000:]) from exc
     except BaseException:
-        _remove(out_path + ".part")
+        _remove_parts(out_path, preview)
         raise
     timings["encode"] = round(time.monotonic() - t, 3)
     rc, stderr, ended = done.returncode, done.stderr_text, done.progress_ended
     if rc != 0 or not ended:
-        _remove(out_path + ".part")
+        _remove_parts(out_path, preview)
         raise RenderError(
             "ffmpeg_failed", f"ffmpeg exited with {rc}" + ("" if ended else " before progress=end"), tail(stderr)
         )
@@ -221,6 +229,19 @@ def render_variant(
         if line.strip():
             log("encode", f"ffmpeg: {scrub_text(line.strip())}")
     os.replace(out_path + ".part", out_path)
+    preview_info = None
+    if preview is not None:
+        os.replace(preview.path + ".part", preview.path)
+        frames = graph.preview_frames(plan, preview.seconds, preview.min_piece_s)
+        preview_info = {
+            "path": preview.path,
+            "duration": round(frames / float(plan.fps), 6),
+            "frames": frames,
+            "width": preview.width,
+            "height": preview.height,
+            "size": os.path.getsize(preview.path),
+        }
+        log("encode", f"preview: {os.path.basename(preview.path)} {frames} frames, {preview_info['size']} bytes")
     progress.report(encode_base + span)
     log("encode", f"done in {timings['encode']:.2f}s ({plan.duration / max(timings['encode'], 1e-6):.2f}x realtime)")
 
@@ -267,7 +288,14 @@ def render_variant(
         plan=plan.to_dict(),
         loudness=measured,
         verify=report,
+        preview=preview_info,
     )
+
+
+def _remove_parts(out_path: str, preview: graph.PreviewOutput | None) -> None:
+    _remove(out_path + ".part")
+    if preview is not None:
+        _remove(preview.path + ".part")
 
 
 def _loudness_key(

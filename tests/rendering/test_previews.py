@@ -162,7 +162,7 @@ def test_pipeline_step_stores_and_records_previews(video_with_clips, source, tmp
     video, analysis, clips, job = video_with_clips
     ctx = JobContext(job)
     ws = workspace_for(job.pk).create()
-    step_previews(ctx, video, analysis, clips, source, ws)
+    step_previews(ctx, video, analysis, clips, source, ws, video=True)  # PREVIEW_VIDEO=ahead's step
 
     previews = {p.clip_model.rank: p for p in ClipPreview.objects.select_related("clip_model")}
     assert set(previews) == {1, 2}
@@ -182,7 +182,7 @@ def test_pipeline_step_stores_and_records_previews(video_with_clips, source, tmp
     assert any("previews: 2 made" in e.message for e in job.events.all())
 
     # a retried job keeps what is there
-    step_previews(ctx, video, analysis, clips, source, ws)
+    step_previews(ctx, video, analysis, clips, source, ws, video=True)
     assert ClipPreview.objects.count() == 2
     assert any("previews: 0 made, 2 kept" in e.message for e in Job.objects.get(pk=job.pk).events.all())
 
@@ -198,11 +198,12 @@ def test_a_failed_preview_does_not_fail_the_job(video_with_clips, tmp_path):
     video, analysis, clips, job = video_with_clips
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video at all" * 100)
-    step_previews(JobContext(job), video, analysis, clips, broken, workspace_for(job.pk).create())
-    assert ClipPreview.objects.count() == 0
+    for with_video in (True, False):  # PREVIEW_VIDEO=ahead's step, then render's (the sheets alone)
+        step_previews(JobContext(job), video, analysis, clips, broken, workspace_for(job.pk).create(), video=with_video)
+        assert ClipPreview.objects.count() == 0
     messages = [e.message for e in Job.objects.get(pk=job.pk).events.all()]
-    assert sum("preview of clip model #" in m and "failed" in m for m in messages) == 2
-    assert any("previews: 0 made, 0 kept, 2 failed" in m for m in messages)
+    assert sum("preview of clip model #" in m and "failed" in m for m in messages) == 4
+    assert sum("previews: 0 made, 0 kept, 2 failed" in m for m in messages) == 2
     assert "previews_url" not in (Job.objects.get(pk=job.pk).result or {})
 
 
@@ -271,3 +272,175 @@ def test_preview_api_owner_only(
         sets.delete()
     assert not ClipPreview.objects.exists()
     assert not get_storage().exists(preview.video) and not get_storage().exists(preview.contact_sheet)
+
+
+# --------------------------------------------------------------------------- PREVIEW_VIDEO=render
+
+
+def test_preview_frames_end_on_a_whole_piece():
+    from rendering.engine import plan_render, preview_frames
+
+    def frames(*spans):
+        return preview_frames(plan_render(clip_spec(*spans), META, {"width": 270, "height": 480}), 6.0)
+
+    # the output's 30 fps (the render's default)
+    assert frames((0.0, 5.0), (5.0, 8.0)) == 180  # 6 s, inside the second cut
+    assert frames((0.0, 5.9), (6.0, 8.0)) == 177  # 0.1 s of the next cut: ends before it
+    assert frames((0.5, 3.5)) == 90  # a shorter clip: all of it
+
+
+def test_build_command_adds_the_preview_output(source):
+    from rendering.engine import PreviewOutput, build_command
+
+    cmd = build_command(
+        str(source), clip_spec((0.2, 7.2)), "/tmp/main.mp4", meta=META,
+        settings={"width": 540, "height": 960}, preview=PreviewOutput(path="/tmp/p.mp4", width=270, height=480),
+    )  # fmt: skip
+    graph = cmd[cmd.index("-filter_complex") + 1]
+    assert "[vout]split=2[vmain][vp0]" in graph and "trim=end_frame=180,scale=270:480" in graph
+    assert "atrim=end_sample=288000" in graph  # 6 s at 48 kHz
+    maps = [cmd[i + 1] for i, a in enumerate(cmd) if a == "-map"]
+    assert maps == ["[vmain]", "[amain]", "[vprev]", "[aprev]"]
+    # each output's own options sit before its path: the deliverable's, then the preview's
+    assert cmd.index("/tmp/main.mp4") < cmd.index("ultrafast") < cmd[-1:].index("/tmp/p.mp4") + len(cmd) - 1
+    assert cmd[-1] == "/tmp/p.mp4"
+
+
+def test_a_render_writes_the_preview_of_its_first_seconds(source, tmp_path):
+    """The preview is the deliverable's first 6 s, scaled down: same cuts, same colours, its sound."""
+    from rendering.engine import PreviewOutput, render_variant
+
+    clip = clip_spec((4.2, 5.2), (0.1, 3.1), (2.2, 5.2))  # blue; red, green; green (to 5.8 s), blue
+    result = render_variant(
+        str(source), clip, str(tmp_path / "main.mp4"), meta=META,
+        settings={"width": 360, "height": 640, "preset": "ultrafast"},
+        preview=PreviewOutput(path=str(tmp_path / "prev.mp4"), width=270, height=480),
+    )  # fmt: skip
+    assert result.verify["ok"], result.verify
+    assert result.preview["frames"] == 180 and result.preview["duration"] == pytest.approx(6.0)
+    assert not list(tmp_path.glob("*.part"))
+    info = _probe(tmp_path / "prev.mp4")
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    assert (video["width"], video["height"]) == (270, 480) and int(video["nb_frames"]) == 180
+    assert any(s["codec_type"] == "audio" for s in info["streams"])
+    assert float(info["format"]["duration"]) == pytest.approx(6.0, abs=0.1)
+    for t, colour in ((0.5, "blue"), (1.5, "red"), (3.5, "green"), (5.5, "green")):
+        assert _dominant(read_frame(tmp_path / "prev.mp4", t, 270, 480)) == colour, t
+        assert _dominant(read_frame(tmp_path / "main.mp4", t, 360, 640)) == colour, t
+
+
+def test_a_failed_render_leaves_no_preview(source, tmp_path):
+    from rendering.engine import PreviewOutput, RenderError, render_variant
+
+    with pytest.raises(RenderError):
+        render_variant(
+            str(source), clip_spec((0.2, 7.2)), str(tmp_path / "main.mp4"), meta=META,
+            settings={"width": 360, "height": 640, "preset": "no-such-preset"},
+            preview=PreviewOutput(path=str(tmp_path / "prev.mp4"), width=270, height=480),
+        )  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+
+
+def _render_job(video, analysis, clips, job, source):
+    from fala_clip.media.workspace import workspace_for
+    from jobs.runner import JobContext
+    from rendering.services import render_all_variants
+
+    render_all_variants(
+        ctx=JobContext(job), ingest=video, analysis=analysis, clip_models=clips, source_path=source,
+        workspace=workspace_for(job.pk).create(),
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_sheets_first_then_each_render_brings_its_preview_video(video_with_clips, source, api, settings):
+    """PREVIEW_VIDEO=render (the default): the step makes the contact sheets; each clip's render
+    writes its preview video, stored and served with the sheet; nothing is left to make after."""
+    from fala_clip.media.workspace import workspace_for
+    from fala_clip.pipeline import step_previews, step_previews_missing
+    from fala_clip.storage import get_storage, open_stored
+    from jobs.models import Job
+    from jobs.runner import JobContext
+    from rendering.models import ClipPreview, RenderedVariant
+
+    assert settings.PREVIEW_VIDEO == "render"
+    settings.RENDER_PRESET = "ultrafast"
+    video, analysis, clips, job = video_with_clips
+    ws = workspace_for(job.pk).create()
+    step_previews(JobContext(job), video, analysis, clips, source, ws)
+    rows = {p.clip_model.rank: p for p in ClipPreview.objects.select_related("clip_model")}
+    assert set(rows) == {1, 2} and all(p.contact_sheet and not p.video for p in rows.values())
+    assert [f["cut"] for f in rows[2].frames] == [1, 2, 3]
+    base = f"/videos/{video.pk}"
+    listed = api.get(f"{base}/previews").json()["results"]
+    assert [(r["ready"], r["contact_sheet_url"] is not None, r["preview_url"]) for r in listed] == [
+        (False, True, None),
+        (False, True, None),
+    ]
+    resp = api.get(f"{base}/suggestions/1/preview")
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_ready"
+    assert "previews.clip_2" in Job.objects.get(pk=job.pk).stage_timings
+
+    _render_job(video, analysis, clips, job, source)
+    assert RenderedVariant.objects.filter(job=job, status="done").count() == 2
+    storage = get_storage()
+    for p in ClipPreview.objects.select_related("clip_model"):
+        assert p.video and storage.exists(p.video) and storage.exists(p.contact_sheet)
+        assert p.timings["video_from"] == "render"
+        # the clip's first 6 s, or all of the 3-s montage
+        assert p.timings["video_duration"] == pytest.approx(min(6.0, p.clip_model.duration), abs=0.04)
+        assert p.timings["contact_sheet"] > 0  # the sheet's record is kept
+    rank1 = ClipPreview.objects.get(clip_model=clips[0])
+    local = Path(ws.processed) / "check.mp4"
+    with open_stored(rank1.video) as fh:
+        local.write_bytes(fh.read())
+    info = _probe(local)
+    video_stream = next(s for s in info["streams"] if s["codec_type"] == "video")
+    assert (video_stream["width"], video_stream["height"]) == (270, 480)
+    assert _dominant(read_frame(local, 0.5, 270, 480)) == "red"  # source 0.7 s
+    assert _dominant(read_frame(local, 4.5, 270, 480)) == "blue"  # source 4.7 s
+    listed = api.get(f"{base}/previews").json()["results"]
+    assert all(r["ready"] and r["preview_url"] == f"{base}/suggestions/{r['rank']}/preview" for r in listed)
+    assert api.get(f"{base}/suggestions/2/preview").status_code == 200
+    assert not list(Path(ws.processed).glob("clip-*-preview.mp4*"))  # stored, not left behind
+
+    step_previews_missing(JobContext(job), video, analysis, clips, source, ws)
+    assert "previews_missing" not in Job.objects.get(pk=job.pk).stage_timings
+
+
+@pytest.mark.django_db
+def test_a_clip_rendered_before_a_retry_gets_its_preview_after_the_renders(video_with_clips, source, settings):
+    """A variant stored before the retry is not rendered again, so no render brings its preview
+    video: it is made the separate way after the renders."""
+    from fala_clip.media.workspace import workspace_for
+    from fala_clip.pipeline import step_previews, step_previews_missing
+    from jobs.models import Job
+    from jobs.runner import JobContext
+    from rendering.models import ClipPreview, RenderedVariant
+
+    settings.RENDER_PRESET = "ultrafast"
+    video, analysis, clips, job = video_with_clips
+    ws = workspace_for(job.pk).create()
+    step_previews(JobContext(job), video, analysis, clips, source, ws)
+    RenderedVariant.objects.create(job=job, clip_model=clips[0], ingest=video, index=1, status="done", file="x")
+    _render_job(video, analysis, clips, job, source)
+    assert not ClipPreview.objects.get(clip_model=clips[0]).video
+    assert ClipPreview.objects.get(clip_model=clips[1]).timings["video_from"] == "render"
+
+    step_previews_missing(JobContext(job), video, analysis, clips, source, ws)
+    p1 = ClipPreview.objects.get(clip_model=clips[0])
+    assert p1.video and p1.timings["video_duration"] == pytest.approx(6.0, abs=0.04) and "video" in p1.timings
+    job = Job.objects.get(pk=job.pk)
+    assert "previews_missing" in job.stage_timings
+    assert any("previews: 1 made" in e.message for e in job.events.all())
+
+
+def test_preview_video_setting_is_validated():
+    import os
+    import sys
+
+    env = {**os.environ, "PREVIEW_VIDEO": "later", "DJANGO_SETTINGS_MODULE": "fala_clip.settings.base"}
+    proc = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode != 0 and "PREVIEW_VIDEO must be render or ahead" in proc.stderr
