@@ -328,7 +328,8 @@ class LoudnessAhead:
                 fut.cancel()
                 continue
             try:
-                fut.set_result(measure_variant_loudness(**kwargs))
+                # the first render waits for the first measurement: loudnorm's pass beside the numpy one
+                fut.set_result(measure_variant_loudness(**kwargs, eager=n == 0))
             except Exception as exc:  # noqa: BLE001 - the render measures again and reports it
                 fut.set_exception(exc)
 

@@ -190,3 +190,46 @@ def test_loudness_measured_ahead_is_used_and_renders_the_same(flash_source, tmp_
         )
         is None
     )
+
+
+def _children() -> set[int]:
+    """Live child processes of this one (ffmpeg runs left behind would show here)."""
+    import os
+
+    kids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            kids.add(int(entry.name))
+    return kids
+
+
+@pytest.mark.parametrize("kind", ["peaky", "steady"])
+def test_eager_measurement_gives_the_same_figures(flash_source, tmp_path: Path, kind: str) -> None:
+    """``eager``: loudnorm's pass runs beside the numpy path -- its figures are used when the gain
+    cannot be linear (peaky), it is stopped and left out of the render log when it can (steady);
+    the figures are those of the sequential measurement either way, and no ffmpeg is left running."""
+    from rendering.engine import measure_variant_loudness
+
+    track = _write_wav(_signal(kind, 12.0), tmp_path / f"{kind}.wav")
+    clip = make_clip([(1.0, 4.0), (6.0, 8.0)], music_offset=0.5, music_duration=5.0)
+    kw = {"meta": SOURCE_META, "music": str(track), "settings": {"preset": "ultrafast"}}
+    before = _children()
+    plain = measure_variant_loudness(str(flash_source), clip, str(tmp_path / "a.mp4"), **kw)
+    eager = measure_variant_loudness(str(flash_source), clip, str(tmp_path / "b.mp4"), eager=True, **kw)
+    assert plain is not None and eager is not None
+    assert eager["measured"] == plain["measured"] and eager["how"] == plain["how"] and eager["key"] == plain["key"]
+    assert eager["how"] == ("loudnorm pass" if kind == "peaky" else "measured in numpy, linear gain")
+    assert _children() <= before
+    # a render's own measurement is eager: its log names the pass only where the pass was used
+    result = render_variant(str(flash_source), clip, str(tmp_path / "out.mp4"), **kw)
+    lines = [line for line in result.log if "] loudness:" in line]
+    assert any("measure pass" in line for line in lines) == (kind == "peaky"), lines
+    assert result.loudness == plain["measured"]
+    assert _children() <= before
+    assert not list(tmp_path.glob("*.f32"))
