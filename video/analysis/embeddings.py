@@ -66,6 +66,8 @@ class Embedder:
     name: str = ""
     version: str = ""
     dim: int = 0
+    #: frames per forward pass when ``embed`` is given no ``batch``
+    BATCH = 32
 
     def info(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "params": self.params()}
@@ -126,8 +128,7 @@ class EfficientNetLite0Embedder(Embedder):
     name = "efficientnet-lite0"
     dim = 1280
 
-    #: frames per forward pass (see the module docstring)
-    BATCH = 16
+    BATCH = 16  # see the module docstring
 
     def __init__(self) -> None:
         from importlib.metadata import version
@@ -212,7 +213,7 @@ class ClipEmbedder(Embedder):
 
         if len(frames) == 0:
             return np.zeros((0, self.dim), np.float32)
-        batch = batch or 32
+        batch = batch or self.BATCH
         outs = []
         with torch_threads(threads), torch.inference_mode():
             for i in range(0, len(frames), batch):
