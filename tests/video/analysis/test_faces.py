@@ -93,11 +93,8 @@ def test_no_faces_on_test_patterns(cuts_video):
 
 def test_boxes_are_normalised_clipped_and_sorted(monkeypatch):
     class FakeDetector:
-        def setInputSize(self, size):
-            self.size = size
-
-        def detect(self, img):
-            assert img.shape == (100, 200, 3) and img.flags["C_CONTIGUOUS"]
+        def detect(self, frames, *, score_threshold, nms_threshold, top_k, rgb, threads):
+            assert frames.shape == (2, 100, 200, 3) and rgb and threads == 1
             rows = np.array(
                 [
                     [10, 20, 20, 30] + [0] * 10 + [0.91],  # small face
@@ -105,7 +102,7 @@ def test_boxes_are_normalised_clipped_and_sorted(monkeypatch):
                 ],
                 dtype=np.float32,
             )
-            return 1, rows
+            return [rows, np.zeros((0, 15), np.float32)]
 
     monkeypatch.setattr(faces_mod, "_detector", lambda *a: FakeDetector())
     frames = np.zeros((2, 100, 200, 3), np.uint8)
