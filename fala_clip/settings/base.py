@@ -181,7 +181,6 @@ WORKER_PRELOAD_MODULES = env.list(
 PIPELINE_WARM_MODULES = env.list(
     "PIPELINE_WARM_MODULES",
     default=[
-        "scipy.signal",
         "cv2",
         "onnxruntime",
         "faster_whisper",

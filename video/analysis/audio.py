@@ -5,7 +5,7 @@
   quiet instead of being stretched to the full range;
 * ``onset_envelope`` / ``detect_onsets`` — spectral-flux onsets (log
   magnitude STFT, 32 ms window, 10 ms hop, half-wave rectified flux,
-  adaptive threshold = moving median + delta), in plain numpy/scipy: no
+  adaptive threshold = moving median + delta), in plain numpy: no
   librosa import (and no numba JIT) on the video path. Times are accurate
   to about a hop (10 ms).
 """
@@ -90,15 +90,14 @@ def detect_onsets(
     """Onsets as ``[{"time", "strength"}]`` (strength 0..1 relative to the strongest)."""
     if audio is None or audio.size == 0:
         return []
-    from scipy.ndimage import median_filter
-    from scipy.signal import find_peaks
+    from fala_clip.media.dsp import find_peaks, median_filter1d
 
     flux, times = onset_envelope(audio, sr)
     if flux.size < 3 or float(flux.max()) <= 0:
         return []
     env = flux / float(flux.max())
-    med = median_filter(env, size=max(3, int(median_s * sr / HOP) | 1), mode="nearest")
+    med = median_filter1d(env, max(3, int(median_s * sr / HOP) | 1))
     thresh = med + delta
     dist = max(1, int(round(min_gap_s * sr / HOP)))
-    peaks, _ = find_peaks(env, height=thresh, distance=dist)
+    peaks = find_peaks(env, height=thresh, distance=dist)
     return [{"time": round(float(times[p]), 3), "strength": round(float(env[p]), 3)} for p in peaks.tolist()]

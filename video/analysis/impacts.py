@@ -50,12 +50,11 @@ def visual_impacts(
     n = fs.n
     if n < 3:
         return []
-    from scipy.ndimage import median_filter
-    from scipy.signal import find_peaks
+    from fala_clip.media.dsp import find_peaks, median_filter1d
 
     w = max(3, int(round(0.5 * fs.fps)))
     # median of the previous w frames: a trailing window (shifted centred filter)
-    med = median_filter(motion.astype(np.float32), size=w, mode="nearest", origin=(w - 1) // 2)
+    med = median_filter1d(motion.astype(np.float32), w, origin=(w - 1) // 2)
     prev_med = np.concatenate([[motion[0]], med[:-1]])
     rise = np.maximum(motion - prev_med, 0.0)
     dl = np.diff(fs.luma.astype(np.float32), prepend=fs.luma[:1])
@@ -69,7 +68,7 @@ def visual_impacts(
     mad = float(np.median(np.abs(raw - np.median(raw))))
     floor_raw = max(-scale * np.log(1.0 - min_strength), float(np.median(raw)) + 4.0 * 1.4826 * mad)
     # peaks on the raw (unsaturated) signal so the strongest of close peaks wins
-    peaks, _ = find_peaks(raw, height=floor_raw, distance=max(1, int(round(min_gap_s * fs.fps))))
+    peaks = find_peaks(raw, height=floor_raw, distance=max(1, int(round(min_gap_s * fs.fps))))
     return [
         {"time": round(p / fs.fps, 3), "frame": int(p), "strength": round(float(strength[p]), 3)}
         for p in peaks.tolist()
