@@ -50,37 +50,12 @@ def main() -> int:
         multiplied by three -- one encode's time moved by up to 20 % between runs minutes apart on
         this shared host, the largest part of a single ratio's spread."""
         decode = sh(["ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-f", "null", "-"])
-        encodes = [
-            sh(
-                [
-                    "ffmpeg",
-                    "-nostdin",
-                    "-v",
-                    "error",
-                    "-y",
-                    "-ss",
-                    "60",
-                    "-t",
-                    "30",
-                    "-i",
-                    str(src),
-                    "-vf",
-                    "scale=-2:1920,crop=1080:1920",
-                    "-c:v",
-                    "libx264",
-                    "-preset",
-                    "veryfast",
-                    "-crf",
-                    "20",
-                    "-c:a",
-                    "aac",
-                    "-b:a",
-                    "192k",
-                    str(enc),
-                ]
-            )  # fmt: skip
-            for _ in range(3)
-        ]
+        encode = [
+            "ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", "60", "-t", "30", "-i", str(src),
+            "-vf", "scale=-2:1920,crop=1080:1920", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+            "-c:a", "aac", "-b:a", "192k", str(enc),
+        ]  # fmt: skip
+        encodes = [sh(encode) for _ in range(3)]
         return decode, sum(encodes) / len(encodes)
 
     # The floor is measured before and after the pipeline and averaged: this shared machine's
