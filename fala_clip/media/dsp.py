@@ -159,7 +159,9 @@ def iir_filter(b: tuple[float, ...], a: tuple[float, ...], x: np.ndarray, axis: 
     shape = [1] * x.ndim
     shape[axis] = hf.size
     y = np.fft.irfft(np.fft.rfft(x, size, axis=axis) * hf.reshape(shape), size, axis=axis)
-    return np.take(y, np.arange(n), axis=axis)
+    keep = [slice(None)] * x.ndim
+    keep[axis] = slice(0, n)
+    return y[tuple(keep)]
 
 
 @functools.lru_cache(maxsize=8)
