@@ -95,6 +95,7 @@ class EarlySampleAnalysis:
         idle: bool = True,
     ):
         from fala_clip.media.procs import die_with_parent
+        from video.analysis import modelcache
 
         self.samples = Path(samples)
         self.out = self.samples.with_name("early.pickle")
@@ -112,6 +113,7 @@ class EarlySampleAnalysis:
             str(face_model or ""),
             repr(float(face_threshold)),
             "idle" if idle else "normal",
+            str(modelcache.cache_dir() or "-"),  # where YuNet's free-size copy is kept
         ]
         # the repository root on the path: the child imports this package as the parent does
         root = str(Path(__file__).resolve().parents[2])
@@ -186,7 +188,7 @@ def _stop_requested(stdin_fd: int, timeout: float) -> bool:
 
 
 def child_main(argv: list[str]) -> int:
-    samples, out, shape, faces_flag, sal_flag, model, threshold, priority = argv
+    samples, out, shape, faces_flag, sal_flag, model, threshold, priority, cache = argv
     if priority == "idle" and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
         try:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
@@ -195,8 +197,11 @@ def child_main(argv: list[str]) -> int:
     import cv2
 
     cv2.setNumThreads(1)  # as the steps run it (video.analysis.cvthreads)
+    from video.analysis import modelcache
     from video.analysis.faces import detect_faces, yunet_model_path
     from video.analysis.saliency import sample_parts
+
+    modelcache.set_cache_dir(None if cache == "-" else cache)  # the parent's: no onnx import here
 
     model_path = str(yunet_model_path(model or None)) if faces_flag == "faces" else ""
 
