@@ -75,3 +75,18 @@ def descendants(root: int) -> list[int]:
             out.append(child)
             todo.append(child)
     return out
+
+
+def fresh_python(code: str, *, timeout: float = 120) -> list[str]:
+    """Run ``code`` in a new interpreter from the repository root; the words it printed.
+
+    For what only a fresh process shows (which modules an import chain pulls in).  A non-zero
+    exit fails the test with the child's stderr.
+    """
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()

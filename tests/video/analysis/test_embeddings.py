@@ -162,10 +162,7 @@ def test_onnx_export_is_cached_on_disk(tmp_path, samples):
 def test_analysis_process_imports_neither_torch_nor_onnx(tmp_path, samples):
     """With the cache filled, a process that embeds frames and finds faces never imports torch (1.6 CPU-s)
     or onnx (1.1 CPU-s): it reads the files they made."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
+    from tests.procwatch import fresh_python
     from video.analysis.embeddings import efficientnet_lite0_onnx
     from video.analysis.faces import yunet_model_path
     from video.analysis.yunet import free_size_model
@@ -184,8 +181,5 @@ def test_analysis_process_imports_neither_torch_nor_onnx(tmp_path, samples):
         "f = detect_faces(frames, list(range(len(frames))))\n"
         "print(v.shape[0], v.shape[1], len(f), 'torch' in sys.modules, 'onnx' in sys.modules)\n"
     )
-    root = Path(__file__).resolve().parents[3]
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
     n = str(len(samples))
-    assert out.stdout.split() == [n, "1280", n, "False", "False"]
+    assert fresh_python(code) == [n, "1280", n, "False", "False"]
