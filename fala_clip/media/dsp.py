@@ -131,6 +131,14 @@ def _cached_response(b: tuple[float, ...], a: tuple[float, ...]) -> np.ndarray:
     return h
 
 
+@functools.lru_cache(maxsize=4)
+def _response_spectrum(b: tuple[float, ...], a: tuple[float, ...], size: int) -> np.ndarray:
+    """The impulse response's rFFT at ``size`` (clips of one length share the FFT size: not redone)."""
+    hf = np.fft.rfft(_cached_response(b, a), size)
+    hf.setflags(write=False)
+    return hf
+
+
 def _fft_size(n: int) -> int:
     """The smallest 2^a 3^b 5^c >= n (fast for numpy's FFT)."""
     best = 1 << max(0, (n - 1).bit_length())
@@ -155,7 +163,7 @@ def iir_filter(b: tuple[float, ...], a: tuple[float, ...], x: np.ndarray, axis: 
     if n == 0:
         return x.copy()
     size = _fft_size(n + h.size - 1)
-    hf = np.fft.rfft(h, size)
+    hf = _response_spectrum(tuple(float(v) for v in b), tuple(float(v) for v in a), size)
     shape = [1] * x.ndim
     shape[axis] = hf.size
     y = np.fft.irfft(np.fft.rfft(x, size, axis=axis) * hf.reshape(shape), size, axis=axis)

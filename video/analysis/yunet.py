@@ -17,13 +17,12 @@ A batch of N frames comes out as ``(1, N*rows*cols, k)``, frame-major.
 from __future__ import annotations
 
 import hashlib
-import threading
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 
-from video.analysis.modelcache import cached_model
+from video.analysis.modelcache import OrtSessions, cached_model
 
 __all__ = ["YuNet", "DIVISOR", "STRIDES", "free_size_model"]
 
@@ -66,25 +65,7 @@ class YuNet:
 
     def __init__(self, path: str | Path, cache_dir: str | Path | None = None) -> None:
         self.path = str(path)
-        self._model = free_size_model(path, cache_dir)
-        self._sessions: dict[int, Any] = {}
-        self._lock = threading.Lock()
-
-    def _session(self, threads: int) -> Any:
-        with self._lock:
-            sess = self._sessions.get(threads)
-            if sess is None:
-                import onnxruntime as ort
-
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = max(0, threads)
-                opts.inter_op_num_threads = 1
-                opts.log_severity_level = 3
-                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                sess = self._sessions[threads] = ort.InferenceSession(
-                    self._model, opts, providers=["CPUExecutionProvider"]
-                )
-            return sess
+        self._sessions = OrtSessions(free_size_model(path, cache_dir))
 
     def detect(
         self,
@@ -111,7 +92,7 @@ class YuNet:
         ph, pw = ((h - 1) // DIVISOR + 1) * DIVISOR, ((w - 1) // DIVISOR + 1) * DIVISOR
         blob = np.zeros((n, 3, ph, pw), np.float32)
         blob[:, :, :h, :w] = (frames[..., ::-1] if rgb else frames).transpose(0, 3, 1, 2)  # BGR planes
-        outs = dict(zip(_OUTPUTS, self._session(threads).run(_OUTPUTS, {"input": blob}), strict=True))
+        outs = dict(zip(_OUTPUTS, self._sessions.get(threads).run(_OUTPUTS, {"input": blob}), strict=True))
         thr = np.float32(score_threshold)
         per_stride = []
         for s in STRIDES:
