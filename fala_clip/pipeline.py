@@ -33,6 +33,8 @@ from music.jobs import (
     BackgroundMusicAnalysis,
     analyze_music_asset,
     music_analysis_kwargs,
+    music_child_discard,
+    music_child_prewarm,
     music_local_copy,
     music_result_save,
 )
@@ -54,8 +56,15 @@ def clip_pipeline(ctx: JobContext) -> None:
 def run_clip_pipeline(ctx: JobContext) -> None:
     ingest = VideoIngest.objects.select_related("music").get(pk=ctx.job.params["video_id"])
     ws = workspace_for(ctx.job.pk).create()
-    path = step_ingest(ctx, ingest, ws)
-    background = step_start_music(ctx, ingest, ws)
+    if music_child_wanted(ingest):
+        # its imports run while the source is fetched and probed (a no-op when made already:
+        # the clip command makes it before it stores the inputs)
+        music_child_prewarm()
+    try:
+        path = step_ingest(ctx, ingest, ws)
+        background = step_start_music(ctx, ingest, ws)
+    finally:
+        music_child_discard()  # one no analysis took (the track was analysed meanwhile, a failure)
     if settings.PIPELINE_WARM_MODULES:
         from fala_clip.media.warmup import warm_in_background
 
@@ -318,6 +327,22 @@ def step_analyze_video(
     return analysis
 
 
+def music_child_wanted(ingest: VideoIngest) -> bool:
+    """Whether the track is to be analysed in a child beside the video analysis (see :func:`step_start_music`)."""
+    music = ingest.music
+    if music is None or not settings.MUSIC_ANALYSIS_CONCURRENT or (os.cpu_count() or 1) < 2:
+        return False
+    if MusicAnalysis.objects.filter(asset=music).exists():
+        return False
+    # the video analysis is reused: nothing to overlap with (unknown before a URL is fetched)
+    return not (
+        ingest.sha256
+        and VideoAnalysis.objects.filter(
+            owner=ingest.owner, sha256=ingest.sha256, pipeline_version=PIPELINE_VERSION
+        ).exists()
+    )
+
+
 def step_start_music(
     ctx: JobContext, ingest: VideoIngest, ws: Workspace
 ) -> tuple[Path, BackgroundMusicAnalysis] | None:
@@ -327,28 +352,24 @@ def step_start_music(
     the second core idle (``MUSIC_ANALYSIS_CONCURRENT``; off on one core).
     """
     music = ingest.music
-    if music is None or not settings.MUSIC_ANALYSIS_CONCURRENT or (os.cpu_count() or 1) < 2:
+    if music is None or not music_child_wanted(ingest):
         return None
-    if MusicAnalysis.objects.filter(asset=music).exists():
-        return None
-    if VideoAnalysis.objects.filter(
-        owner=ingest.owner, sha256=ingest.sha256, pipeline_version=PIPELINE_VERSION
-    ).exists():
-        return None  # the video analysis is reused: nothing to overlap with
     path = music_local_copy(ctx, music, ws)
     deferred = settings.MUSIC_ANALYSIS_START == "after_decode"
-    ctx.log(
-        "music analysis started beside the video analysis"
-        + (" (it analyses once the decode has ended)" if deferred else ""),
-        music_id=str(music.pk),
-    )
-    return path, BackgroundMusicAnalysis(
+    bg = BackgroundMusicAnalysis(
         path,
         music_analysis_kwargs(music),
         nice=settings.MUSIC_ANALYSIS_NICE,
         idle=settings.MUSIC_ANALYSIS_IDLE,
         deferred=deferred,
     )
+    ctx.log(
+        "music analysis started beside the video analysis"
+        + (" (it analyses once the decode has ended)" if deferred else "")
+        + (" (in the child spawned ahead)" if bg.prewarmed else ""),
+        music_id=str(music.pk),
+    )
+    return path, bg
 
 
 def step_ensure_music(

