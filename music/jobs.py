@@ -218,6 +218,7 @@ class BackgroundMusicAnalysis:
 
         warm = _take_warm(nice, idle) if deferred else None
         self.prewarmed = warm is not None
+        self._go: Any
         if warm is not None:
             self._go, self._pool = warm.go, warm.pool
         else:

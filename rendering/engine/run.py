@@ -471,13 +471,32 @@ def _log_command(what: str, cmd: list[str]) -> None:
     _logger.info("%s command", what, extra={"cmd": " ".join(cmd)})
 
 
+_DURATIONS: dict[tuple[str, int, int], dict | None] = {}
+_DURATIONS_LOCK = threading.Lock()
+
+
 def _probe_duration(path: str) -> dict | None:
-    """``{"duration": seconds}`` of a music file (None if ffprobe cannot tell)."""
+    """``{"duration": seconds}`` of a music file (None if ffprobe cannot tell).
+
+    Remembered per file (path, size, modification time): a job's loudness measurements
+    and renders all ask for the one track, and a render waited ~0.1 s for each ffprobe.
+    """
     try:
-        fmt = ffprobe_json(path).get("format", {})
-        return {"duration": float(fmt["duration"])}
-    except (RenderError, KeyError, TypeError, ValueError):
+        st = os.stat(path)
+    except OSError:
         return None
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    with _DURATIONS_LOCK:  # a render and the measurement ahead of the next one ask at once
+        if key not in _DURATIONS:
+            try:
+                fmt = ffprobe_json(path).get("format", {})
+                _DURATIONS[key] = {"duration": float(fmt["duration"])}
+            except (RenderError, KeyError, TypeError, ValueError):
+                return None  # not remembered: a later call asks again
+            if len(_DURATIONS) > 64:
+                _DURATIONS.pop(next(iter(_DURATIONS)))
+        found = _DURATIONS[key]
+    return dict(found) if found is not None else None
 
 
 def _describe(report: dict, names: list[str]) -> str:

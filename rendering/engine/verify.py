@@ -12,6 +12,9 @@ import math
 import os
 import re
 import struct
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from ._proc import ffmpeg_bin, ffprobe_json, run_ffmpeg
@@ -151,6 +154,13 @@ def _rate(value: Any) -> float | None:
     return _float(value)
 
 
+def _run_into(fut: Future[Any], func: Callable[..., Any], *args: Any) -> None:
+    try:
+        fut.set_result(func(*args))
+    except BaseException as exc:  # noqa: BLE001 - handed to whoever reads the future
+        fut.set_exception(exc)
+
+
 def verify_output(
     path: str,
     *,
@@ -177,6 +187,12 @@ def verify_output(
         raise RenderError("verify_failed", f"output {path} does not exist")
     frame = 1.0 / float(fps)
     tol = frame + 1e-3  # one frame, plus timestamp rounding of the container
+    # The loudness (an ffmpeg decoding the audio) is measured beside the probe (an ffprobe
+    # counting the packets): each is single-threaded and the renders wait for both.
+    loudness_run: Future[float] | None = None
+    if target_lufs is not None:
+        loudness_run = Future()
+        threading.Thread(target=_run_into, args=(loudness_run, measure_loudness, path), daemon=True).start()
     info = ffprobe_json(path, "-count_packets")
     streams = info.get("streams", [])
     video = next((s for s in streams if s.get("codec_type") == "video"), None)
@@ -235,8 +251,15 @@ def verify_output(
     duration = _float(fmt.get("duration"))
 
     loudness = None
-    if target_lufs is not None and audio:
-        loudness = measure_loudness(path)
+    if loudness_run is not None:
+        try:
+            loudness = loudness_run.result()
+        except Exception:
+            if audio:
+                raise
+        if not audio:  # nothing to measure: the probe says so (the measurement failed or is moot)
+            loudness = None
+    if loudness is not None and target_lufs is not None:
         check(
             "loudness",
             math.isfinite(loudness) and abs(loudness - target_lufs) <= lufs_tolerance,

@@ -163,6 +163,45 @@ def test_verify_flags_missing_faststart_and_wrong_size(tmp_path):
     assert err.value.code == "verify_failed"
 
 
+def test_verify_measures_the_loudness_beside_the_probe_and_skips_it_without_audio(tmp_path):
+    tone = tmp_path / "tone.mp4"
+    mute = tmp_path / "mute.mp4"
+    video = ["-f", "lavfi", "-i", "testsrc=size=180x320:rate=30:duration=2"]
+    enc = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart"]
+    _ff(*video, "-f", "lavfi", "-i", "sine=f=440:r=48000:duration=2", "-ac", "2", *enc, "-c:a", "aac", str(tone))
+    _ff(*video, *enc, str(mute))
+    # with a track: the loudness measured beside the probe is the one measured alone
+    report = verify_output(str(tone), expected_duration=2.0, fps=30, width=180, height=320, target_lufs=-14.0)
+    assert report["loudness"] == measure_loudness(str(tone))
+    assert "loudness" in report["checks"]
+    # without one: its measurement fails, and that is no error -- there is nothing to measure
+    report = verify_output(str(mute), expected_duration=2.0, fps=30, width=180, height=320, target_lufs=-14.0)
+    assert report["loudness"] is None and "loudness" not in report["checks"]
+    assert report["checks"]["frame_count"]["ok"]
+
+
+def test_a_tracks_duration_is_probed_once_per_file_version(tmp_path, monkeypatch):
+    from rendering.engine import run as run_mod
+
+    track = tmp_path / "t.wav"
+    _ff("-f", "lavfi", "-i", "sine=r=48000:duration=1.5", str(track))
+    calls = []
+    real = run_mod.ffprobe_json
+    monkeypatch.setattr(run_mod, "ffprobe_json", lambda p, *a, **k: calls.append(p) or real(p, *a, **k))
+    first = run_mod._probe_duration(str(track))
+    assert first is not None and first["duration"] == pytest.approx(1.5, abs=0.01)
+    assert run_mod._probe_duration(str(track)) == first and len(calls) == 1  # remembered
+    # a new file under the same name is probed again
+    _ff("-f", "lavfi", "-i", "sine=r=48000:duration=2.5", str(track))
+    os.utime(track, ns=(1, 10**18))
+    assert run_mod._probe_duration(str(track))["duration"] == pytest.approx(2.5, abs=0.01)
+    assert len(calls) == 2
+    # what cannot be probed is not remembered, nor an error
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"not audio")
+    assert run_mod._probe_duration(str(junk)) is None
+
+
 # --------------------------------------------------------------------------- other paths
 
 
