@@ -162,7 +162,7 @@ def _check_dotted(name: str, paths: Iterable[str], n: int) -> Iterable[Error]:
             yield Error(f"{name} entry {path!r} is not callable", id=f"fala_clip.E{n:03d}")
 
 
-@register()
+@register("fala_clip")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Every enumerated, ranged or dotted-path setting, with the variable named."""
     errors: list[CheckMessage] = [*_check_numbers(), *_check_choices()]

@@ -221,3 +221,22 @@ def test_profile_layer_providers_must_import_as_callables(settings, path, proble
     errors = check_settings()
     assert [e.id for e in errors] == ["fala_clip.E010"]
     assert errors[0].msg.startswith(f"PROFILE_LAYER_PROVIDERS entry {path!r} {problem}")
+
+
+def test_the_clip_command_checks_everything_but_the_urlconf(settings, tmp_path):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    from fala_clip.management.commands.clip import clip_check_tags
+
+    tags = clip_check_tags()
+    # it serves no URL: the URLconf's checks (importing every view) are left to `manage.py check`
+    assert "urls" not in tags
+    assert {"fala_clip", "models", "database", "caches", "templates"} <= set(tags)
+    # and our own settings check still stops it before anything is stored
+    settings.LOG_LEVEL = "LOUD"
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x")
+    with pytest.raises(SystemCheckError, match="LOG_LEVEL='LOUD'"):
+        call_command("clip", str(video), "--out", str(tmp_path / "out"), skip_checks=False)
+    assert not (tmp_path / "out" / "summary.json").exists()

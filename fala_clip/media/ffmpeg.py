@@ -107,9 +107,7 @@ def ffmpeg_version() -> str:
     with _VERSION_LOCK:
         if "ffmpeg" not in _VERSION_CACHE:
             try:
-                out = run_tool([ffmpeg_bin(), "-hide_banner", "-version"], timeout=10).stdout.decode(
-                    "utf-8", "replace"
-                )
+                out = run_tool([ffmpeg_bin(), "-hide_banner", "-version"], timeout=10).stdout.decode("utf-8", "replace")
                 first = out.splitlines()[0] if out else ""
                 parts = first.split()
                 _VERSION_CACHE["ffmpeg"] = parts[2] if len(parts) > 2 and parts[1] == "version" else first
