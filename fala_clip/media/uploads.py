@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ from typing import Any
 from django.conf import settings
 
 from fala_clip.api.errors import ServiceError
+
+#: Bytes read, hashed and written at a time.
+UPLOAD_CHUNK = 4 * 1024 * 1024
 
 
 @dataclass
@@ -43,16 +47,25 @@ def receive_upload(uploaded: Any, *, max_bytes: int) -> ReceivedFile:
     dest = incoming_dir() / uuid.uuid4().hex
     digest = hashlib.sha256()
     size = 0
+    # Each chunk is hashed in a second thread while this one writes it (hashlib and the write
+    # both release the GIL): the copy costs about the longer of the two instead of their sum
+    # (W5's 306-MB source: ~0.2 s of the ~0.5 s it took), and the hash still sees the chunks
+    # in order -- the next is handed over only when the previous one is hashed.
+    hashing: Future[None] | None = None
     try:
-        with dest.open("wb") as fh:
-            for chunk in uploaded.chunks(1024 * 1024):
+        with dest.open("wb") as fh, ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-hash") as pool:
+            for chunk in uploaded.chunks(UPLOAD_CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
                     raise ServiceError(
                         "too_large", f"The file exceeds {max_bytes} bytes.", {"max_bytes": max_bytes}, status_code=413
                     )
-                digest.update(chunk)
+                if hashing is not None:
+                    hashing.result()
+                hashing = pool.submit(digest.update, chunk)
                 fh.write(chunk)
+            if hashing is not None:
+                hashing.result()
     except BaseException:
         # Never leave a partial copy behind: a full disk (ENOSPC), an oversize body, a client gone.
         dest.unlink(missing_ok=True)
