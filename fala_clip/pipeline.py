@@ -71,7 +71,12 @@ def run_clip_pipeline(ctx: JobContext) -> None:
         warm_in_background(settings.PIPELINE_WARM_MODULES)
     try:
         analysis = step_analyze_video(
-            ctx, ingest, path, on_decoded=background[1].start if background else None, work_dir=ws.root
+            ctx,
+            ingest,
+            path,
+            on_decoded=background[1].start if background else None,
+            work_dir=ws.root,
+            music_importing=background is not None and not background[1].prewarmed,
         )
     except BaseException:
         if background is not None:
@@ -250,7 +255,8 @@ def step_ingest(ctx: JobContext, ingest: VideoIngest, ws: Workspace) -> Path:
 
 def early_analysis(*, beside_music: bool) -> bool:
     """Whether the video analysis runs faces' pass one and the saliency during the decode
-    (``VIDEO_EARLY_ANALYSIS``; ``beside_music``: a track's analysis child runs beside it)."""
+    (``VIDEO_EARLY_ANALYSIS``; ``beside_music``: a track's analysis child imports its libraries
+    during the decode -- one spawned ahead, ``MUSIC_ANALYSIS_PREWARM``, has imported them before)."""
     mode = settings.VIDEO_EARLY_ANALYSIS
     cores = os.cpu_count() or 1
     return mode == "on" or (mode == "auto" and cores >= 2 and (cores >= 4 or not beside_music))
@@ -262,13 +268,16 @@ def step_analyze_video(
     path: Path,
     on_decoded: Callable[[], None] | None = None,
     work_dir: Path | None = None,
+    music_importing: bool | None = None,
 ) -> VideoAnalysis:
     """Analyse once per (owner, sha256): a resubmitted file reuses the cached analysis.
 
     ``on_decoded``: called once the decode has ended (the first step after it
     starts), e.g. to let a deferred background music analysis begin.
     ``work_dir``: the job's workspace, where the decode keeps its samples and
-    soundtrack on disk while the analysers read them.
+    soundtrack on disk while the analysers read them.  ``music_importing``: a track's
+    analysis child imports its libraries during the decode (default: whenever there is
+    ``on_decoded``); it then takes the decode's idle share (:func:`early_analysis`).
     """
     cached = VideoAnalysis.objects.filter(
         owner=ingest.owner, sha256=ingest.sha256, pipeline_version=PIPELINE_VERSION
@@ -303,7 +312,7 @@ def step_analyze_video(
             languages=list(settings.TRANSCRIBE_LANGUAGES),
             decode_threads=settings.VIDEO_DECODE_THREADS,
             skip_loop_filter=settings.VIDEO_DECODE_SKIP_LOOP_FILTER,
-            early=early_analysis(beside_music=on_decoded is not None),
+            early=early_analysis(beside_music=on_decoded is not None if music_importing is None else music_importing),
             threads=settings.VIDEO_EMBED_THREADS,
             on_step=on_step,
             meta=ingest.probe or None,  # gated at submission: no second ffprobe

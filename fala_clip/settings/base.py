@@ -358,11 +358,12 @@ VIDEO_DECODE_SKIP_LOOP_FILTER = env.bool("VIDEO_DECODE_SKIP_LOOP_FILTER", defaul
 VIDEO_EMBED_THREADS = env.int("VIDEO_EMBED_THREADS", default=2)  # torch's threads for the frame embeddings
 # Faces' first pass and the saliency maps on the samples the decode has written, during the decode,
 # in a SCHED_IDLE child (video.analysis.early); the results are the same either way. "auto": with
-# 4 cores or more, and on 2-3 cores only when no track is analysed beside the video -- on 2 vCPUs
-# the track's child (MUSIC_ANALYSIS_CONCURRENT) already takes the decode's idle share: W5 with it
-# read the analysers after the decode -1.9/-2.3 s, the track waited for +0.8/+1.1 s, the decode
-# within noise, 1.21x against 1.20x in two pairs (2026-12-06); W5's source alone: 28.3 -> 27.6 s
-# on average (docs/architecture.md). "on" / "off".
+# 4 cores or more, and on 2-3 cores unless a track's analysis child imports its libraries during
+# the decode (MUSIC_ANALYSIS_PREWARM off): that child then takes the decode's idle share (W5,
+# 2026-12-06: -1.9/-2.3 s after the decode, the track waited +0.8/+1.1 s, 1.21x against 1.20x).
+# With the child spawned ahead (the default) the share is free: W5's clip command, three
+# interleaved pairs (2026-12-07), the analysers after the decode plus the wait for the track
+# 4.97 -> 3.88 s on average, the decode unchanged (26.2 / 25.4 s). "on" / "off".
 #: Where a clip's 6-s preview video comes from: "render" -- a second output of the clip's full
 #: render (the source decoded once for both; it arrives with that render), or "ahead" -- its own
 #: low-resolution render right after the suggestions, before the full renders (~1 s a clip on
