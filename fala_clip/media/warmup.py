@@ -21,7 +21,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
 
@@ -44,26 +44,17 @@ def _todo(names: Iterable[str]) -> list[str]:
 
 
 def import_modules(
-    names: Iterable[str],
-    *,
-    what: str = "import",
-    logger: logging.Logger = log,
-    level: int = logging.WARNING,
-    stop: Callable[[], bool] | None = None,
+    names: Iterable[str], *, what: str = "import", logger: logging.Logger = log, level: int = logging.WARNING
 ) -> dict[str, float]:
     """Import those of ``names`` not imported yet; seconds per module imported.
 
     A module that fails to import is logged (``"<what> of <name> failed, skipped"``
     at ``level`` on ``logger``) and skipped: the step that needs it raises the
-    real error.  ``stop``: asked before each module; true ends the warm-up there
-    (the work it prepared for has begun and imports what it needs itself).  Used by
-    the heavy worker's preload, the warm-up thread and the background music
-    analysis child.
+    real error.  Used by the heavy worker's preload, the warm-up thread and the
+    background music analysis child.
     """
     seconds: dict[str, float] = {}
     for name in _todo(names):
-        if stop is not None and stop():
-            break
         t = time.perf_counter()
         try:
             importlib.import_module(name)

@@ -9,38 +9,6 @@ from typing import Any
 _GO: Any = None
 
 
-def _lower_priority(nice: int, idle: bool) -> None:
-    """This thread's priority: ``nice`` steps lower, and Linux ``SCHED_IDLE`` with ``idle``.
-
-    Linux keeps both per thread (threads started later inherit them).
-    """
-    import os
-
-    if nice:
-        try:
-            os.nice(nice)
-        except OSError:
-            pass
-    if idle and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        except OSError:
-            pass
-
-
-def _warm_up(warm: tuple[str, ...], nice: int, idle: bool, go: Any = None) -> None:
-    from fala_clip.media.ffmpeg import ffmpeg_version
-    from fala_clip.media.warmup import import_modules
-
-    _lower_priority(nice, idle)
-    # Told to analyse meanwhile (a short source's decode ended first): the analysis imports the
-    # rest at its own priority -- a module this thread is importing still finishes here first.
-    told = go.is_set if go is not None else None
-    import_modules(warm, what="background warm-up import", stop=told)
-    if told is None or not told():
-        ffmpeg_version()  # the analysis records it: asked now, while the child waits anyway
-
-
 def background_child(
     parent_pid: int | None = None,
     nice: int = 0,
@@ -56,33 +24,35 @@ def background_child(
     video decode) keeps the CPU and the child takes what is left.
     ``go``: a ``multiprocessing`` event the task waits for (:func:`run_when_told`);
     ``warm``: modules imported meanwhile, so that the analysis starts at once
-    when told (a spawned child imports everything anew: ~3 s of CPU).  With
-    ``go``, only that waiting and importing runs at the lower priority (in a
-    thread of its own): once told -- the clip pipeline tells it when the video
-    decode has ended -- the analysis runs at its parent's priority, beside the
-    parent's analysers that follow the decode, so that the two share the cores
-    and end together instead of the track's analysis taking only what they
-    leave idle and finishing alone (W5: ~0.5 s with a core idle).
+    when told (a spawned child imports everything anew: ~3 s of CPU).
     """
     import os
-    import threading
 
     global _GO
     _GO = go
 
+    if nice:
+        try:
+            os.nice(nice)
+        except OSError:
+            pass
+    if idle and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError:
+            pass
     die_with_parent(parent_pid)
     # One BLAS/OpenMP thread: the child analyses beside its parent's own analysers, and a
     # second spinning BLAS thread per process only takes CPU from them. The variables count
     # for libraries loaded from now on; threadpoolctl limits those loaded already.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
-    if go is not None:
-        if warm:
-            threading.Thread(target=_warm_up, args=(warm, nice, idle, go), name="warm-up", daemon=True).start()
-        return
-    _lower_priority(nice, idle)
     if warm:
-        _warm_up(warm, 0, False)
+        from fala_clip.media.ffmpeg import ffmpeg_version
+        from fala_clip.media.warmup import import_modules
+
+        import_modules(warm, what="background warm-up import")
+        ffmpeg_version()  # the analysis records it: asked now, while the child waits anyway
     import threadpoolctl
 
     threadpoolctl.threadpool_limits(limits=1)
