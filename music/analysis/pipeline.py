@@ -9,6 +9,7 @@ with the returned ``embeddings["audio"]["vector"]``).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -80,6 +81,23 @@ def analyze_track(
     versions["decoding"] = {"name": "ffmpeg", "version": ffmpeg_version(), "params": {"sample_rate": sr, "mono": True}}
     duration = y.size / float(sr)
 
+    # The activity detector (onnxruntime, which releases the GIL) needs only the 16-kHz audio:
+    # it runs in a second thread beside the rhythm and structure steps (librosa), so a track
+    # analysed with a core to spare (the clip pipeline's child once the video analysers are
+    # done) takes ~0.9 s less; the results are the same as one after the other.
+    act_box: dict[str, Any] = {}
+
+    def run_activity(audio16: Any) -> None:
+        t_act = time.perf_counter()
+        try:
+            act_box["result"] = activity.detect_activity(audio16)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the analysis below
+            act_box["error"] = exc
+        act_box["seconds"] = round(time.perf_counter() - t_act, 3)
+
+    act_thread = threading.Thread(target=run_activity, args=(y16,), name="music-activity", daemon=True)
+    act_thread.start()
+
     t = step("analyzing_rhythm")
     rh = rhythm.analyze_rhythm(y, sr)
     done("analyzing_rhythm", t)
@@ -105,9 +123,12 @@ def analyze_track(
         "params": dict(structure.PARAMS),
     }
 
-    t = step("detecting_activity")
-    act = activity.detect_activity(y16)
-    done("detecting_activity", t)
+    step("detecting_activity")
+    act_thread.join()
+    if "error" in act_box:
+        raise act_box["error"]
+    act = act_box["result"]
+    timings["detecting_activity"] = act_box["seconds"]  # its own time, beside the steps above
     versions["detecting_activity"] = act["model"]
 
     t = step("transcribing")

@@ -52,6 +52,13 @@ def test_full_analysis_of_a_song_with_voice(song_with_voice: Path, whisper_base:
     assert r["onset_curve"]["hop_s"] == 0.1 and r["energy_curve"]["hop_s"] == 0.1
     peaks = [s for s in r["sections"] if s["is_peak"]]
     assert len(peaks) == 1 and peaks[0]["start"] >= 7.5 and peaks[0]["end"] <= 16.5
+    # the activity detector, run beside the rhythm and structure steps, gives what it gives alone
+    from music.analysis.activity import detect_activity
+    from music.analysis.decode import load_audio, to_16k
+
+    alone = detect_activity(to_16k(load_audio(song_with_voice, sr=22050), 22050))
+    assert r["activity"] == {k: alone[k] for k in ("speech", "singing", "music")}
+    assert r["versions"]["detecting_activity"] == alone["model"]
     # the voice is heard, transcribed and embedded
     assert sum(min(e, 19.0) - max(s, 8.0) for s, e in r["activity"]["speech"] if e > 8.0 and s < 19.0) >= 6.0
     # (over loud drums whisper base hears "my fellow America," - close enough)
