@@ -235,3 +235,21 @@ def test_no_child_is_made_ahead_when_switched_off_or_not_deferred(settings) -> N
     assert music_child_prewarm() is False
     assert not analysis_children(os.getpid())
     music_child_discard()
+
+
+def test_the_clip_command_stops_the_child_it_made_ahead_when_it_refuses_an_input(
+    track_20s: tuple[Path, dict], settings, tmp_path: Path
+) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    import music.jobs
+
+    track, _ = track_20s
+    _prewarm_settings(settings)
+    # the command spawns the track's child first thing, then finds the video missing
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("clip", str(tmp_path / "missing.mp4"), "--music", str(track), "--out", str(tmp_path / "out"))
+    # and leaves no child behind, nor one for a later analysis to take
+    assert music.jobs._WARM is None
+    assert wait_until(lambda: not analysis_children(os.getpid()), timeout=10)

@@ -241,6 +241,15 @@ class Command(BaseCommand):
             # leaves idle while it runs the checks and stores and probes the inputs (the
             # pipeline takes it, or stops it when the track needs no analysis).
             music_child_prewarm()
+        try:
+            return self._checked_run(video, music, out, opts)
+        finally:
+            from music.jobs import music_child_discard
+
+            music_child_discard()  # one the pipeline did not take (a refused input, a failed check)
+
+    def _checked_run(self, video: str | None, music: str | None, out: Path, opts: dict[str, Any]) -> None:
+        seconds = opts["sample_seconds"]
         if not opts["skip_checks"]:
             self.check(tags=clip_check_tags())
         if opts["generate_sample"]:
@@ -264,13 +273,8 @@ class Command(BaseCommand):
         for p in (video, music):
             if p and not Path(p).is_file():
                 raise CommandError(f"no such file: {p}")
-        try:
-            with override_settings(JOBS_EAGER=True):
-                return self._run(Path(video), Path(music) if music else None, out, opts)
-        finally:
-            from music.jobs import music_child_discard
-
-            music_child_discard()
+        with override_settings(JOBS_EAGER=True):
+            return self._run(Path(video), Path(music) if music else None, out, opts)
 
     def _run(self, video: Path, music: Path | None, out: Path, opts: dict[str, Any]) -> None:
         from music.services import artist_create_with_user, music_upload
