@@ -288,6 +288,8 @@ def step_analyze_video(
         return cached
     from video.analysis.pipeline import analyze_video
 
+    if music_importing is None:
+        music_importing = on_decoded is not None
     decode_ended = False
 
     def on_step(name: str) -> None:
@@ -312,7 +314,7 @@ def step_analyze_video(
             languages=list(settings.TRANSCRIBE_LANGUAGES),
             decode_threads=settings.VIDEO_DECODE_THREADS,
             skip_loop_filter=settings.VIDEO_DECODE_SKIP_LOOP_FILTER,
-            early=early_analysis(beside_music=on_decoded is not None if music_importing is None else music_importing),
+            early=early_analysis(beside_music=music_importing),
             threads=settings.VIDEO_EMBED_THREADS,
             on_step=on_step,
             meta=ingest.probe or None,  # gated at submission: no second ffprobe

