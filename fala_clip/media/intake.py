@@ -1,5 +1,8 @@
 """One upload intake for music and video: receive → dedupe → gate → store → rows → enqueue.
 
+The gate probes the received copy while its sha256 is still being computed (the two side by
+side); its verdict counts only after the dedupe found no earlier identical upload.
+
 The domain app says *what* (how to find an earlier identical upload, which
 gate, where to store, which rows to create); this module owns the order and
 the clean-up, so both uploads behave the same:
@@ -73,13 +76,25 @@ def upload_intake(
     """
     from fala_clip.media.probe import MediaRejected
 
-    received = receive_upload(uploaded, max_bytes=max_bytes)
+    # The gate (ffprobe) runs on the copy while its sha256 is computed; what it found is
+    # used, or raised, only once no identical earlier submission is there to reuse.
+    gated: dict[str, Any] = {}
+
+    def gate_beside_hash(path: Path) -> None:
+        try:
+            gated["meta"] = gate(path)
+        except Exception as exc:  # noqa: BLE001 - raised below, after the reuse check
+            gated["error"] = exc
+
+    received = receive_upload(uploaded, max_bytes=max_bytes, beside_hash=gate_beside_hash)
     try:
         existing = find_existing(received)
         if existing is not None:
             return IntakeResult(value=existing, reused=True)
         try:
-            meta = gate(received.path)
+            if "error" in gated:
+                raise gated["error"]
+            meta = gated["meta"] if "meta" in gated else gate(received.path)
         except MediaRejected as exc:
             raise gate_error(exc) from exc
         # the received copy is discarded below: the filesystem backend moves it into place
