@@ -37,9 +37,7 @@ def incoming_dir() -> Path:
     return d
 
 
-def receive_upload(
-    uploaded: Any, *, max_bytes: int, beside_hash: Callable[[Path], None] | None = None
-) -> ReceivedFile:
+def receive_upload(uploaded: Any, *, max_bytes: int, beside_hash: Callable[[Path], None] | None = None) -> ReceivedFile:
     """Copy an uploaded file to ``WORK_DIR/incoming/<uuid>`` (never the client's name).
 
     ``beside_hash(path)``: called once the copy is complete while its sha256 is still being
@@ -88,9 +86,7 @@ def _regular_file_fd(uploaded: Any) -> int | None:
     return fd
 
 
-def _receive_file(
-    fd: int, dest: Path, max_bytes: int, beside_hash: Callable[[Path], None] | None
-) -> tuple[str, int]:
+def _receive_file(fd: int, dest: Path, max_bytes: int, beside_hash: Callable[[Path], None] | None) -> tuple[str, int]:
     """A regular file: copied inside the kernel (``copy_file_range``) while a second thread
     hashes it (``pread``); both release the GIL and neither moves the file's position.
 
