@@ -318,3 +318,20 @@ def test_real_songs_beats_tempo_and_meter(gtzan_dir: Path) -> None:
     assert np.mean(acc2) >= 0.92
     assert np.mean(meter_ok) >= 0.9
     assert np.mean(down_f) >= 0.62, np.mean(down_f)
+
+
+def test_the_constant_q_made_in_a_second_thread_is_the_one_made_in_place() -> None:
+    """analyze_rhythm computes the constant-Q spectrum beside the STFT steps; the downbeat
+    features (its only reader) see the same numbers as from a Spectra that makes it itself."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from music.analysis import rhythm
+
+    y, _ = synth.boom_chick(120.0)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = rhythm.Spectra(y, synth.SR, cqt=pool.submit(rhythm.constant_q, y, synth.SR))
+    in_place = rhythm.Spectra(y, synth.SR)
+    assert ahead._cqt.shape == (84, in_place.n_frames)
+    np.testing.assert_array_equal(ahead._cqt, in_place._cqt)
+    beats = np.arange(10, in_place.n_frames - 10, 20)
+    np.testing.assert_array_equal(rhythm.downbeat_features(ahead, beats), rhythm.downbeat_features(in_place, beats))
