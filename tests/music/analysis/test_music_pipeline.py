@@ -84,3 +84,10 @@ def test_instrumental_track_has_no_lyrics_embedding(tmp_path: Path, write_wav, w
     assert r["activity"]["speech"] == [] and r["activity"]["singing"] == []
     vec = np.asarray(r["embeddings"]["audio"]["vector"])
     assert vec.size == AUDIO_DIM and np.all(np.isfinite(vec)) and np.any(vec != 0)
+    # made in a second thread beside the structure step: the descriptor made alone from the rhythm's figures
+    from music.analysis.decode import load_audio
+    from music.analysis.embeddings import audio_embedding
+
+    alone = audio_embedding(load_audio(path, sr=22050), 22050, tempo=r["tempo"], beats=r["beats"], meter=r["meter"])
+    assert r["embeddings"]["audio"] == alone
+    assert r["timings"]["embedding"] > 0
