@@ -39,7 +39,13 @@ from music.jobs import (
     music_result_save,
 )
 from music.models import MusicAnalysis
-from rendering.services import LoudnessAhead, loudness_ahead_start, render_all_variants, render_variants_abandon
+from rendering.services import (
+    LoudnessAhead,
+    loudness_ahead_start,
+    music_prefetch,
+    render_all_variants,
+    render_variants_abandon,
+)
 from suggestions.services import suggestions_compute
 from video.analysis.contracts import PIPELINE_VERSION
 from video.models import VideoAnalysis, VideoIngest
@@ -400,6 +406,10 @@ def step_ensure_music(
     assert music is not None
     if background is not None:
         with ctx.stage("analyzing_music"):
+            try:  # this thread would only wait: the renders' probe of the track, made now
+                music_prefetch(ingest=ingest, workspace=ws)
+            except Exception:  # only a head start: the render asks again and says what failed
+                log.warning("could not probe the track ahead of the renders", exc_info=True)
             result = background[1].result()
             existing = MusicAnalysis.objects.filter(asset=music).first()
             if existing is not None:

@@ -233,6 +233,19 @@ def _music_path(ingest: Any, workspace: Workspace) -> str | None:
     return str(local_copy(ingest.music.file, workspace.videos, "music" + Path(ingest.music.file).suffix))
 
 
+def music_prefetch(*, ingest: Any, workspace: Workspace) -> None:
+    """The track's local path and its duration (ffprobe, remembered per file), asked ahead.
+
+    The pipeline calls it while it waits for the track's analysis anyway: the first loudness
+    measurement, which the first render waits for, then starts without its ~0.1-s probe.
+    """
+    from rendering.engine import probe_duration
+
+    path = _music_path(ingest, workspace)
+    if path is not None:
+        probe_duration(path)
+
+
 def loudness_ahead_start(
     *, job: Any, ingest: Any, analysis: Any, clip_models: list[Any], source_path: Path, workspace: Workspace
 ) -> LoudnessAhead:

@@ -15,7 +15,7 @@ from .graph import (
     plan_render,
     preview_frames,
 )
-from .run import RenderResult, measure_variant_loudness, render_variant
+from .run import RenderResult, measure_variant_loudness, probe_duration, render_variant
 from .verify import loudness_stats, measure_loudness, moov_before_mdat, top_level_atoms, verify_output
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "moov_before_mdat",
     "plan_render",
     "preview_frames",
+    "probe_duration",
     "render_variant",
     "top_level_atoms",
     "verify_output",

@@ -152,7 +152,7 @@ def render_variant(
     out_dir = os.path.dirname(os.path.abspath(out_path))
     os.makedirs(out_dir, exist_ok=True)
     if music and music_meta is None:
-        music_meta = _probe_duration(music)
+        music_meta = probe_duration(music)
 
     t = time.monotonic()
     plan = graph.plan_render(clip, meta, st, faces=faces, saliency=saliency, music=bool(music), music_meta=music_meta)
@@ -428,7 +428,7 @@ def measure_variant_loudness(
     """
     st = graph.resolve_settings(settings)
     if music and music_meta is None:
-        music_meta = _probe_duration(music)
+        music_meta = probe_duration(music)
     plan = graph.plan_render(clip, meta, st, faces=faces, saliency=saliency, music=bool(music), music_meta=music_meta)
     if not (st["loudnorm"] and st["loudnorm_passes"] == 2 and plan.audio != "silent"):
         return None
@@ -475,7 +475,7 @@ _DURATIONS: dict[tuple[str, int, int], dict | None] = {}
 _DURATIONS_LOCK = threading.Lock()
 
 
-def _probe_duration(path: str) -> dict | None:
+def probe_duration(path: str) -> dict | None:
     """``{"duration": seconds}`` of a music file (None if ffprobe cannot tell).
 
     Remembered per file (path, size, modification time): a job's loudness measurements

@@ -188,18 +188,18 @@ def test_a_tracks_duration_is_probed_once_per_file_version(tmp_path, monkeypatch
     calls = []
     real = run_mod.ffprobe_json
     monkeypatch.setattr(run_mod, "ffprobe_json", lambda p, *a, **k: calls.append(p) or real(p, *a, **k))
-    first = run_mod._probe_duration(str(track))
+    first = run_mod.probe_duration(str(track))
     assert first is not None and first["duration"] == pytest.approx(1.5, abs=0.01)
-    assert run_mod._probe_duration(str(track)) == first and len(calls) == 1  # remembered
+    assert run_mod.probe_duration(str(track)) == first and len(calls) == 1  # remembered
     # a new file under the same name is probed again
     _ff("-f", "lavfi", "-i", "sine=r=48000:duration=2.5", str(track))
     os.utime(track, ns=(1, 10**18))
-    assert run_mod._probe_duration(str(track))["duration"] == pytest.approx(2.5, abs=0.01)
+    assert run_mod.probe_duration(str(track))["duration"] == pytest.approx(2.5, abs=0.01)
     assert len(calls) == 2
     # what cannot be probed is not remembered, nor an error
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"not audio")
-    assert run_mod._probe_duration(str(junk)) is None
+    assert run_mod.probe_duration(str(junk)) is None
 
 
 # --------------------------------------------------------------------------- other paths
