@@ -123,7 +123,7 @@ def _analysis_pool(nice: int, idle: bool, go: Any, warm: tuple[str, ...]) -> Any
 
 
 def _kill_pool(pool: Any) -> None:
-    """Kill the pool's child now and reap it (nothing it computed is kept)."""
+    """Kill the pool's child now and reap it (what it has not returned yet is lost)."""
     for p in list(getattr(pool, "_processes", {}).values()):
         p.kill()
     pool.shutdown(wait=True, cancel_futures=True)
@@ -250,7 +250,10 @@ class BackgroundMusicAnalysis:
         except Exception as exc:
             raise _as_job_error(exc) from exc
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            # The child has nothing left to do: it is killed, not asked to exit -- its
+            # interpreter's teardown (librosa, numba, onnxruntime) took ~0.4 s of a core that the
+            # pipeline waited for before it could suggest (W5, 2026-12-07).
+            _kill_pool(self._pool)
 
     def cancel(self) -> None:
         """Stop the child now (the caller failed); nothing is saved."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -96,12 +97,16 @@ def test_stopped_early_it_returns_the_prefix_it_finished(tmp_path, reel):
     samples = tmp_path / "samples.rgb"
     samples.write_bytes(frames[:6].tobytes())
     run = _start(samples, frames, saliency=False)
+    proc = run._proc
+    assert proc is not None
     try:
         assert _wait_for_records(run.out, 6) == 6
         result = run.stop()  # the decode "ended" with 6 of the samples written
     finally:
         run.kill()
     assert len(result.faces) == 6 and result.saliency == []
+    # it said "done" once its last record was written and was killed then, not waited for
+    assert proc.returncode == -signal.SIGKILL
     assert detect_faces_tracked(frames, times, shots=shots, early=result.faces) == detect_faces_tracked(
         frames, times, shots=shots
     )
