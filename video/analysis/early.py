@@ -144,10 +144,12 @@ class EarlySampleAnalysis:
             pass  # it has ended already
         # It says "done" once its last record is written and is then killed rather than left to
         # tear its interpreter down (cv2, numpy: ~0.1 s that the faces step waited for, W5).
-        if _said_done(proc, STOP_TIMEOUT_S) and proc.poll() is None:
+        # One deadline for both waits: a hung child is killed after STOP_TIMEOUT_S, as before.
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        if _said_done(proc, deadline) and proc.poll() is None:
             proc.kill()
         try:
-            _, err = proc.communicate(timeout=STOP_TIMEOUT_S)
+            _, err = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
             _, err = proc.communicate()
@@ -183,11 +185,10 @@ class EarlySampleAnalysis:
             proc.kill()
 
 
-def _said_done(proc: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Whether the child wrote "done" on its stdout within ``timeout`` (False: it ended or hung)."""
+def _said_done(proc: subprocess.Popen[bytes], deadline: float) -> bool:
+    """Whether the child wrote "done" on its stdout by ``deadline`` (``time.monotonic``; False: it ended or hung)."""
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
-    deadline = time.monotonic() + timeout
     seen = b""
     while b"done\n" not in seen:
         left = deadline - time.monotonic()

@@ -121,6 +121,28 @@ def test_a_child_stopped_before_any_sample_returns_nothing(tmp_path, reel):
     assert time.monotonic() - t0 < 5.0  # it was waiting for the file, and stopped when told
 
 
+def test_a_hung_child_is_killed_within_one_stop_timeout(tmp_path, reel, monkeypatch):
+    frames, _, _ = reel
+    samples = tmp_path / "samples.rgb"
+    samples.write_bytes(frames[:4].tobytes())
+    monkeypatch.setattr("video.analysis.early.STOP_TIMEOUT_S", 2.0)
+    run = _start(samples, frames, saliency=False)
+    proc = run._proc
+    assert proc is not None
+    try:
+        assert _wait_for_records(run.out, 4) == 4
+        os.kill(proc.pid, signal.SIGSTOP)  # it can no longer answer "stop"
+        t0 = time.monotonic()
+        result = run.stop()
+        waited = time.monotonic() - t0
+    finally:
+        run.kill()
+    # one timeout for waiting for "done" and for the exit together, not one each
+    assert waited < 3.5
+    assert proc.returncode == -signal.SIGKILL
+    assert len(result.faces) == 4  # the records it had written are still used
+
+
 def test_a_failing_child_leaves_the_work_to_the_steps(tmp_path, reel, caplog):
     frames, _, _ = reel
     samples = tmp_path / "samples.rgb"
