@@ -8,6 +8,7 @@ music with fades, loudnorm) and the x264/AAC output.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -44,6 +45,39 @@ class PreviewOutput:
     audio_bitrate: str = "64k"
     min_piece_s: float = 0.2
     fade_out_s: float = 0.12
+
+
+#: x264 frame threads per usable core when the ``threads`` setting is None (x264's own
+#: default is 1.5 per core), and the most it is given.
+X264_THREADS_PER_CORE = 3
+X264_THREADS_MAX = 16
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask; ``os.cpu_count()`` without one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def x264_threads(setting: Any) -> int | None:
+    """The ``-threads`` of a deliverable's x264 encode: the ``threads`` setting when set, else
+    :data:`X264_THREADS_PER_CORE` per usable core (at most :data:`X264_THREADS_MAX`), or None
+    (ffmpeg's default) on one core.
+
+    On 2 cores x264's default (3 frame threads) leaves ~0.2 core idle behind ffmpeg's one
+    filtering thread (decode output, crop, the bicubic upscale to 1080x1920): W5's render
+    command 14.3 -> 13.3 s on average with 6 threads in 4 interleaved rounds (8 threads the
+    same, 12 slower), for the same PSNR against the source (48.97 against 48.96 dB) and a
+    0.2 % smaller file.
+    """
+    if setting:
+        return int(setting)
+    cores = usable_cores()
+    if cores < 2:
+        return None
+    return min(X264_THREADS_MAX, X264_THREADS_PER_CORE * cores)
 
 
 def preview_frames(plan: RenderPlan, seconds: float, min_piece_s: float = 0.2) -> int:
@@ -375,8 +409,9 @@ def build_command(
         "-g",
         str(gop),
     ]
-    if st["threads"]:
-        out += ["-threads", str(int(st["threads"]))]
+    threads = x264_threads(st["threads"])
+    if threads:
+        out += ["-threads", str(threads)]
     out += [
         "-c:a",
         "aac",

@@ -44,7 +44,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "preset": "veryfast",
     "crf": 20,
     "gop_seconds": 4.0,
-    "threads": None,  # x264 threads (None: ffmpeg default)
+    # x264 threads (None: 3 per usable core, at most 16 -- rendering.engine.filtergraph.x264_threads)
+    "threads": None,
     # audio
     "audio_bitrate": "192k",
     "sample_rate": 48000,

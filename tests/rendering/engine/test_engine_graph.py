@@ -228,6 +228,33 @@ def test_command_is_one_run_with_an_accurate_seek_input_per_segment():
     assert "-nostats" in cmd and cmd[-1] == "/out.mp4"
 
 
+@pytest.mark.parametrize(
+    ("cores", "setting", "expected"),
+    [(1, None, None), (2, None, "6"), (4, None, "12"), (8, None, "16"), (2, 1, "1"), (8, 4, "4")],
+)
+def test_x264_gets_three_frame_threads_per_core_unless_set(monkeypatch, cores, setting, expected):
+    from rendering.engine import filtergraph
+
+    monkeypatch.setattr(filtergraph, "usable_cores", lambda: cores)
+    clip = make_clip([(12.5, 14.0)])
+    cmd = build_command("/src.mp4", clip, "/out.mp4", meta=META_1080, settings={"threads": setting})
+    # the option belongs to the deliverable's output: after its encoder, before its path
+    main = cmd[cmd.index("libx264") : cmd.index("/out.mp4")]
+    if expected is None:
+        assert "-threads" not in cmd  # one core: ffmpeg's (x264's) own default
+    else:
+        assert main[main.index("-threads") + 1] == expected
+        assert cmd.count("-threads") == 1
+
+
+def test_usable_cores_is_this_process_affinity():
+    import os
+
+    from rendering.engine.filtergraph import usable_cores
+
+    assert usable_cores() == len(os.sched_getaffinity(0))
+
+
 def test_only_a_preview_decodes_its_source_without_the_loop_filter():
     clip = make_clip([(12.5, 14.0), (100.0, 101.2)])
     full = build_command("/src.mp4", clip, "/out.mp4", meta=META_1080, settings={})
