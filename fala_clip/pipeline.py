@@ -54,6 +54,22 @@ from video.services import video_analysis_save, video_limits
 log = logging.getLogger(__name__)
 
 
+def warm_modules_in_background() -> None:
+    """Import ``PIPELINE_WARM_MODULES`` in a low-priority thread (:mod:`fala_clip.media.warmup`).
+
+    Called once the analysis decode's ffmpeg runs, not before: the thread holds the GIL while
+    it imports, and at its niceness the OS may leave it off the CPU with the GIL held, so the
+    main thread's last steps before the decode (the stage's database write, ffmpeg's spawn)
+    waited for it -- 0.21 and 0.27 s between the ``probe`` and ``decode`` stages in two of
+    three W5 runs, 8 ms in the third.  Once ffmpeg runs, the main thread mostly waits on its
+    pipes.
+    """
+    if settings.PIPELINE_WARM_MODULES:
+        from fala_clip.media.warmup import warm_in_background
+
+        warm_in_background(settings.PIPELINE_WARM_MODULES)
+
+
 def clip_pipeline(ctx: JobContext) -> None:
     """RQ entry point of the clip pipeline (heavy queue; ``JOB_HANDLERS['clip_pipeline']``)."""
     run_clip_pipeline(ctx)
@@ -71,10 +87,6 @@ def run_clip_pipeline(ctx: JobContext) -> None:
         background = step_start_music(ctx, ingest, ws)
     finally:
         music_child_discard()  # one no analysis took (the track was analysed meanwhile, a failure)
-    if settings.PIPELINE_WARM_MODULES:
-        from fala_clip.media.warmup import warm_in_background
-
-        warm_in_background(settings.PIPELINE_WARM_MODULES)
     try:
         analysis = step_analyze_video(
             ctx,
@@ -83,6 +95,7 @@ def run_clip_pipeline(ctx: JobContext) -> None:
             on_decoded=background[1].start if background else None,
             work_dir=ws.root,
             music_importing=background is not None and not background[1].prewarmed,
+            on_decode_started=warm_modules_in_background,
         )
     except BaseException:
         if background is not None:
@@ -275,11 +288,13 @@ def step_analyze_video(
     on_decoded: Callable[[], None] | None = None,
     work_dir: Path | None = None,
     music_importing: bool | None = None,
+    on_decode_started: Callable[[], None] | None = None,
 ) -> VideoAnalysis:
     """Analyse once per (owner, sha256): a resubmitted file reuses the cached analysis.
 
     ``on_decoded``: called once the decode has ended (the first step after it
     starts), e.g. to let a deferred background music analysis begin.
+    ``on_decode_started``: called once the decode's ffmpeg runs (the analysis reused: never).
     ``work_dir``: the job's workspace, where the decode keeps its samples and
     soundtrack on disk while the analysers read them.  ``music_importing``: a track's
     analysis child imports its libraries during the decode (default: whenever there is
@@ -325,6 +340,7 @@ def step_analyze_video(
             on_step=on_step,
             meta=ingest.probe or None,  # gated at submission: no second ffprobe
             work_dir=work_dir,
+            on_decode_started=on_decode_started,
         )
     except Exception as exc:
         from fala_clip.media.ffmpeg import FFmpegError

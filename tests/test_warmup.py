@@ -43,3 +43,22 @@ def test_imports_in_a_niced_thread_and_skips_failures(probe_module: str) -> None
 def test_nothing_to_do_starts_no_thread() -> None:
     assert warm_in_background(["json", "os"]) is None
     assert warm_in_background([]) is None
+
+
+def test_the_pipeline_warms_its_modules_setting(probe_module: str) -> None:
+    from django.test import override_settings
+
+    from fala_clip.pipeline import warm_modules_in_background
+
+    with override_settings(PIPELINE_WARM_MODULES=[]):
+        warm_modules_in_background()
+        assert probe_module not in sys.modules
+    with override_settings(PIPELINE_WARM_MODULES=[probe_module]):
+        warm_modules_in_background()
+    for _ in range(300):
+        if probe_module in sys.modules and hasattr(sys.modules[probe_module], "THREAD"):
+            break
+        import time
+
+        time.sleep(0.1)
+    assert sys.modules[probe_module].THREAD == "fala-warmup"

@@ -492,6 +492,9 @@ RENDER_CRF = env.int("RENDER_CRF", default=20)
 # editor; a 2-s GOP cost 4-8 % more encode time per render (W5: 15.3/15.9 s against 14.7/14.7 s
 # at 4 s for the same 30-s variant) and no platform's upload spec asks for it.
 RENDER_GOP_SECONDS = env.float("RENDER_GOP_SECONDS", default=4.0)
+# x264 frame threads of a render; 0: 3 per usable core, at most 16 (x264's own default, 1.5 per
+# core, left ~0.2 of 2 cores idle: rendering.engine.filtergraph.x264_threads).
+RENDER_THREADS = env.int("RENDER_THREADS", default=0)
 # Measure the next variants' loudness (pass one) in a low-priority thread while one encodes.
 RENDER_LOUDNESS_AHEAD = env.bool("RENDER_LOUDNESS_AHEAD", default=True)
 # Word-synced captions burned into the renders (+ .srt/.vtt sidecars); the upload option

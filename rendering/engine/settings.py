@@ -101,6 +101,9 @@ def resolve_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
             fade = math.nan
         if not (math.isfinite(fade) and 0.0 <= fade <= 10.0):
             raise RenderError("invalid_settings", f"setting {key} must be a number of seconds in 0..10")
+    threads = merged["threads"]
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64):
+        raise RenderError("invalid_settings", "setting threads must be None or an integer in 1..64")
     for key in ("width", "height"):
         if int(merged[key]) <= 0 or int(merged[key]) % 2:
             raise RenderError("invalid_settings", f"setting {key} must be a positive even integer")

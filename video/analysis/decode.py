@@ -213,6 +213,7 @@ def decode_video(
     chunk_frames: int = CHUNK_FRAMES,
     max_samples: int | None = 2400,
     spill_dir: str | os.PathLike[str] | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> DecodeResult:
     """Decode ``path`` once; stream small frames to ``consumer(y, u, v)``.
 
@@ -230,8 +231,9 @@ def decode_video(
     there (``samples.rgb``, ``audio.f32``) as they are decoded and returned as
     :class:`video.analysis.spill.SpillArray` (read a piece at a time), so the
     process's memory does not grow with the source's length; the caller owns
-    the files. Raises :class:`FFmpegError` / :class:`FFmpegTimeout` with
-    ffmpeg's stderr tail.
+    the files. ``on_started``: called once ffmpeg runs (its exceptions propagate after ffmpeg
+    is stopped), e.g. to start work that may share the decode's idle share but should not delay
+    its start. Raises :class:`FFmpegError` / :class:`FFmpegTimeout` with ffmpeg's stderr tail.
     """
     path = Path(path)
     info = info or video_info(path)
@@ -341,6 +343,8 @@ def decode_video(
     try:
         with child:
             try:
+                if on_started is not None:
+                    on_started()
                 while True:
                     buf = chunks.get()
                     if buf is None:

@@ -137,6 +137,7 @@ def analyze_video(
     languages: Sequence[str] | None = None,
     work_dir: str | os.PathLike[str] | None = None,
     early: bool | None = None,
+    on_decode_started: Callable[[], None] | None = None,
 ) -> VideoAnalysisResult:
     """Analyse a (gated) video file; see the module docstring for the result.
 
@@ -156,7 +157,8 @@ def analyze_video(
     process's memory then stays flat whatever the source's length.
     ``early``: run faces' pass one and the saliency maps on the samples during the decode,
     in a ``SCHED_IDLE`` child (:mod:`video.analysis.early`; same results); None: where
-    there are two cores or more.
+    there are two cores or more. ``on_decode_started``: called once the decode's ffmpeg runs
+    (:func:`video.analysis.decode.decode_video`'s ``on_started``).
     """
     import shutil
     import tempfile
@@ -190,6 +192,7 @@ def analyze_video(
             spill_dir=spill_dir,
             early=early if early is not None else (os.cpu_count() or 1) >= 2,
             children=children,
+            on_decode_started=on_decode_started,
         )
     finally:
         for child in children:
@@ -224,6 +227,7 @@ def _analyze_video(
     spill_dir: Path,
     early: bool,
     children: list[Any],
+    on_decode_started: Callable[[], None] | None = None,
 ) -> VideoAnalysisResult:
     from fala_clip.media.ffmpeg import ffmpeg_version, ffmpeg_version_prefetch
     from video.analysis import audio as audio_mod
@@ -300,6 +304,7 @@ def _analyze_video(
         threads=decode_threads,
         skip_loop_filter=skip_loop_filter,
         spill_dir=spill_dir,
+        on_started=on_decode_started,
     )
     fs = acc.result()
     fps = dec.fps

@@ -110,6 +110,11 @@ def test_settings_are_validated():
     with pytest.raises(RenderError):
         resolve_settings({"width": 1081})
     assert resolve_settings({"crf": 18})["crf"] == 18
+    for threads in (0, -2, 65, 2.5, "6", True):
+        with pytest.raises(RenderError, match="threads"):
+            resolve_settings({"threads": threads})
+    assert resolve_settings({"threads": 4})["threads"] == 4
+    assert resolve_settings({})["threads"] is None
 
 
 # --------------------------------------------------------------------------- face crop
@@ -448,3 +453,18 @@ def test_long_segment_with_a_still_or_jittery_face_keeps_a_constant_window():
         seg = plan_render(make_clip([(0.0, 8.0)]), META_1080, {}, faces=faces).segments[0]
         assert seg.crop_path is None
         assert seg.crop_x == pytest.approx(0.65 * 1920 - 303, abs=40)
+
+
+def test_render_threads_setting_reaches_the_renderer():
+    from django.test import override_settings
+
+    from rendering.engine.reframe import Reframe
+    from rendering.services import render_settings
+
+    with override_settings(RENDER_THREADS=0):
+        assert render_settings({}, Reframe("auto", "default"))["threads"] is None  # x264_threads decides
+    with override_settings(RENDER_THREADS=2):
+        st = render_settings({}, Reframe("auto", "default"))
+        assert st["threads"] == 2
+        cmd = build_command("/src.mp4", make_clip([(1.0, 3.0)]), "/out.mp4", meta=META_1080, settings=st)
+        assert cmd[cmd.index("-threads") + 1] == "2"

@@ -118,3 +118,48 @@ def test_corrupt_input_raises_with_stderr(tmp_path, cuts_video):
     with pytest.raises(FFmpegError) as e:
         decode_video(bad, info=info, sample_fps=0)
     assert e.value.stderr_tail
+
+
+def _ffmpeg_children() -> list[int]:
+    """Pids of this process's running ffmpeg children (from /proc)."""
+    import os
+    from pathlib import Path
+
+    me, pids = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if comm == "ffmpeg" and int(fields[1]) == me and fields[0] not in ("Z", "X"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_on_started_runs_once_while_ffmpeg_runs_before_any_frame(flash_video):
+    consumed: list[int] = []
+    seen: list[tuple[list[int], int]] = []
+    res = decode_video(
+        flash_video,
+        consumer=lambda y, u, v: consumed.append(len(y)),
+        sample_fps=0,
+        on_started=lambda: seen.append((_ffmpeg_children(), len(consumed))),
+    )
+    assert len(seen) == 1
+    children, frames_before = seen[0]
+    assert len(children) == 1 and frames_before == 0
+    assert res.n_frames == sum(consumed) > 0
+    assert _ffmpeg_children() == []
+
+
+def test_a_failing_on_started_stops_ffmpeg_and_propagates(flash_video):
+    def boom() -> None:
+        raise RuntimeError("warm-up failed")
+
+    with pytest.raises(RuntimeError, match="warm-up failed"):
+        decode_video(flash_video, sample_fps=0, on_started=boom)
+    assert _ffmpeg_children() == []

@@ -48,8 +48,10 @@ def check_shape(result: dict, n_seconds: int) -> None:
 
 def test_video_without_audio(cuts_video):
     steps: list[str] = []
-    r = analyze_video(cuts_video, on_step=steps.append)
+    started: list[list[str]] = []
+    r = analyze_video(cuts_video, on_step=steps.append, on_decode_started=lambda: started.append(list(steps)))
     assert steps == list(STEPS)
+    assert started == [["probe", "decode"]]  # once, when the decode's ffmpeg runs
     check_shape(r, 5)
     assert r["meta"] == {
         "duration": 4.8,
