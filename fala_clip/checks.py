@@ -142,6 +142,9 @@ def _check_choices() -> Iterable[Error]:
     crf = settings.RENDER_CRF
     if not (isinstance(crf, int) and not isinstance(crf, bool) and 0 <= crf <= 51):
         yield _error("RENDER_CRF", crf, "must be an integer from 0 to 51", 4)
+    threads = settings.RENDER_THREADS
+    if not (isinstance(threads, int) and not isinstance(threads, bool) and 0 <= threads <= 64):
+        yield _error("RENDER_THREADS", threads, "must be an integer from 0 (3 per core) to 64", 13)
     lufs = settings.RENDER_LOUDNESS_LUFS
     lo, hi = LOUDNORM_RANGE
     if not (_number(lufs) and lo <= lufs <= hi):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ from video.services import video_analysis_save, video_limits
 log = logging.getLogger(__name__)
 
 
-def warm_modules_in_background() -> None:
+def warm_modules_in_background() -> threading.Thread | None:
     """Import ``PIPELINE_WARM_MODULES`` in a low-priority thread (:mod:`fala_clip.media.warmup`).
 
     Called once the analysis decode's ffmpeg runs, not before: the thread holds the GIL while
@@ -62,12 +63,13 @@ def warm_modules_in_background() -> None:
     main thread's last steps before the decode (the stage's database write, ffmpeg's spawn)
     waited for it -- 0.21 and 0.27 s between the ``probe`` and ``decode`` stages in two of
     three W5 runs, 8 ms in the third.  Once ffmpeg runs, the main thread mostly waits on its
-    pipes.
+    pipes.  Returns the thread (None: nothing to import).
     """
-    if settings.PIPELINE_WARM_MODULES:
-        from fala_clip.media.warmup import warm_in_background
+    if not settings.PIPELINE_WARM_MODULES:
+        return None
+    from fala_clip.media.warmup import warm_in_background
 
-        warm_in_background(settings.PIPELINE_WARM_MODULES)
+    return warm_in_background(settings.PIPELINE_WARM_MODULES)
 
 
 def clip_pipeline(ctx: JobContext) -> None:
@@ -288,7 +290,7 @@ def step_analyze_video(
     on_decoded: Callable[[], None] | None = None,
     work_dir: Path | None = None,
     music_importing: bool | None = None,
-    on_decode_started: Callable[[], None] | None = None,
+    on_decode_started: Callable[[], object] | None = None,
 ) -> VideoAnalysis:
     """Analyse once per (owner, sha256): a resubmitted file reuses the cached analysis.
 

@@ -48,7 +48,7 @@ def render_settings(options: dict[str, Any], reframe: Reframe) -> dict[str, Any]
         "preset": settings.RENDER_PRESET,
         "crf": settings.RENDER_CRF,
         "gop_seconds": settings.RENDER_GOP_SECONDS,
-        "threads": getattr(settings, "RENDER_THREADS", 0) or None,
+        "threads": settings.RENDER_THREADS or None,
         "loudness_target": settings.RENDER_LOUDNESS_LUFS,
     }
 

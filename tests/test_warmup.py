@@ -51,14 +51,11 @@ def test_the_pipeline_warms_its_modules_setting(probe_module: str) -> None:
     from fala_clip.pipeline import warm_modules_in_background
 
     with override_settings(PIPELINE_WARM_MODULES=[]):
-        warm_modules_in_background()
+        assert warm_modules_in_background() is None
         assert probe_module not in sys.modules
     with override_settings(PIPELINE_WARM_MODULES=[probe_module]):
-        warm_modules_in_background()
-    for _ in range(300):
-        if probe_module in sys.modules and hasattr(sys.modules[probe_module], "THREAD"):
-            break
-        import time
-
-        time.sleep(0.1)
+        thread = warm_modules_in_background()
+    assert thread is not None
+    thread.join(timeout=30)
+    assert not thread.is_alive()
     assert sys.modules[probe_module].THREAD == "fala-warmup"

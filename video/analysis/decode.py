@@ -213,7 +213,7 @@ def decode_video(
     chunk_frames: int = CHUNK_FRAMES,
     max_samples: int | None = 2400,
     spill_dir: str | os.PathLike[str] | None = None,
-    on_started: Callable[[], None] | None = None,
+    on_started: Callable[[], object] | None = None,
 ) -> DecodeResult:
     """Decode ``path`` once; stream small frames to ``consumer(y, u, v)``.
 

@@ -137,7 +137,7 @@ def analyze_video(
     languages: Sequence[str] | None = None,
     work_dir: str | os.PathLike[str] | None = None,
     early: bool | None = None,
-    on_decode_started: Callable[[], None] | None = None,
+    on_decode_started: Callable[[], object] | None = None,
 ) -> VideoAnalysisResult:
     """Analyse a (gated) video file; see the module docstring for the result.
 
@@ -227,7 +227,7 @@ def _analyze_video(
     spill_dir: Path,
     early: bool,
     children: list[Any],
-    on_decode_started: Callable[[], None] | None = None,
+    on_decode_started: Callable[[], object] | None = None,
 ) -> VideoAnalysisResult:
     from fala_clip.media.ffmpeg import ffmpeg_version, ffmpeg_version_prefetch
     from video.analysis import audio as audio_mod

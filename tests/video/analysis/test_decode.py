@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from fala_clip.media.ffmpeg import FFmpegError
+from tests.procwatch import child_pids, proc_alive, proc_argv
 from video.analysis.decode import VideoInfo, decode_audio, decode_video, read_small_frames, small_dims, video_info
 from video.analysis.framestats import FrameStatsAccumulator, frame_stats_from_arrays
 
@@ -121,23 +125,10 @@ def test_corrupt_input_raises_with_stderr(tmp_path, cuts_video):
 
 
 def _ffmpeg_children() -> list[int]:
-    """Pids of this process's running ffmpeg children (from /proc)."""
-    import os
-    from pathlib import Path
-
-    me, pids = os.getpid(), []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if comm == "ffmpeg" and int(fields[1]) == me and fields[0] not in ("Z", "X"):
-            pids.append(int(entry.name))
-    return pids
+    """Pids of this process's running ffmpeg children."""
+    return [
+        pid for pid in child_pids(os.getpid()) if proc_alive(pid) and Path((proc_argv(pid) or [""])[0]).name == "ffmpeg"
+    ]
 
 
 def test_on_started_runs_once_while_ffmpeg_runs_before_any_frame(flash_video):
